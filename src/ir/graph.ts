@@ -1,0 +1,65 @@
+import type { Tensor, ValueInfo } from './tensor.js';
+import type { OpType } from './registry.js';
+
+export type AttrValue = number | string | boolean | number[] | string[];
+export type Attrs = Record<string, AttrValue>;
+
+/** One operation. Inputs and outputs are value names; an absent optional input is ''. */
+export interface Node {
+  name: string;
+  op: OpType;
+  inputs: string[];
+  outputs: string[];
+  attrs: Attrs;
+}
+
+/**
+ * A model as edgelm sees it, whatever file it came from. Nodes are in topological order;
+ * `constants` holds every weight and folded value by name.
+ */
+export interface Graph {
+  name: string;
+  /** Where it came from: 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'tflite' | ... */
+  format: string;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: Node[];
+  constants: Map<string, Tensor>;
+  /** Free-form facts carried to writers (producer, vocabulary, ...). Keys sorted when written. */
+  metadata: Record<string, string>;
+}
+
+/** Map from value name to the node producing it. */
+export function producers(graph: Graph): Map<string, Node> {
+  const m = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) m.set(o, n);
+  return m;
+}
+
+/** Map from value name to the nodes that read it. */
+export function consumers(graph: Graph): Map<string, Node[]> {
+  const m = new Map<string, Node[]>();
+  for (const n of graph.nodes)
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const list = m.get(i);
+      if (list) list.push(n);
+      else m.set(i, [n]);
+    }
+  return m;
+}
+
+/** Drops nodes and constants that no graph output depends on. */
+export function pruneUnused(graph: Graph): Graph {
+  const needed = new Set(graph.outputs.map((o) => o.name));
+  const keep: Node[] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    keep.push(n);
+    for (const inp of n.inputs) if (inp) needed.add(inp);
+  }
+  keep.reverse();
+  const constants = new Map([...graph.constants].filter(([name]) => needed.has(name)));
+  return { ...graph, nodes: keep, constants };
+}

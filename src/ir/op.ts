@@ -1,0 +1,36 @@
+import type * as tfjs from '@tensorflow/tfjs';
+import type { DType } from './dtype.js';
+import type { Attrs, Node } from './graph.js';
+import type { Dim } from './tensor.js';
+
+export type Tf = typeof tfjs;
+export type TfTensor = tfjs.Tensor;
+
+/** What shape inference knows about a value: dtype, shape with null for run-time dims, and the data when constant. */
+export interface ValueType {
+  dtype: DType;
+  shape: Dim[];
+}
+
+/**
+ * Everything edgelm knows about one IR op. `attrs` lists every attribute with its default,
+ * which is also the documentation of what the op accepts.
+ */
+export interface OpDef<A extends Attrs = Attrs> {
+  /** Number of inputs: [min, max]; optional trailing inputs may be ''. */
+  arity: [number, number];
+  attrs: A;
+  /** Number of outputs for a node (most ops: 1). */
+  outputs?: (attrs: A) => number;
+  infer(inputs: ValueType[], attrs: A, node: Node): ValueType[];
+  /** Reference implementation on TF.js. Called inside tf.tidy. */
+  run(tf: Tf, inputs: TfTensor[], attrs: A): TfTensor[];
+}
+
+/** Declares an op; the generic parameter is inferred from the defaults. */
+export function defineOp<A extends Attrs>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+/** Thrown by shape inference; the caller adds the node and file. */
+export class ShapeError extends Error {}

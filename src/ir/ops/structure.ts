@@ -1,0 +1,257 @@
+// Ops that move or select data without arithmetic, casts, and reductions.
+import { DTYPES, type DType } from '../dtype.js';
+import { defineOp, ShapeError, type Tf, type TfTensor } from '../op.js';
+import { normAxis } from '../shape.js';
+import type { Dim } from '../tensor.js';
+
+/** Shape after reshape: 0 copies the input's dim at that index, one −1 is inferred. */
+export function reshapeTarget(input: readonly Dim[], target: readonly number[]): Dim[] {
+  const out: Dim[] = target.map((d, i) => (d === 0 ? (input[i] === undefined ? bad() : input[i]!) : d));
+  function bad(): never {
+    throw new ShapeError(`reshape target [${target}] copies a dim (0) beyond input rank ${input.length}`);
+  }
+  const inferAt = out.indexOf(-1);
+  if (out.lastIndexOf(-1) !== inferAt) throw new ShapeError(`reshape target [${target}] has more than one −1`);
+  if (out.some((d) => d !== null && (d < -1 || !Number.isInteger(d)))) throw new ShapeError(`reshape target [${target}] has an invalid dim`);
+  // Dims copied from the input cancel out of the element count, known or not.
+  const copied = new Set(target.flatMap((d, i) => (d === 0 ? [i] : [])));
+  let inKnown = 1;
+  let inUnknown = false;
+  input.forEach((d, i) => {
+    if (copied.has(i)) return;
+    if (d === null) inUnknown = true;
+    else inKnown *= d;
+  });
+  let outKnown = 1;
+  out.forEach((d, i) => {
+    if (i !== inferAt && !copied.has(i) && d !== null) outKnown *= d;
+  });
+  if (inferAt >= 0) {
+    if (inUnknown) out[inferAt] = null;
+    else if (outKnown === 0 || inKnown % outKnown !== 0)
+      throw new ShapeError(`cannot reshape ${inKnown} elements into [${target}]`);
+    else out[inferAt] = inKnown / outKnown;
+  } else if (!inUnknown && inKnown !== outKnown) {
+    throw new ShapeError(`cannot reshape [${input.map((d) => d ?? '?')}] into [${target}]`);
+  }
+  return out;
+}
+
+export const reshape = defineOp({
+  arity: [1, 1],
+  attrs: { shape: [] as number[] },
+  infer: ([x], a) => [{ dtype: x!.dtype, shape: reshapeTarget(x!.shape, a.shape) }],
+  run: (tf, [x], a) => [tf.reshape(x!, a.shape.map((d, i) => (d === 0 ? x!.shape[i]! : d)))],
+});
+
+export const transpose = defineOp({
+  arity: [1, 1],
+  attrs: { perm: [] as number[] },
+  infer: ([x], a) => {
+    const perm = a.perm.length ? a.perm : x!.shape.map((_, i) => x!.shape.length - 1 - i);
+    if (perm.length !== x!.shape.length) throw new ShapeError(`perm [${perm}] does not match rank ${x!.shape.length}`);
+    return [{ dtype: x!.dtype, shape: perm.map((p) => x!.shape[p]!) }];
+  },
+  run: (tf, [x], a) => [tf.transpose(x!, a.perm.length ? a.perm : undefined)],
+});
+
+export const concat = defineOp({
+  arity: [1, Infinity],
+  attrs: { axis: 0 },
+  infer: (xs, a) => {
+    const rank = xs[0]!.shape.length;
+    const axis = normAxis(a.axis, rank);
+    const shape = [...xs[0]!.shape];
+    shape[axis] = xs.reduce<Dim>((s, x) => (s === null || x.shape[axis] === null ? null : s + x.shape[axis]!), 0);
+    return [{ dtype: xs[0]!.dtype, shape }];
+  },
+  run: (tf, xs, a) => [tf.concat(xs, a.axis)],
+});
+
+export const split = defineOp({
+  arity: [1, 1],
+  attrs: { axis: 0, sizes: [] as number[] },
+  outputs: (a) => a.sizes.length,
+  infer: ([x], a) => {
+    const axis = normAxis(a.axis, x!.shape.length);
+    const total = a.sizes.reduce((s, d) => s + d, 0);
+    if (x!.shape[axis] !== null && x!.shape[axis] !== total)
+      throw new ShapeError(`split sizes [${a.sizes}] do not add up to dim ${x!.shape[axis]}`);
+    return a.sizes.map((d) => ({ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? d : s)) }));
+  },
+  run: (tf, [x], a) => tf.split(x!, a.sizes, a.axis),
+});
+
+/** Python-style strided slice along the listed axes (ONNX Slice semantics, ends clamped). */
+export const slice = defineOp({
+  arity: [1, 1],
+  attrs: { starts: [] as number[], ends: [] as number[], axes: [] as number[], steps: [] as number[] },
+  infer: ([x], a) => {
+    const shape = [...x!.shape];
+    a.axes.forEach((ax, j) => {
+      const axis = normAxis(ax, shape.length);
+      const d = shape[axis]!;
+      shape[axis] = d === null ? null : sliceLength(d, a.starts[j]!, a.ends[j]!, a.steps[j] ?? 1);
+    });
+    return [{ dtype: x!.dtype, shape }];
+  },
+  run: (tf, [x], a) => {
+    const rank = x!.rank;
+    const begin = new Array<number>(rank).fill(0);
+    const end = [...x!.shape];
+    const strides = new Array<number>(rank).fill(1);
+    a.axes.forEach((ax, j) => {
+      const axis = normAxis(ax, rank);
+      const [b, e, s] = sliceBounds(x!.shape[axis]!, a.starts[j]!, a.ends[j]!, a.steps[j] ?? 1);
+      begin[axis] = b;
+      end[axis] = e;
+      strides[axis] = s;
+    });
+    // Negative ends after clamping (−1 = "before index 0" for negative steps) need the end mask.
+    let endMask = 0;
+    end.forEach((e, i) => {
+      if (e < 0) endMask |= 1 << i;
+    });
+    return [tf.stridedSlice(x!, begin, end, strides, 0, endMask)];
+  },
+});
+
+/** Clamped [begin, end, step] of a Python slice over a dim of size d; end −1 means "through index 0". */
+export function sliceBounds(d: number, start: number, end: number, step: number): [number, number, number] {
+  if (step === 0) throw new ShapeError('slice step 0');
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  let b = start < 0 ? start + d : start;
+  let e = end < 0 ? end + d : end;
+  if (step > 0) {
+    b = clamp(b, 0, d);
+    e = clamp(e, 0, d);
+  } else {
+    b = clamp(b, -1, d - 1);
+    e = clamp(e, -1, d - 1);
+  }
+  return [b, e, step];
+}
+
+export function sliceLength(d: number, start: number, end: number, step: number): number {
+  const [b, e, s] = sliceBounds(d, start, end, step);
+  return Math.max(0, Math.ceil((e - b) / s));
+}
+
+export const gather = defineOp({
+  arity: [2, 2],
+  attrs: { axis: 0 },
+  infer: ([x, idx], a) => {
+    const axis = normAxis(a.axis, x!.shape.length);
+    return [{ dtype: x!.dtype, shape: [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)] }];
+  },
+  run: (tf, [x, idx], a) => {
+    const axis = normAxis(a.axis, x!.rank);
+    const i = idx!.dtype === 'int32' ? idx! : tf.cast(idx!, 'int32');
+    // Negative indices count from the end, as in ONNX and numpy.
+    const wrapped = tf.where(tf.less(i, 0), tf.add(i, x!.shape[axis]!), i);
+    return [tf.gather(x!, wrapped, axis)];
+  },
+});
+
+export const squeeze = defineOp({
+  arity: [1, 1],
+  attrs: { axes: [] as number[] },
+  infer: ([x], a) => {
+    const axes = a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.shape.length)) : x!.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+    for (const ax of axes) if (x!.shape[ax] !== 1 && x!.shape[ax] !== null) throw new ShapeError(`cannot squeeze axis ${ax} of size ${x!.shape[ax]}`);
+    return [{ dtype: x!.dtype, shape: x!.shape.filter((_, i) => !axes.includes(i)) }];
+  },
+  run: (tf, [x], a) => [tf.squeeze(x!, a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.rank)) : undefined)],
+});
+
+/** Inserts size-1 dims at `axes` (positions in the output). */
+export const unsqueeze = defineOp({
+  arity: [1, 1],
+  attrs: { axes: [] as number[] },
+  infer: ([x], a) => [{ dtype: x!.dtype, shape: unsqueezeShape(x!.shape, a.axes) }],
+  run: (tf, [x], a) => [tf.reshape(x!, unsqueezeShape(x!.shape, a.axes) as number[])],
+});
+
+export function unsqueezeShape(shape: readonly Dim[], axes: readonly number[]): Dim[] {
+  const rank = shape.length + axes.length;
+  const at = new Set(axes.map((ax) => normAxis(ax, rank)));
+  const out: Dim[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) out.push(at.has(i) ? 1 : shape[j++]!);
+  return out;
+}
+
+/** Pads: [begin_0, …, begin_{r−1}, end_0, …, end_{r−1}] (ONNX order). */
+export const pad = defineOp({
+  arity: [1, 1],
+  attrs: { pads: [] as number[], mode: 'constant' as 'constant' | 'reflect', value: 0 },
+  infer: ([x], a) => {
+    const r = x!.shape.length;
+    if (a.pads.length !== 2 * r) throw new ShapeError(`pads [${a.pads}] need ${2 * r} entries for rank ${r}`);
+    return [{ dtype: x!.dtype, shape: x!.shape.map((d, i) => (d === null ? null : d + a.pads[i]! + a.pads[i + r]!)) }];
+  },
+  run: (tf, [x], a) => {
+    const r = x!.rank;
+    const p = Array.from({ length: r }, (_, i) => [a.pads[i]!, a.pads[i + r]!] as [number, number]);
+    return [a.mode === 'reflect' ? tf.mirrorPad(x!, p, 'reflect') : tf.pad(x!, p, a.value)];
+  },
+});
+
+/** TF.js knows float32, int32 and bool; every IR dtype maps onto one of them at run time. */
+export function tfDType(d: DType): 'float32' | 'int32' | 'bool' {
+  if (d === 'bool') return 'bool';
+  return DTYPES[d].float ? 'float32' : 'int32';
+}
+
+export const cast = defineOp({
+  arity: [1, 1],
+  attrs: { to: 'float32' as DType },
+  infer: ([x], a) => [{ dtype: a.to, shape: [...x!.shape] }],
+  run: (tf, [x], a) => [tf.cast(x!, tfDType(a.to))],
+});
+
+/** The shape of a tensor as int32. Readers fold it away wherever the shape is static. */
+export const shape = defineOp({
+  arity: [1, 1],
+  attrs: {},
+  infer: ([x]) => [{ dtype: 'int32', shape: [x!.shape.length] }],
+  run: (tf, [x]) => [tf.tensor1d(x!.shape, 'int32')],
+});
+
+/** Broadcasts to a shape (numpy rules; the result has the larger of each dim). */
+export const expand = defineOp({
+  arity: [1, 1],
+  attrs: { shape: [] as number[] },
+  infer: ([x], a) => [{ dtype: x!.dtype, shape: expandShape(x!.shape, a.shape) }],
+  run: (tf, [x], a) => [tf.broadcastTo(x!, expandShape(x!.shape, a.shape) as number[])],
+});
+
+function expandShape(x: readonly Dim[], target: readonly number[]): Dim[] {
+  const n = Math.max(x.length, target.length);
+  return Array.from({ length: n }, (_, i) => {
+    const a = x[i - (n - x.length)] ?? 1;
+    const b = target[i - (n - target.length)] ?? 1;
+    return a === 1 ? b : a;
+  });
+}
+
+type Reducer = (tf: Tf, x: TfTensor, axes: number[], keep: boolean) => TfTensor;
+function reduction(fn: Reducer) {
+  return defineOp({
+    arity: [1, 1],
+    /** axes [] reduces over every dim. */
+    attrs: { axes: [] as number[], keepDims: false },
+    infer: ([x], a) => {
+      const r = x!.shape.length;
+      const axes = a.axes.length ? a.axes.map((ax) => normAxis(ax, r)) : x!.shape.map((_, i) => i);
+      const shape = x!.shape.flatMap((d, i) => (axes.includes(i) ? (a.keepDims ? [1] : []) : [d]));
+      return [{ dtype: x!.dtype, shape }];
+    },
+    run: (tf, [x], a) => [fn(tf, x!, a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.rank)) : x!.shape.map((_, i) => i), a.keepDims)],
+  });
+}
+
+export const reduceMean = reduction((tf, x, axes, keep) => tf.mean(x, axes, keep));
+export const reduceSum = reduction((tf, x, axes, keep) => tf.sum(x, axes, keep));
+export const reduceMax = reduction((tf, x, axes, keep) => tf.max(x, axes, keep));
+export const reduceMin = reduction((tf, x, axes, keep) => tf.min(x, axes, keep));

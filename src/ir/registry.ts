@@ -1,0 +1,40 @@
+// The one list of ops edgelm supports. Readers map foreign ops onto these; writers map these out.
+import type { Attrs, Node } from './graph.js';
+import type { OpDef } from './op.js';
+import * as ew from './ops/elementwise.js';
+import * as nn from './ops/nn.js';
+import * as st from './ops/structure.js';
+
+export const OPS = {
+  // elementwise
+  relu: ew.relu, relu6: ew.relu6, sigmoid: ew.sigmoid, tanh: ew.tanh, erf: ew.erf, abs: ew.abs, neg: ew.neg,
+  exp: ew.exp, log: ew.log, sqrt: ew.sqrt, rsqrt: ew.rsqrt, square: ew.square, reciprocal: ew.reciprocal,
+  softplus: ew.softplus, identity: ew.identity, swish: ew.swish, elu: ew.elu, leakyRelu: ew.leakyRelu,
+  clip: ew.clip, gelu: ew.gelu, prelu: ew.prelu,
+  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div, pow: ew.pow, maximum: ew.maximum, minimum: ew.minimum,
+  equal: ew.equal, less: ew.less, greater: ew.greater, where: ew.where,
+  // neural network
+  conv2d: nn.conv2d, depthwiseConv2d: nn.depthwiseConv2d, conv2dTranspose: nn.conv2dTranspose,
+  maxPool2d: nn.maxPool2d, avgPool2d: nn.avgPool2d, dense: nn.dense, matMul: nn.matMul,
+  batchNorm: nn.batchNorm, layerNorm: nn.layerNorm, softmax: nn.softmax,
+  // structure, casts, reductions
+  reshape: st.reshape, transpose: st.transpose, concat: st.concat, split: st.split, slice: st.slice,
+  gather: st.gather, squeeze: st.squeeze, unsqueeze: st.unsqueeze, pad: st.pad, cast: st.cast, shape: st.shape,
+  expand: st.expand, reduceMean: st.reduceMean, reduceSum: st.reduceSum, reduceMax: st.reduceMax,
+  reduceMin: st.reduceMin,
+} satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
+
+export type OpType = keyof typeof OPS;
+export const OP_TYPES = Object.keys(OPS) as OpType[];
+
+export const isOpType = (s: string): s is OpType => Object.hasOwn(OPS, s);
+
+/** The op's definition, typed for generic callers (executor, shape inference). */
+export function opDef(op: OpType): OpDef<Attrs> {
+  return OPS[op] as unknown as OpDef<Attrs>;
+}
+
+/** A node's attributes with the op's defaults filled in. */
+export function attrsOf(node: Node): Attrs {
+  return { ...opDef(node.op).attrs, ...node.attrs };
+}

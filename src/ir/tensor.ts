@@ -1,0 +1,61 @@
+import { DTYPES, type DType, type TypedArray, allocate } from './dtype.js';
+
+/**
+ * Quantization parameters of a tensor: x ≈ scale · (q − zeroPoint).
+ * One entry per tensor, or one per slice along `axis` (per channel), or per block of
+ * `blockSize` elements along `axis` (block-wise).
+ */
+export interface QuantParams {
+  scale: Float32Array;
+  zeroPoint: Int32Array;
+  bits: number;
+  axis?: number;
+  blockSize?: number;
+}
+
+/** A named constant tensor. `shape` is concrete; `data.length` equals its element count. */
+export interface Tensor {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+  quant?: QuantParams;
+}
+
+/** A dimension: a size, or null where it is only known at run time (usually the batch). */
+export type Dim = number | null;
+
+/** Declared type of a graph input, output or intermediate value. */
+export interface ValueInfo {
+  name: string;
+  dtype: DType;
+  shape: Dim[];
+}
+
+/** Element count of a concrete shape, refusing overflow past 2^53 (the caller names the tensor). */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) return Number.NaN;
+    n *= d;
+    if (!Number.isSafeInteger(n)) return Number.NaN;
+  }
+  return n;
+}
+
+export function byteSize(t: Tensor): number {
+  return t.data.length * DTYPES[t.dtype].bytes;
+}
+
+export function makeTensor(name: string, dtype: DType, shape: number[], data?: TypedArray): Tensor {
+  return { name, dtype, shape, data: data ?? allocate(dtype, sizeOf(shape)) };
+}
+
+/** Fraction of elements that are exactly zero. */
+export function sparsity(t: Tensor): number {
+  const d = t.data;
+  if (d.length === 0) return 0;
+  let zeros = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] == 0) zeros++;
+  return zeros / d.length;
+}

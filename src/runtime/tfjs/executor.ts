@@ -1,0 +1,82 @@
+import { EdgelmError } from '../../errors.js';
+import { decodeHalfs } from '../../ir/float16.js';
+import type { Graph } from '../../ir/graph.js';
+import type { Tf, TfTensor } from '../../ir/op.js';
+import { tfDType } from '../../ir/ops/structure.js';
+import { attrsOf, opDef } from '../../ir/registry.js';
+import type { Tensor } from '../../ir/tensor.js';
+
+/** A constant as a TF.js tensor: halfs widened, 64-bit integers narrowed to int32 (TF.js has no int64). */
+export function toTfTensor(tf: Tf, t: Tensor): TfTensor {
+  const dtype = tfDType(t.dtype);
+  let data: Float32Array | Int32Array | Uint8Array;
+  if (t.dtype === 'float16') data = decodeHalfs(t.data as Uint16Array);
+  else if (t.data instanceof BigInt64Array) data = Int32Array.from(t.data, (v) => Number(BigInt.asIntN(32, v)));
+  else if (dtype === 'float32') data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+  else if (dtype === 'int32') data = t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>);
+  else data = t.data as Uint8Array;
+  return tf.tensor(data, t.shape, dtype);
+}
+
+/**
+ * Runs a Graph with TF.js: the reference every exported artifact is compared with.
+ * Constants are uploaded once; call dispose() when done.
+ */
+export class GraphExecutor {
+  private readonly constants = new Map<string, TfTensor>();
+
+  constructor(
+    private readonly tf: Tf,
+    readonly graph: Graph,
+  ) {
+    for (const [name, t] of graph.constants) this.constants.set(name, tf.keep(toTfTensor(tf, t)));
+  }
+
+  /**
+   * Runs the graph on named inputs; returns the graph outputs in order, or the values named in `fetch`.
+   * Returned tensors belong to the caller.
+   */
+  run(feeds: Record<string, TfTensor>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): TfTensor[] {
+    const { tf, graph } = this;
+    return tf.tidy(() => {
+      const values = new Map<string, TfTensor>(this.constants);
+      for (const input of graph.inputs) {
+        const t = feeds[input.name];
+        if (!t) throw new EdgelmError('usage', `${graph.name}: no value given for input '${input.name}'`);
+        const want = tfDType(input.dtype);
+        values.set(input.name, t.dtype === want ? t : tf.cast(t, want));
+      }
+      for (const node of graph.nodes) {
+        const ins = node.inputs.map((name) => {
+          if (!name) return undefined;
+          const v = values.get(name);
+          if (!v) throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) reads '${name}', which is not computed`);
+          return v;
+        });
+        // Optional inputs ('' names) are dropped from the end only; ops see a dense list.
+        while (ins.length && ins[ins.length - 1] === undefined) ins.pop();
+        let outs: TfTensor[];
+        try {
+          outs = opDef(node.op).run(tf, ins as TfTensor[], attrsOf(node));
+        } catch (e) {
+          if (e instanceof EdgelmError) throw e;
+          throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) failed: ${(e as Error).message.split('\n')[0]}`);
+        }
+        node.outputs.forEach((o, i) => {
+          const t = outs[i];
+          if (t) values.set(o, t);
+        });
+      }
+      return fetch.map((name) => {
+        const v = values.get(name);
+        if (!v) throw new EdgelmError('usage', `${graph.name}: no value named '${name}'`);
+        return v;
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
+  }
+}
