@@ -1,0 +1,47 @@
+// The CLI's single entry: parses arguments, runs a command, and is the one place that turns errors
+// into messages and exit codes (0 ok, 1 bug, 2 usage/input, 3 quality gate missed).
+import { Command, CommanderError } from 'commander';
+import { EdgelmError, exitCodeOf } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerDemo } from './commands/demo.js';
+import { registerInspect } from './commands/inspect.js';
+
+export function buildProgram(): Command {
+  const program = new Command('edgelm')
+    .description('Make neural networks small enough for edge devices: quantize, prune, distill; export TFLite and ONNX.')
+    .version(VERSION, '-v, --version')
+    .option('--debug', 'print stack traces of errors')
+    .showHelpAfterError('(run edgelm --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerInspect(program);
+  registerDemo(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(e, debug);
+  }
+}
+
+function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof CommanderError) {
+    // Help and version exit through here with code 0; commander already printed its message.
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof EdgelmError) {
+    process.stderr.write(`edgelm: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+    if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+    return exitCodeOf(e.code);
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`edgelm: internal error: ${err.message.split('\n')[0]}${debug ? '' : ' (run with --debug for details)'}\n`);
+  if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}

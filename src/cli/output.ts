@@ -1,0 +1,32 @@
+// Terminal output helpers. The library never prints; only the CLI writes to stdout/stderr.
+import chalk, { Chalk, type ChalkInstance } from 'chalk';
+
+/** Colours only on a TTY and never when NO_COLOR is set (https://no-color.org). */
+export function colours(stream: NodeJS.WriteStream = process.stdout): ChalkInstance {
+  const on = stream.isTTY === true && !process.env.NO_COLOR;
+  return new Chalk({ level: on ? chalk.level || 1 : 0 });
+}
+
+export interface Column<T> {
+  header: string;
+  value: (row: T) => string;
+  align?: 'left' | 'right';
+}
+
+/** A plain aligned table; colour only in the header. */
+export function table<T>(rows: readonly T[], columns: readonly Column<T>[], c: ChalkInstance = colours()): string {
+  const cells = rows.map((r) => columns.map((col) => col.value(r)));
+  const widths = columns.map((col, i) => Math.max(col.header.length, ...cells.map((row) => row[i]!.length)));
+  const fmt = (s: string, i: number): string => (columns[i]!.align === 'right' ? s.padStart(widths[i]!) : s.padEnd(widths[i]!));
+  const head = columns.map((col, i) => c.bold(fmt(col.header, i))).join('  ');
+  return [head, ...cells.map((row) => row.map(fmt).join('  ').trimEnd())].join('\n');
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export const formatCount = (n: number): string => n.toLocaleString('en-US');

@@ -1,0 +1,66 @@
+// What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
+import { statSync } from 'node:fs';
+import { DTYPES, isFloatDType } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import { byteSize, sparsity, type Dim } from '../ir/tensor.js';
+
+export interface TensorReport {
+  name: string;
+  shape: number[];
+  dtype: string;
+  bytes: number;
+  /** Fraction of exact zeros. */
+  sparsity: number;
+  quantization?: { scale: number[]; zeroPoint: number[]; bits: number; axis?: number; blockSize?: number };
+}
+
+export interface InspectReport {
+  file: string;
+  format: string;
+  fileBytes: number;
+  inputs: { name: string; shape: Dim[]; dtype: string }[];
+  outputs: { name: string; shape: Dim[]; dtype: string }[];
+  /** IR op → number of nodes. */
+  ops: Record<string, number>;
+  nodes: number;
+  /** Elements of all floating-point constant tensors. */
+  params: number;
+  weightBytes: number;
+  tensors: TensorReport[];
+}
+
+export function inspectGraph(graph: Graph, file: string, fileBytes = fileSize(file)): InspectReport {
+  const ops: Record<string, number> = {};
+  for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
+  const tensors: TensorReport[] = [...graph.constants.values()].map((t) => {
+    const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: byteSize(t), sparsity: sparsity(t) };
+    if (t.quant) {
+      const q = t.quant;
+      r.quantization = { scale: [...q.scale], zeroPoint: [...q.zeroPoint], bits: q.bits };
+      if (q.axis !== undefined) r.quantization.axis = q.axis;
+      if (q.blockSize !== undefined) r.quantization.blockSize = q.blockSize;
+    }
+    return r;
+  });
+  const floats = [...graph.constants.values()].filter((t) => isFloatDType(t.dtype) || t.quant);
+  return {
+    file,
+    format: graph.format,
+    fileBytes,
+    inputs: graph.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
+    outputs: graph.outputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
+    ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : 1))),
+    nodes: graph.nodes.length,
+    params: floats.reduce((s, t) => s + t.data.length, 0),
+    weightBytes: [...graph.constants.values()].reduce((s, t) => s + t.data.length * DTYPES[t.dtype].bytes, 0),
+    tensors,
+  };
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
