@@ -1,0 +1,755 @@
+// Lowers a Graph to TFLite operators. TFLite wants NHWC activations and OHWI weights; the IR carries
+// each value's layout, so a value may live in the flatbuffer *physically permuted* (an NCHW value kept
+// as NHWC) and is only transposed back when an op needs its logical order. Elementwise ops pass the
+// permutation through, so an NCHW CNN gets one TRANSPOSE at each edge instead of two per layer.
+import { EdgelmError, UnsupportedOpError } from '../../errors.js';
+import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
+import { consumers, type Graph, type Node } from '../../ir/graph.js';
+import { inferTypes } from '../../ir/infer.js';
+import type { ValueType } from '../../ir/op.js';
+import type { Layout } from '../../ir/ops/nn.js';
+import { sliceBounds } from '../../ir/ops/structure.js';
+import { attrsOf, type OpType } from '../../ir/registry.js';
+import { samePads } from '../../ir/shape.js';
+import type { Tensor } from '../../ir/tensor.js';
+import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
+import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
+
+export interface TfliteLowerOptions {
+  /** Size given to run-time (null) batch dims; TFLite shapes are static. Default 1. */
+  batchSize?: number;
+  description?: string;
+}
+
+type Perm = number[];
+const identity = (rank: number): Perm => Array.from({ length: rank }, (_, i) => i);
+const isIdentity = (p: Perm): boolean => p.every((v, i) => v === i);
+const NHWC_OF_NCHW: Perm = [0, 2, 3, 1];
+
+/** TFLite tensor type for an IR dtype. int64 becomes int32: LiteRT's JS API has no int64 and TFLite ops index with int32. */
+function tflType(d: DType): number {
+  if (d === 'int64') return DTYPES.int32.tflite;
+  return DTYPES[d].tflite;
+}
+
+function bytesOf(data: TypedArray, dtype: DType): Uint8Array {
+  if (dtype === 'int64' || data instanceof BigInt64Array) {
+    const out = Int32Array.from(data as BigInt64Array, (v) => Number(BigInt.asIntN(32, v)));
+    return new Uint8Array(out.buffer);
+  }
+  return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}
+
+/** Transposes row-major `data` of `shape` by `perm` (output dim i = input dim perm[i]). */
+export function transposeData<T extends TypedArray>(data: T, shape: readonly number[], perm: readonly number[]): T {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = new Array<number>(rank);
+  let s = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    inStrides[i] = s;
+    s *= shape[i]!;
+  }
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  const strideOut = perm.map((p) => inStrides[p]!);
+  for (let o = 0; o < data.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += idx[i]! * strideOut[i]!;
+    (out as unknown as number[])[o] = (data as unknown as number[])[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i]! < outShape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+interface Placed {
+  tensor: number;
+  /** Physical dim i holds logical dim perm[i]. */
+  perm: Perm;
+}
+
+type Lowering = (l: Lowerer, node: Node, a: Record<string, unknown>) => void;
+
+/** Activations that conv, fully connected and arithmetic ops can fuse. */
+function fusedActivation(node: Node, a: Record<string, unknown>): number | undefined {
+  if (node.op === 'relu') return ACTIVATION.RELU;
+  if (node.op === 'relu6') return ACTIVATION.RELU6;
+  if (node.op === 'clip') {
+    if (a.min === 0 && a.max === 6) return ACTIVATION.RELU6;
+    if (a.min === -1 && a.max === 1) return ACTIVATION.RELU_N1_TO_1;
+    if (a.min === 0 && a.max === Infinity) return ACTIVATION.RELU;
+  }
+  return undefined;
+}
+
+export class Lowerer {
+  readonly tensors: TflTensor[] = [];
+  readonly buffers: Uint8Array[] = [new Uint8Array(0)];
+  readonly operators: TflOperator[] = [];
+  readonly types: Map<string, ValueType>;
+  private readonly placed = new Map<string, Placed>();
+  /** Cache of a value in another physical order: `${value}|${perm}` → tensor. */
+  private readonly permuted = new Map<string, number>();
+  private readonly users: Map<string, Node[]>;
+  private readonly outputNames: Set<string>;
+  /** Nodes already emitted as part of another (a fused activation). */
+  readonly absorbed = new Set<Node>();
+
+  constructor(
+    readonly graph: Graph,
+    readonly file: string,
+  ) {
+    this.types = inferTypes(graph, file);
+    this.users = consumers(graph);
+    this.outputNames = new Set(graph.outputs.map((o) => o.name));
+  }
+
+  fail(node: Node, what: string): EdgelmError {
+    return new EdgelmError('unsupported', `${this.file}: node ${node.name} (${node.op}): ${what}`);
+  }
+
+  shapeOf(value: string): number[] {
+    const t = this.types.get(value);
+    if (!t) throw new EdgelmError('input', `${this.file}: no type for value '${value}'`);
+    if (t.shape.some((d) => d === null)) throw new EdgelmError('unsupported', `${this.file}: value '${value}' has a dynamic shape [${t.shape.map((d) => d ?? '?')}]; TFLite needs static shapes`);
+    return t.shape as number[];
+  }
+  dtypeOf(value: string): DType {
+    return this.types.get(value)!.dtype;
+  }
+  constant(value: string): Tensor | undefined {
+    return this.graph.constants.get(value);
+  }
+
+  addTensor(name: string, shape: number[], type: number, data?: Uint8Array, quant?: TflQuant): number {
+    let buffer = 0;
+    if (data) {
+      buffer = this.buffers.length;
+      this.buffers.push(data);
+    }
+    this.tensors.push({ name, shape, type, buffer, ...(quant ? { quant } : {}) });
+    return this.tensors.length - 1;
+  }
+
+  constTensor(name: string, dtype: DType, shape: number[], data: TypedArray): number {
+    return this.addTensor(name, shape, tflType(dtype), bytesOf(data, dtype));
+  }
+  int32Const(name: string, values: readonly number[], shape = [values.length]): number {
+    return this.addTensor(name, shape, DTYPES.int32.tflite, new Uint8Array(Int32Array.from(values).buffer));
+  }
+  floatConst(name: string, values: Float32Array, shape: number[]): number {
+    return this.addTensor(name, shape, DTYPES.float32.tflite, new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)));
+  }
+
+  /** A new activation tensor with the given physical shape. */
+  activation(name: string, shape: number[], dtype: DType): number {
+    return this.addTensor(name, shape, tflType(dtype));
+  }
+
+  emit(op: BuiltinOp, inputs: number[], outputs: number[], options?: { type: number; fields: OptionField[] }, version = 1): void {
+    this.operators.push({ op: OP[op], version, inputs, outputs, ...(options ? { options } : {}) });
+  }
+
+  /** Registers the tensor holding IR value `value`, physically permuted by `perm`. */
+  place(value: string, tensor: number, perm?: Perm): void {
+    this.placed.set(value, { tensor, perm: perm ?? identity(this.shapeOf(value).length) });
+  }
+
+  placement(value: string): Placed {
+    const p = this.placed.get(value);
+    if (p) return p;
+    const c = this.constant(value);
+    if (!c) throw new EdgelmError('input', `${this.file}: value '${value}' is used before it is computed`);
+    const t = this.constTensor(value, c.dtype, c.shape, c.data);
+    const placed = { tensor: t, perm: identity(c.shape.length) };
+    this.placed.set(value, placed);
+    return placed;
+  }
+
+  /** The value's tensor in physical order `perm` (identity = logical order), transposing if needed. */
+  get(value: string, perm?: Perm): number {
+    const p = this.placement(value);
+    const want = perm ?? identity(p.perm.length);
+    if (want.length === p.perm.length && want.every((v, i) => v === p.perm[i])) return p.tensor;
+    const key = `${value}|${want.join(',')}`;
+    const cached = this.permuted.get(key);
+    if (cached !== undefined) return cached;
+    const c = this.constant(value);
+    let t: number;
+    if (c) {
+      t = this.constTensor(`${value}/${want.join('')}`, c.dtype, want.map((d) => c.shape[d]!), transposeData(c.data, c.shape, want));
+    } else {
+      const logical = this.shapeOf(value);
+      // Output dim i takes logical dim want[i], which sits at physical position p.perm.indexOf(want[i]).
+      const tperm = want.map((d) => p.perm.indexOf(d));
+      t = this.activation(`${value}/transpose`, want.map((d) => logical[d]!), this.dtypeOf(value));
+      this.emit('TRANSPOSE', [p.tensor, this.int32Const(`${value}/perm`, tperm)], [t], { type: OPTIONS.TransposeOptions, fields: [] });
+    }
+    this.permuted.set(key, t);
+    return t;
+  }
+
+  /** A spatial op's input as NHWC, whatever its logical layout. */
+  nhwc(value: string, layout: Layout): number {
+    return this.get(value, layout === 'NCHW' ? NHWC_OF_NCHW : identity(4));
+  }
+
+  /** Records a spatial op's NHWC output tensor for an output value in `layout`. */
+  spatialOut(node: Node, layout: Layout): { tensor: number; place(): void; shape: number[] } {
+    const out = node.outputs[0]!;
+    const logical = this.shapeOf(out);
+    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
+    const tensor = this.activation(out, perm.map((d) => logical[d]!), this.dtypeOf(out));
+    return { tensor, shape: perm.map((d) => logical[d]!), place: () => this.place(out, tensor, perm) };
+  }
+
+  /**
+   * If the node's only consumer is an activation TFLite can fuse, absorbs it: returns its code and the
+   * value name the fused output should carry. The node's own output must not be a graph output.
+   */
+  fuse(node: Node): { code: number; value: string } {
+    const out = node.outputs[0]!;
+    const users = this.users.get(out) ?? [];
+    if (users.length === 1 && !this.outputNames.has(out)) {
+      const next = users[0]!;
+      const code = fusedActivation(next, attrsOf(next));
+      if (code !== undefined) {
+        this.absorbed.add(next);
+        return { code, value: next.outputs[0]! };
+      }
+    }
+    return { code: ACTIVATION.NONE, value: out };
+  }
+
+  /** Emits a same-shape op on one input, keeping the input's physical order. */
+  elementwise(node: Node, op: BuiltinOp, options?: { type: number; fields: OptionField[] }, version = 1): void {
+    const x = this.placement(node.inputs[0]!);
+    const out = node.outputs[0]!;
+    const shape = x.perm.map((d) => this.shapeOf(out)[d]!);
+    const t = this.activation(out, shape, this.dtypeOf(out));
+    this.emit(op, [x.tensor], [t], options, version);
+    this.place(out, t, x.perm);
+  }
+
+  /**
+   * Emits a broadcasting binary op. Both operands in the same physical order when their ranks match
+   * (constants are permuted to follow), otherwise in logical order.
+   */
+  binary(node: Node, op: BuiltinOp, options?: (fused: number) => { type: number; fields: OptionField[] }): void {
+    const [a, b] = node.inputs as [string, string];
+    const outRank = this.shapeOf(node.outputs[0]!).length;
+    // Follow the physical order of a full-rank activation operand; constants are permuted to match.
+    let perm = identity(outRank);
+    for (const v of [a, b]) {
+      const p = this.placement(v);
+      if (!this.constant(v) && p.perm.length === outRank && !isIdentity(p.perm)) {
+        perm = p.perm;
+        break;
+      }
+    }
+    const operand = (v: string): number | undefined => {
+      const rank = this.shapeOf(v).length;
+      if (rank === outRank) return this.get(v, perm);
+      if (isIdentity(perm)) return this.get(v);
+      const c = this.constant(v);
+      if (!c) return undefined;
+      // Lift a lower-rank constant to full rank (numpy aligns trailing dims), then permute it.
+      const full = [...new Array<number>(outRank - rank).fill(1), ...c.shape];
+      return this.constTensor(`${v}/${perm.join('')}`, c.dtype, perm.map((d) => full[d]!), transposeData(c.data, full, perm));
+    };
+    let ta = operand(a);
+    let tb = operand(b);
+    if (ta === undefined || tb === undefined) {
+      perm = identity(outRank);
+      ta = this.get(a);
+      tb = this.get(b);
+    }
+    const fused = options ? this.fuse(node) : { code: ACTIVATION.NONE, value: node.outputs[0]! };
+    const logical = this.shapeOf(node.outputs[0]!);
+    const t = this.activation(fused.value, perm.map((d) => logical[d]!), this.dtypeOf(node.outputs[0]!));
+    this.emit(op, [ta, tb], [t], options?.(fused.code));
+    this.place(fused.value, t, perm);
+  }
+
+  /** Emits a single-output op on logical-order inputs with extra constant inputs. */
+  plain(node: Node, op: BuiltinOp, extra: number[] = [], options?: { type: number; fields: OptionField[] }, version = 1): number {
+    const ins = node.inputs.filter((i) => i).map((i) => this.get(i));
+    const out = node.outputs[0]!;
+    const t = this.activation(out, this.shapeOf(out), this.dtypeOf(out));
+    this.emit(op, [...ins, ...extra], [t], options, version);
+    this.place(out, t);
+    return t;
+  }
+}
+
+const opts = (type: number, fields: OptionField[] = []): { type: number; fields: OptionField[] } => ({ type, fields });
+const fusedOnly = (type: number) => (code: number) => opts(type, [[0, 'i8', code]]);
+
+function padding(a: Record<string, unknown>, inShape: number[], kernel: [number, number]): { code: number; pads?: number[] } {
+  if (a.padding === 'SAME') return { code: PADDING.SAME };
+  const pads = a.padding === 'EXPLICIT' ? (a.pads as number[]) : [0, 0, 0, 0];
+  if (pads.every((p) => p === 0)) return { code: PADDING.VALID };
+  // Explicit pads equal to what SAME would choose for this size need no PAD op.
+  const same = samePads([inShape[1]!, inShape[2]!], kernel, a.strides as [number, number], (a.dilations ?? [1, 1]) as [number, number]);
+  if (same.every((p, i) => p === pads[i])) return { code: PADDING.SAME };
+  return { code: PADDING.VALID, pads };
+}
+
+/** PAD (or PADV2 with a fill value) of an NHWC tensor by [top, left, bottom, right]. */
+function padNhwc(l: Lowerer, name: string, x: number, shape: number[], pads: number[], fill = 0): { tensor: number; shape: number[] } {
+  const [t, lf, b, r] = pads as [number, number, number, number];
+  const outShape = [shape[0]!, shape[1]! + t + b, shape[2]! + lf + r, shape[3]!];
+  const out = l.activation(`${name}/pad`, outShape, 'float32');
+  const paddings = l.int32Const(`${name}/paddings`, [0, 0, t, b, lf, r, 0, 0], [4, 2]);
+  if (fill === 0) l.emit('PAD', [x, paddings], [out], opts(OPTIONS.PadOptions));
+  else l.emit('PADV2', [x, paddings, l.floatConst(`${name}/fill`, Float32Array.of(fill), [])], [out], opts(OPTIONS.PadV2Options));
+  return { tensor: out, shape: outShape };
+}
+
+function weight(l: Lowerer, node: Node, index: number): Tensor {
+  const c = l.constant(node.inputs[index]!);
+  if (!c) throw l.fail(node, `input ${index} (weights) must be a constant for TFLite`);
+  if (c.dtype !== 'float32') throw l.fail(node, `weights of dtype ${c.dtype} are not supported`);
+  return c;
+}
+
+function bias(l: Lowerer, node: Node, index: number, channels: number): number {
+  const name = node.inputs[index];
+  if (name) {
+    const c = l.constant(name);
+    if (c) return l.constTensor(name, c.dtype, c.shape, c.data);
+    return l.get(name);
+  }
+  // TFLite's converter always writes a bias; some kernels (and every quantized one) expect it.
+  return l.floatConst(`${node.name}/bias`, new Float32Array(channels), [channels]);
+}
+
+const unary = (op: BuiltinOp, optionType?: number): Lowering => (l, n) => l.elementwise(n, op, optionType ? opts(optionType) : undefined);
+
+const reducer = (op: BuiltinOp): Lowering => (l, n, a) => {
+  const x = l.placement(n.inputs[0]!);
+  const rank = x.perm.length;
+  const axes = ((a.axes as number[]).length ? (a.axes as number[]) : identity(rank)).map((ax) => (ax < 0 ? ax + rank : ax));
+  const physAxes = axes.map((ax) => x.perm.indexOf(ax)).sort((p, q) => p - q);
+  const keep = a.keepDims === true;
+  // Output order: the surviving physical dims, renumbered among the surviving logical dims.
+  const survivors = x.perm.filter((d) => keep || !axes.includes(d));
+  const logicalSurvivors = identity(rank).filter((d) => keep || !axes.includes(d));
+  const perm = survivors.map((d) => logicalSurvivors.indexOf(d));
+  const out = n.outputs[0]!;
+  const logical = l.shapeOf(out);
+  const t = l.activation(out, perm.map((d) => logical[d]!), l.dtypeOf(out));
+  l.emit(op, [x.tensor, l.int32Const(`${n.name}/axes`, physAxes)], [t], opts(OPTIONS.ReducerOptions, [[0, 'bool', keep]]));
+  l.place(out, t, perm);
+};
+
+export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
+  relu: unary('RELU'),
+  relu6: unary('RELU6'),
+  sigmoid: unary('LOGISTIC'),
+  tanh: unary('TANH'),
+  abs: unary('ABS', OPTIONS.AbsOptions),
+  neg: unary('NEG', OPTIONS.NegOptions),
+  exp: unary('EXP', OPTIONS.ExpOptions),
+  log: unary('LOG'),
+  sqrt: unary('SQRT'),
+  rsqrt: unary('RSQRT'),
+  square: unary('SQUARE', OPTIONS.SquareOptions),
+  elu: (l, n, a) => {
+    if (a.alpha !== 1) throw l.fail(n, 'ELU with alpha ≠ 1 has no TFLite builtin');
+    l.elementwise(n, 'ELU');
+  },
+  leakyRelu: (l, n, a) => l.elementwise(n, 'LEAKY_RELU', opts(OPTIONS.LeakyReluOptions, [[0, 'f32', a.alpha as number]])),
+  gelu: (l, n, a) => l.elementwise(n, 'GELU', opts(OPTIONS.GeluOptions, [[0, 'bool', a.approximate === 'tanh']])),
+  identity: (l, n) => l.place(n.outputs[0]!, l.placement(n.inputs[0]!).tensor, l.placement(n.inputs[0]!).perm),
+  clip: (l, n, a) => {
+    const code = fusedActivation(n, a);
+    if (code === ACTIVATION.RELU6) return l.elementwise(n, 'RELU6');
+    if (code === ACTIVATION.RELU_N1_TO_1) return l.elementwise(n, 'RELU_N1_TO_1');
+    if (code === ACTIVATION.RELU) return l.elementwise(n, 'RELU');
+    // General clip: min(max(x, lo), hi) with scalar constants.
+    const x = l.placement(n.inputs[0]!);
+    const shape = x.perm.map((d) => l.shapeOf(n.outputs[0]!)[d]!);
+    let cur = x.tensor;
+    if (a.min !== -Infinity) {
+      const t = l.activation(`${n.name}/max`, shape, 'float32');
+      l.emit('MAXIMUM', [cur, l.floatConst(`${n.name}/lo`, Float32Array.of(a.min as number), [])], [t]);
+      cur = t;
+    }
+    if (a.max !== Infinity) {
+      const t = l.activation(`${n.name}/min`, shape, 'float32');
+      l.emit('MINIMUM', [cur, l.floatConst(`${n.name}/hi`, Float32Array.of(a.max as number), [])], [t]);
+      cur = t;
+    }
+    l.place(n.outputs[0]!, cur, x.perm);
+  },
+  swish: (l, n) => {
+    // x · sigmoid(x): TFLite's HARD_SWISH is a different function.
+    const x = l.placement(n.inputs[0]!);
+    const shape = x.perm.map((d) => l.shapeOf(n.outputs[0]!)[d]!);
+    const s = l.activation(`${n.name}/sigmoid`, shape, 'float32');
+    l.emit('LOGISTIC', [x.tensor], [s]);
+    const t = l.activation(n.outputs[0]!, shape, 'float32');
+    l.emit('MUL', [x.tensor, s], [t], opts(OPTIONS.MulOptions, [[0, 'i8', ACTIVATION.NONE]]));
+    l.place(n.outputs[0]!, t, x.perm);
+  },
+  softplus: (l, n) => {
+    const x = l.placement(n.inputs[0]!);
+    const shape = x.perm.map((d) => l.shapeOf(n.outputs[0]!)[d]!);
+    const e = l.activation(`${n.name}/exp`, shape, 'float32');
+    l.emit('EXP', [x.tensor], [e]);
+    const p = l.activation(`${n.name}/add`, shape, 'float32');
+    l.emit('ADD', [e, l.floatConst(`${n.name}/one`, Float32Array.of(1), [])], [p], opts(OPTIONS.AddOptions, [[0, 'i8', 0]]));
+    const t = l.activation(n.outputs[0]!, shape, 'float32');
+    l.emit('LOG', [p], [t]);
+    l.place(n.outputs[0]!, t, x.perm);
+  },
+  reciprocal: (l, n) => {
+    const t = l.activation(n.outputs[0]!, l.shapeOf(n.outputs[0]!), 'float32');
+    l.emit('DIV', [l.floatConst(`${n.name}/one`, Float32Array.of(1), []), l.get(n.inputs[0]!)], [t], opts(OPTIONS.DivOptions, [[0, 'i8', 0]]));
+    l.place(n.outputs[0]!, t);
+  },
+  add: (l, n) => l.binary(n, 'ADD', fusedOnly(OPTIONS.AddOptions)),
+  sub: (l, n) => l.binary(n, 'SUB', fusedOnly(OPTIONS.SubOptions)),
+  mul: (l, n) => l.binary(n, 'MUL', fusedOnly(OPTIONS.MulOptions)),
+  div: (l, n) => l.binary(n, 'DIV', fusedOnly(OPTIONS.DivOptions)),
+  pow: (l, n) => l.binary(n, 'POW'),
+  maximum: (l, n) => l.binary(n, 'MAXIMUM'),
+  minimum: (l, n) => l.binary(n, 'MINIMUM'),
+  equal: (l, n) => l.binary(n, 'EQUAL'),
+  less: (l, n) => l.binary(n, 'LESS'),
+  greater: (l, n) => l.binary(n, 'GREATER'),
+  prelu: (l, n) => l.binary(n, 'PRELU'),
+  where: (l, n) => l.plain(n, 'SELECT_V2', [], opts(OPTIONS.SelectV2Options)),
+  softmax: (l, n, a) => {
+    const rank = l.shapeOf(n.inputs[0]!).length;
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    // SOFTMAX works on the last physical axis: put the softmax axis last.
+    const perm = [...identity(rank).filter((d) => d !== axis), axis];
+    const x = l.get(n.inputs[0]!, perm);
+    const out = n.outputs[0]!;
+    const t = l.activation(out, perm.map((d) => l.shapeOf(out)[d]!), 'float32');
+    l.emit('SOFTMAX', [x], [t], opts(OPTIONS.SoftmaxOptions, [[0, 'f32', 1]]));
+    l.place(out, t, perm);
+  },
+  dense: (l, n) => {
+    const w = weight(l, n, 1);
+    const [din, dout] = w.shape as [number, number];
+    const x = l.get(n.inputs[0]!);
+    const rank = l.shapeOf(n.inputs[0]!).length;
+    const fused = l.fuse(n);
+    const wT = l.constTensor(`${n.inputs[1]}`, 'float32', [dout, din], transposeData(w.data as Float32Array, [din, dout], [1, 0]));
+    const t = l.activation(fused.value, l.shapeOf(n.outputs[0]!), 'float32');
+    const fields: OptionField[] = [[0, 'i8', fused.code]];
+    if (rank > 2) fields.push([2, 'bool', true]); // keep_num_dims: [.., in] → [.., out]
+    l.emit('FULLY_CONNECTED', [x, wT, bias(l, n, 2, dout)], [t], opts(OPTIONS.FullyConnectedOptions, fields), rank > 2 ? 5 : 1);
+    l.place(fused.value, t);
+  },
+  matMul: (l, n, a) => {
+    const b = l.constant(n.inputs[1]!);
+    const aShape = l.shapeOf(n.inputs[0]!);
+    if (b && b.shape.length === 2 && !a.transposeA && b.dtype === 'float32') {
+      // A constant right operand is a fully connected layer: TFLite quantizes and accelerates it best.
+      const [k, m] = a.transposeB ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+      const wT = a.transposeB ? b.data : transposeData(b.data as Float32Array, [k, m], [1, 0]);
+      const t = l.activation(n.outputs[0]!, l.shapeOf(n.outputs[0]!), 'float32');
+      const fields: OptionField[] = [[0, 'i8', ACTIVATION.NONE]];
+      if (aShape.length > 2) fields.push([2, 'bool', true]);
+      l.emit('FULLY_CONNECTED', [l.get(n.inputs[0]!), l.constTensor(`${n.inputs[1]}/fc`, 'float32', [m, k], wT), l.floatConst(`${n.name}/bias`, new Float32Array(m), [m])], [t], opts(OPTIONS.FullyConnectedOptions, fields), aShape.length > 2 ? 5 : 1);
+      l.place(n.outputs[0]!, t);
+      return;
+    }
+    l.plain(n, 'BATCH_MATMUL', [], opts(OPTIONS.BatchMatMulOptions, [[0, 'bool', a.transposeA as boolean], [1, 'bool', a.transposeB as boolean]]));
+  },
+  conv2d: (l, n, a) => {
+    const w = weight(l, n, 1);
+    const [kh, kw, cin, cout] = w.shape as [number, number, number, number];
+    const layout = a.layout as Layout;
+    let x = l.nhwc(n.inputs[0]!, layout);
+    const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
+    const pad = padding(a, inShape, [kh, kw]);
+    if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
+    const fused = l.fuse(n);
+    const wOhwi = l.constTensor(n.inputs[1]!, 'float32', [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]));
+    const logical = l.shapeOf(n.outputs[0]!);
+    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
+    const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
+    const [sh, sw] = a.strides as [number, number];
+    const [dh, dw] = a.dilations as [number, number];
+    l.emit('CONV_2D', [x, wOhwi, bias(l, n, 2, cout)], [t], opts(OPTIONS.Conv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i8', fused.code], [4, 'i32', dw], [5, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
+    l.place(fused.value, t, perm);
+  },
+  depthwiseConv2d: (l, n, a) => {
+    const w = weight(l, n, 1);
+    const [kh, kw, cin, mult] = w.shape as [number, number, number, number];
+    const layout = a.layout as Layout;
+    let x = l.nhwc(n.inputs[0]!, layout);
+    const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
+    const pad = padding(a, inShape, [kh, kw]);
+    if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
+    const fused = l.fuse(n);
+    // [kh, kw, in, mult] → [1, kh, kw, in·mult]: the same bytes, channel c·mult + m last.
+    const wt = l.constTensor(n.inputs[1]!, 'float32', [1, kh, kw, cin * mult], w.data);
+    const logical = l.shapeOf(n.outputs[0]!);
+    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
+    const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
+    const [sh, sw] = a.strides as [number, number];
+    const [dh, dw] = a.dilations as [number, number];
+    l.emit('DEPTHWISE_CONV_2D', [x, wt, bias(l, n, 2, cin * mult)], [t], opts(OPTIONS.DepthwiseConv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', mult], [4, 'i8', fused.code], [5, 'i32', dw], [6, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
+    l.place(fused.value, t, perm);
+  },
+  conv2dTranspose: (l, n, a) => {
+    const w = weight(l, n, 1);
+    const [kh, kw, cout, cin] = w.shape as [number, number, number, number];
+    const layout = a.layout as Layout;
+    const x = l.nhwc(n.inputs[0]!, layout);
+    const [nb, h, wd] = NHWC(l.shapeOf(n.inputs[0]!), layout) as [number, number, number, number];
+    const [sh, sw] = a.strides as [number, number];
+    const full = [nb, (h - 1) * sh + kh, (wd - 1) * sw + kw, cout];
+    // TRANSPOSE_CONV wants weights [out, kh, kw, in]; ours are [kh, kw, out, in].
+    const wt = l.constTensor(n.inputs[1]!, 'float32', [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [2, 0, 1, 3]));
+    const logical = l.shapeOf(n.outputs[0]!);
+    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
+    const outShape = perm.map((d) => logical[d]!);
+    const pads = a.pads as number[];
+    const op = a.outputPadding as number[];
+    const direct = pads.every((p) => p === 0) && op.every((p) => p === 0);
+    const tFull = l.activation(direct ? n.outputs[0]! : `${n.name}/full`, full, 'float32');
+    l.emit('TRANSPOSE_CONV', [l.int32Const(`${n.name}/output_shape`, full), wt, x, bias(l, n, 2, cout)], [tFull], opts(OPTIONS.TransposeConvOptions, [[0, 'i8', PADDING.VALID], [1, 'i32', sw], [2, 'i32', sh]]), 3);
+    if (direct) return l.place(n.outputs[0]!, tFull, perm);
+    // Crop the pads (and extend by output padding, which only adds rows the kernel never reaches: bias).
+    let cur = tFull;
+    let shape = full;
+    if (op.some((p) => p > 0)) {
+      cur = padNhwc(l, n.name, cur, shape, [0, 0, op[0]!, op[1]!]).tensor;
+      shape = [nb, full[1]! + op[0]!, full[2]! + op[1]!, cout];
+    }
+    const t = l.activation(n.outputs[0]!, outShape, 'float32');
+    l.emit('SLICE', [cur, l.int32Const(`${n.name}/begin`, [0, pads[0]!, pads[1]!, 0]), l.int32Const(`${n.name}/size`, outShape)], [t], opts(OPTIONS.SliceOptions));
+    void shape;
+    if (op.some((p) => p > 0) && n.inputs[2]) {
+      throw l.fail(n, 'transposed convolution with output padding and bias is not supported for TFLite yet');
+    }
+    l.place(n.outputs[0]!, t, perm);
+  },
+  maxPool2d: (l, n, a) => pool(l, n, a, 'MAX_POOL_2D'),
+  avgPool2d: (l, n, a) => pool(l, n, a, 'AVERAGE_POOL_2D'),
+  batchNorm: (l, n, a) => {
+    // Inference batch norm is x·k + (offset − mean·k) with k = scale/sqrt(var + ε), per channel.
+    const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) => weight(l, n, i)) as [Tensor, Tensor, Tensor, Tensor];
+    const c = scale.data.length;
+    const k = new Float32Array(c);
+    const b = new Float32Array(c);
+    for (let i = 0; i < c; i++) {
+      k[i] = (scale.data[i] as number) / Math.sqrt((variance.data[i] as number) + (a.epsilon as number));
+      b[i] = (offset.data[i] as number) - (mean.data[i] as number) * k[i]!;
+    }
+    const x = l.placement(n.inputs[0]!);
+    const rank = x.perm.length;
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const phys = x.perm.indexOf(axis);
+    const cshape = x.perm.map((_, i) => (i === phys ? c : 1));
+    const shape = x.perm.map((d) => l.shapeOf(n.outputs[0]!)[d]!);
+    const m = l.activation(`${n.name}/mul`, shape, 'float32');
+    l.emit('MUL', [x.tensor, l.floatConst(`${n.name}/k`, k, cshape)], [m], opts(OPTIONS.MulOptions, [[0, 'i8', 0]]));
+    const fused = l.fuse(n);
+    const t = l.activation(fused.value, shape, 'float32');
+    l.emit('ADD', [m, l.floatConst(`${n.name}/b`, b, cshape)], [t], opts(OPTIONS.AddOptions, [[0, 'i8', fused.code]]));
+    l.place(fused.value, t, x.perm);
+  },
+  layerNorm: (l, n, a) => {
+    // (x − mean)·rsqrt(var + ε)·gamma + beta over the trailing axes.
+    const shape = l.shapeOf(n.inputs[0]!);
+    const rank = shape.length;
+    const start = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const axes = l.int32Const(`${n.name}/axes`, identity(rank).slice(start));
+    const reduced = shape.map((d, i) => (i >= start ? 1 : d));
+    const x = l.get(n.inputs[0]!);
+    const mean = l.activation(`${n.name}/mean`, reduced, 'float32');
+    l.emit('MEAN', [x, axes], [mean], opts(OPTIONS.ReducerOptions, [[0, 'bool', true]]));
+    const centred = l.activation(`${n.name}/centred`, shape, 'float32');
+    l.emit('SUB', [x, mean], [centred], opts(OPTIONS.SubOptions, [[0, 'i8', 0]]));
+    const sq = l.activation(`${n.name}/sq`, shape, 'float32');
+    l.emit('MUL', [centred, centred], [sq], opts(OPTIONS.MulOptions, [[0, 'i8', 0]]));
+    const variance = l.activation(`${n.name}/var`, reduced, 'float32');
+    l.emit('MEAN', [sq, axes], [variance], opts(OPTIONS.ReducerOptions, [[0, 'bool', true]]));
+    const ve = l.activation(`${n.name}/var_eps`, reduced, 'float32');
+    l.emit('ADD', [variance, l.floatConst(`${n.name}/eps`, Float32Array.of(a.epsilon as number), [])], [ve], opts(OPTIONS.AddOptions, [[0, 'i8', 0]]));
+    const inv = l.activation(`${n.name}/rsqrt`, reduced, 'float32');
+    l.emit('RSQRT', [ve], [inv]);
+    const normed = l.activation(`${n.name}/normed`, shape, 'float32');
+    l.emit('MUL', [centred, inv], [normed], opts(OPTIONS.MulOptions, [[0, 'i8', 0]]));
+    const hasBeta = !!n.inputs[2];
+    const scaled = l.activation(hasBeta ? `${n.name}/scaled` : n.outputs[0]!, shape, 'float32');
+    l.emit('MUL', [normed, l.get(n.inputs[1]!)], [scaled], opts(OPTIONS.MulOptions, [[0, 'i8', 0]]));
+    if (!hasBeta) return l.place(n.outputs[0]!, scaled);
+    const t = l.activation(n.outputs[0]!, shape, 'float32');
+    l.emit('ADD', [scaled, l.get(n.inputs[2]!)], [t], opts(OPTIONS.AddOptions, [[0, 'i8', 0]]));
+    l.place(n.outputs[0]!, t);
+  },
+  reshape: (l, n) => {
+    const out = l.shapeOf(n.outputs[0]!);
+    l.plain(n, 'RESHAPE', [l.int32Const(`${n.name}/shape`, out)], opts(OPTIONS.ReshapeOptions, [[0, 'i32[]', out]]));
+  },
+  unsqueeze: (l, n) => {
+    const out = l.shapeOf(n.outputs[0]!);
+    l.plain(n, 'RESHAPE', [l.int32Const(`${n.name}/shape`, out)], opts(OPTIONS.ReshapeOptions, [[0, 'i32[]', out]]));
+  },
+  squeeze: (l, n) => {
+    const out = l.shapeOf(n.outputs[0]!);
+    l.plain(n, 'RESHAPE', [l.int32Const(`${n.name}/shape`, out)], opts(OPTIONS.ReshapeOptions, [[0, 'i32[]', out]]));
+  },
+  transpose: (l, n, a) => {
+    // A transpose only changes which logical order the data is in: record it, emit nothing yet.
+    const x = l.placement(n.inputs[0]!);
+    const rank = x.perm.length;
+    const perm = (a.perm as number[]).length ? (a.perm as number[]) : identity(rank).reverse();
+    // Output logical dim j = input logical dim perm[j]; physical dim i holds input logical x.perm[i].
+    l.place(n.outputs[0]!, x.tensor, x.perm.map((d) => perm.indexOf(d)));
+  },
+  concat: (l, n, a) => {
+    const first = l.placement(n.inputs[0]!);
+    const rank = first.perm.length;
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const perm = first.perm;
+    const ins = n.inputs.map((i) => l.get(i, perm));
+    const out = n.outputs[0]!;
+    const t = l.activation(out, perm.map((d) => l.shapeOf(out)[d]!), l.dtypeOf(out));
+    l.emit('CONCATENATION', ins, [t], opts(OPTIONS.ConcatenationOptions, [[0, 'i32', perm.indexOf(axis)], [1, 'i8', 0]]));
+    l.place(out, t, perm);
+  },
+  split: (l, n, a) => {
+    const x = l.get(n.inputs[0]!);
+    const rank = l.shapeOf(n.inputs[0]!).length;
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const outs = n.outputs.map((o) => l.activation(o, l.shapeOf(o), l.dtypeOf(o)));
+    l.emit('SPLIT_V', [x, l.int32Const(`${n.name}/sizes`, a.sizes as number[]), l.int32Const(`${n.name}/axis`, [axis], [])], outs, opts(OPTIONS.SplitVOptions, [[0, 'i32', n.outputs.length]]));
+    n.outputs.forEach((o, i) => l.place(o, outs[i]!));
+  },
+  slice: (l, n, a) => {
+    const shape = l.shapeOf(n.inputs[0]!);
+    const rank = shape.length;
+    const begin = new Array<number>(rank).fill(0);
+    const end = [...shape];
+    const strides = new Array<number>(rank).fill(1);
+    let endMask = 0;
+    (a.axes as number[]).forEach((ax, j) => {
+      const axis = ax < 0 ? ax + rank : ax;
+      const [b, e, s] = sliceBounds(shape[axis]!, (a.starts as number[])[j]!, (a.ends as number[])[j]!, (a.steps as number[])[j] ?? 1);
+      begin[axis] = b;
+      end[axis] = e;
+      strides[axis] = s;
+      if (e < 0) endMask |= 1 << axis; // "through index 0" for negative steps
+    });
+    l.plain(n, 'STRIDED_SLICE', [l.int32Const(`${n.name}/begin`, begin), l.int32Const(`${n.name}/end`, end), l.int32Const(`${n.name}/strides`, strides)], opts(OPTIONS.StridedSliceOptions, [[1, 'i32', endMask]]));
+  },
+  gather: (l, n, a) => {
+    const rank = l.shapeOf(n.inputs[0]!).length;
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const idx = l.constant(n.inputs[1]!);
+    const indices = idx
+      ? l.constTensor(n.inputs[1]!, 'int32', idx.shape, Int32Array.from(idx.data as ArrayLike<number | bigint>, (v) => {
+          const i = Number(v);
+          return i < 0 ? i + l.shapeOf(n.inputs[0]!)[axis]! : i;
+        }))
+      : l.get(n.inputs[1]!);
+    const out = n.outputs[0]!;
+    const t = l.activation(out, l.shapeOf(out), l.dtypeOf(out));
+    l.emit('GATHER', [l.get(n.inputs[0]!), indices], [t], opts(OPTIONS.GatherOptions, [[0, 'i32', axis]]));
+    l.place(out, t);
+  },
+  pad: (l, n, a) => {
+    const x = l.placement(n.inputs[0]!);
+    const rank = x.perm.length;
+    const pads = a.pads as number[];
+    const phys = x.perm.flatMap((d) => [pads[d]!, pads[d + rank]!]);
+    const out = n.outputs[0]!;
+    const t = l.activation(out, x.perm.map((d) => l.shapeOf(out)[d]!), l.dtypeOf(out));
+    const paddings = l.int32Const(`${n.name}/paddings`, phys, [rank, 2]);
+    if (a.mode === 'reflect') l.emit('MIRROR_PAD', [x.tensor, paddings], [t], opts(OPTIONS.MirrorPadOptions, [[0, 'i8', 0]]));
+    else if (a.value === 0) l.emit('PAD', [x.tensor, paddings], [t], opts(OPTIONS.PadOptions));
+    else l.emit('PADV2', [x.tensor, paddings, l.floatConst(`${n.name}/value`, Float32Array.of(a.value as number), [])], [t], opts(OPTIONS.PadV2Options));
+    l.place(out, t, x.perm);
+  },
+  cast: (l, n, a) => {
+    const from = tflType(l.dtypeOf(n.inputs[0]!));
+    const to = tflType(a.to as DType);
+    if (from === to) return l.place(n.outputs[0]!, l.placement(n.inputs[0]!).tensor, l.placement(n.inputs[0]!).perm);
+    l.elementwise(n, 'CAST', opts(OPTIONS.CastOptions, [[0, 'i8', from], [1, 'i8', to]]));
+  },
+  expand: (l, n) => {
+    const out = l.shapeOf(n.outputs[0]!);
+    l.plain(n, 'BROADCAST_TO', [l.int32Const(`${n.name}/shape`, out)], opts(OPTIONS.BroadcastToOptions));
+  },
+  reduceMean: reducer('MEAN'),
+  reduceSum: reducer('SUM'),
+  reduceMax: reducer('REDUCE_MAX'),
+  reduceMin: reducer('REDUCE_MIN'),
+};
+
+function NHWC(shape: number[], layout: Layout): number[] {
+  return layout === 'NCHW' ? [shape[0]!, shape[2]!, shape[3]!, shape[1]!] : shape;
+}
+
+function pool(l: Lowerer, n: Node, a: Record<string, unknown>, op: 'MAX_POOL_2D' | 'AVERAGE_POOL_2D'): void {
+  const layout = a.layout as Layout;
+  const [kh, kw] = a.kernel as [number, number];
+  let x = l.nhwc(n.inputs[0]!, layout);
+  const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
+  const pad = padding({ ...a, dilations: [1, 1] }, inShape, [kh, kw]);
+  if (pad.pads) {
+    if (op === 'AVERAGE_POOL_2D' && !a.countIncludePad) throw l.fail(n, 'average pooling with explicit pads that exclude padding has no TFLite equivalent');
+    x = padNhwc(l, n.name, x, inShape, pad.pads, op === 'MAX_POOL_2D' ? -3.4e38 : 0).tensor;
+  }
+  const o = l.spatialOut(n, layout);
+  const [sh, sw] = a.strides as [number, number];
+  l.emit(op, [x], [o.tensor], opts(OPTIONS.Pool2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', kw], [4, 'i32', kh], [5, 'i8', 0]]));
+  o.place();
+}
+
+/** Replaces run-time (null) dims of the graph inputs by `batch`: TFLite shapes are static. */
+function specialize(graph: Graph, batch: number): Graph {
+  return { ...graph, inputs: graph.inputs.map((i) => ({ ...i, shape: i.shape.map((d) => d ?? batch) })) };
+}
+
+/** Lowers a graph into the model description serializeTflite writes. */
+export function lowerToTflite(source: Graph, file: string, options: TfliteLowerOptions = {}): TflModel {
+  const graph = specialize(source, options.batchSize ?? 1);
+  const unsupported = new Map<string, string>();
+  for (const n of graph.nodes) if (!TFLITE_LOWERINGS[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
+  if (unsupported.size) throw new UnsupportedOpError(file, 'the TFLite writer', unsupported, Object.keys(TFLITE_LOWERINGS));
+  const l = new Lowerer(graph, file);
+  const inputs = graph.inputs.map((i) => {
+    const t = l.activation(i.name, l.shapeOf(i.name), i.dtype);
+    l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d) => d ?? -1);
+    l.place(i.name, t);
+    return t;
+  });
+  for (const node of graph.nodes) {
+    if (l.absorbed.has(node)) continue;
+    TFLITE_LOWERINGS[node.op]!(l, node, attrsOf(node));
+  }
+  const outputs = graph.outputs.map((o) => {
+    if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name))
+      throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant or an input; TFLite outputs must be computed`);
+    const t = l.get(o.name);
+    l.tensors[t]!.name = o.name;
+    return t;
+  });
+  return {
+    description: options.description ?? `edgelm: ${graph.name}`,
+    tensors: l.tensors,
+    buffers: l.buffers,
+    operators: l.operators,
+    inputs,
+    outputs,
+    signature: {
+      key: 'serving_default',
+      inputs: graph.inputs.map((i, k) => [i.name, inputs[k]!]),
+      outputs: graph.outputs.map((o, k) => [o.name, outputs[k]!]),
+    },
+  };
+}
