@@ -59,3 +59,29 @@ export function sparsity(t: Tensor): number {
   for (let i = 0; i < d.length; i++) if (d[i] == 0) zeros++;
   return zeros / d.length;
 }
+
+/** Transposes row-major `data` of `shape` by `perm` (output dim i = input dim perm[i]). */
+export function transposeData<T extends TypedArray>(data: T, shape: readonly number[], perm: readonly number[]): T {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = new Array<number>(rank);
+  let s = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    inStrides[i] = s;
+    s *= shape[i]!;
+  }
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  const strideOut = perm.map((p) => inStrides[p]!);
+  for (let o = 0; o < data.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += idx[i]! * strideOut[i]!;
+    (out as unknown as number[])[o] = (data as unknown as number[])[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i]! < outShape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+

@@ -11,7 +11,7 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { samePads } from '../../ir/shape.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 
@@ -38,31 +38,6 @@ function bytesOf(data: TypedArray, dtype: DType): Uint8Array {
     return new Uint8Array(out.buffer);
   }
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-}
-
-/** Transposes row-major `data` of `shape` by `perm` (output dim i = input dim perm[i]). */
-export function transposeData<T extends TypedArray>(data: T, shape: readonly number[], perm: readonly number[]): T {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]!);
-  const inStrides = new Array<number>(rank);
-  let s = 1;
-  for (let i = rank - 1; i >= 0; i--) {
-    inStrides[i] = s;
-    s *= shape[i]!;
-  }
-  const out = new (data.constructor as new (n: number) => T)(data.length);
-  const idx = new Array<number>(rank).fill(0);
-  const strideOut = perm.map((p) => inStrides[p]!);
-  for (let o = 0; o < data.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i]! * strideOut[i]!;
-    (out as unknown as number[])[o] = (data as unknown as number[])[src]!;
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++idx[i]! < outShape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
 }
 
 interface Placed {

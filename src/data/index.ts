@@ -1,0 +1,153 @@
+// Datasets for calibration, training and evaluation: .npz (arrays x, y), .npy (+ labels .npy), .jsonl.
+import { extname } from 'node:path';
+import { inputError, usageError } from '../errors.js';
+import { readInputFile } from '../import/files.js';
+import { decodeHalfs } from '../ir/float16.js';
+import { sizeOf, type Dim } from '../ir/tensor.js';
+import type { NdArray } from './npy.js';
+import { parseNpy } from './npy.js';
+import { parseNpz } from './npz.js';
+
+export interface Dataset {
+  /** Samples, row-major [N, ...sample]. Float inputs as float32; integer inputs (token ids) as int32. */
+  x: Float32Array | Int32Array;
+  shape: number[];
+  /** Class labels, one per sample, when the data has them. */
+  y?: Int32Array;
+  source: string;
+}
+
+export interface LoadOptions {
+  /** A separate .npy of labels (for .npy inputs). */
+  labels?: string;
+  /** The model's input shape ([batch, ...]); samples are reshaped to it when the element counts match. */
+  inputShape?: readonly Dim[];
+}
+
+export async function loadDataset(path: string, opts: LoadOptions = {}): Promise<Dataset> {
+  const ext = extname(path).toLowerCase();
+  let x: NdArray;
+  let y: NdArray | undefined;
+  if (ext === '.npz') {
+    const arrays = parseNpz(path, readInputFile(path));
+    const xa = arrays.get('x');
+    if (!xa) throw inputError(path, `no array named 'x' (found: ${[...arrays.keys()].join(', ') || 'none'})`);
+    x = xa;
+    y = arrays.get('y');
+  } else if (ext === '.npy') {
+    x = parseNpy(path, readInputFile(path));
+  } else if (ext === '.jsonl') {
+    return fitToModel(readJsonl(path), opts.inputShape);
+  } else {
+    throw usageError(`${path}: unknown data format '${ext || '(none)'}' (expected .npz, .npy or .jsonl)`);
+  }
+  if (opts.labels) y = parseNpy(opts.labels, readInputFile(opts.labels), 'labels');
+  if (x.shape.length < 1) throw inputError(path, 'x must have a leading sample dimension');
+  const ds: Dataset = { x: asSamples(path, x), shape: x.shape, source: path };
+  if (y) ds.y = asLabels(opts.labels ?? path, y, x.shape[0]!);
+  return fitToModel(ds, opts.inputShape);
+}
+
+function asSamples(file: string, a: NdArray): Float32Array | Int32Array {
+  switch (a.dtype) {
+    case 'float32':
+      return a.data as Float32Array;
+    case 'float16':
+      return decodeHalfs(a.data as Uint16Array);
+    case 'float64':
+      return Float32Array.from(a.data as Float64Array);
+    case 'int64':
+      return Int32Array.from(a.data as BigInt64Array, (v) => Number(v));
+    case 'uint8':
+    case 'int8':
+    case 'int16':
+    case 'uint16':
+    case 'int32':
+      return Int32Array.from(a.data as ArrayLike<number>);
+    default:
+      throw inputError(file, `x of dtype ${a.dtype} cannot be used as model input`);
+  }
+}
+
+function asLabels(file: string, a: NdArray, n: number): Int32Array {
+  if (a.dtype.startsWith('float')) throw inputError(file, `labels must be integers, got ${a.dtype}`);
+  const flat = a.data instanceof BigInt64Array ? Int32Array.from(a.data, (v) => Number(v)) : Int32Array.from(a.data as ArrayLike<number>);
+  if (flat.length !== n) throw inputError(file, `${flat.length} labels for ${n} samples`);
+  return flat;
+}
+
+function readJsonl(file: string): Dataset {
+  const lines = readInputFile(file).toString('utf8').split('\n');
+  const xs: number[] = [];
+  const ys: number[] = [];
+  let sampleShape: number[] | undefined;
+  let labelled: boolean | undefined;
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (e) {
+      throw inputError(file, `line ${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+    if (typeof row !== 'object' || row === null || !('input' in row)) throw inputError(file, `line ${i + 1}: expected {"input": [...], "label": n}`);
+    const input = (row as { input: unknown }).input;
+    const shape = nestedShape(input);
+    if (!shape) throw inputError(file, `line ${i + 1}: "input" must be a (nested) array of numbers`);
+    if (sampleShape && shape.join() !== sampleShape.join()) throw inputError(file, `line ${i + 1}: input shape [${shape}] differs from the first line's [${sampleShape}]`);
+    sampleShape = shape;
+    xs.push(...(input as unknown[]).flat(Infinity as 1) as number[]);
+    const label = (row as { label?: unknown }).label;
+    const has = label !== undefined;
+    if (labelled !== undefined && has !== labelled) throw inputError(file, `line ${i + 1}: some lines have a "label" and some do not`);
+    labelled = has;
+    if (has) {
+      if (!Number.isInteger(label)) throw inputError(file, `line ${i + 1}: "label" must be an integer`);
+      ys.push(label as number);
+    }
+  });
+  if (!sampleShape) throw inputError(file, 'no samples');
+  const ds: Dataset = { x: Float32Array.from(xs), shape: [ys.length || xs.length / sizeOf(sampleShape), ...sampleShape], source: file };
+  if (labelled) ds.y = Int32Array.from(ys);
+  return ds;
+}
+
+function nestedShape(v: unknown): number[] | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? [] : undefined;
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const inner = nestedShape(v[0]);
+  if (!inner) return undefined;
+  for (const e of v) {
+    const s = nestedShape(e);
+    if (!s || s.join() !== inner.join()) return undefined;
+  }
+  return [v.length, ...inner];
+}
+
+/** Reshapes samples to the model's input shape when the per-sample element counts agree. */
+function fitToModel(ds: Dataset, inputShape: readonly Dim[] | undefined): Dataset {
+  if (!inputShape) return ds;
+  const sample = inputShape.slice(1);
+  if (sample.some((d) => d === null)) return ds; // the model accepts run-time sizes: keep the data's shape
+  const want = sizeOf(sample as number[]);
+  const have = sizeOf(ds.shape.slice(1));
+  if (want !== have)
+    throw inputError(ds.source, `samples of shape [${ds.shape.slice(1)}] (${have} values) do not fit the model input [${inputShape.map((d) => d ?? '?')}] (${want} values)`);
+  return { ...ds, shape: [ds.shape[0]!, ...(sample as number[])] };
+}
+
+/** Consecutive batches [start, end) over the dataset. */
+export function* batches(ds: Dataset, size: number): Generator<{ x: Float32Array | Int32Array; shape: number[]; y?: Int32Array; start: number }> {
+  const n = ds.shape[0]!;
+  const per = sizeOf(ds.shape.slice(1));
+  for (let s = 0; s < n; s += size) {
+    const e = Math.min(n, s + size);
+    const batch: { x: Float32Array | Int32Array; shape: number[]; y?: Int32Array; start: number } = {
+      x: ds.x.subarray(s * per, e * per),
+      shape: [e - s, ...ds.shape.slice(1)],
+      start: s,
+    };
+    if (ds.y) batch.y = ds.y.subarray(s, e);
+    yield batch;
+  }
+}

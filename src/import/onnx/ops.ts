@@ -1,0 +1,561 @@
+// ONNX op → IR, one entry per ONNX op type. Constant subgraphs (PyTorch's Shape → Gather →
+// Unsqueeze → Concat → Reshape chains, Constant nodes, casts of constants) are folded here, while
+// reading, so the IR only holds real computation.
+import { EdgelmError } from '../../errors.js';
+import type { GraphBuilder } from '../../ir/builder.js';
+import { dtypeFromOnnx, type DType } from '../../ir/dtype.js';
+import type { Attrs } from '../../ir/graph.js';
+import { sliceBounds } from '../../ir/ops/structure.js';
+import type { OpType } from '../../ir/registry.js';
+import { sizeOf, transposeData, type Dim, type Tensor } from '../../ir/tensor.js';
+import type { AttrValue } from './proto.js';
+
+/**
+ * Stands for a run-time dim (the batch) inside folded shape tensors. A Reshape target holding it at
+ * index i of a run-time input dim becomes 0 ("copy dim i"). Arithmetic on it gives POISON, refused
+ * if it reaches a shape.
+ */
+export const DYNAMIC = -1_000_000_007;
+const POISON = -1_000_000_009;
+
+export interface OnnxCtx {
+  b: GraphBuilder;
+  file: string;
+  opset: number;
+  /** The node's name for errors and IR names. */
+  name: string;
+  opType: string;
+  attrs: Map<string, AttrValue>;
+  inputs: string[];
+  outputs: string[];
+  /** IR value of input i ('' when absent). */
+  input(i: number): string;
+  /** The constant value of input i, if known at import. */
+  konst(i: number): Tensor | undefined;
+  typeOf(value: string): { dtype: DType; shape: Dim[] };
+  /** Binds output i of the ONNX node to an IR value. */
+  bind(i: number, value: string): void;
+  fail(what: string): EdgelmError;
+}
+
+type Translate = (c: OnnxCtx) => void;
+
+const attrInt = (c: OnnxCtx, name: string, dflt: number): number => {
+  const v = c.attrs.get(name);
+  return typeof v === 'number' ? v : dflt;
+};
+const attrFloat = attrInt;
+const attrInts = (c: OnnxCtx, name: string, dflt: number[]): number[] => {
+  const v = c.attrs.get(name);
+  return Array.isArray(v) ? v : dflt;
+};
+const attrStr = (c: OnnxCtx, name: string, dflt: string): string => {
+  const v = c.attrs.get(name);
+  return typeof v === 'string' ? v : dflt;
+};
+
+/** Values of a constant tensor as numbers (int64 included). */
+function values(t: Tensor): number[] {
+  return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** Integer list from a constant input (e.g. Reshape's shape), or from an attribute in older opsets. */
+function constInts(c: OnnxCtx, i: number, what: string, attr?: string): number[] | undefined {
+  if (c.input(i)) {
+    const k = c.konst(i);
+    if (!k) throw c.fail(`${what} (input ${i}) must be constant; edgelm folds shape computations but this one depends on run-time data`);
+    return values(k);
+  }
+  return attr !== undefined ? (Array.isArray(c.attrs.get(attr)) ? (c.attrs.get(attr) as number[]) : undefined) : undefined;
+}
+
+function constTensor(c: OnnxCtx, dtype: DType, shape: number[], vals: ArrayLike<number>): Tensor {
+  const data =
+    dtype === 'int64' ? BigInt64Array.from(Array.from(vals), (v) => BigInt(Math.trunc(v)))
+    : dtype === 'float32' ? Float32Array.from(vals)
+    : dtype === 'int32' ? Int32Array.from(vals)
+    : dtype === 'bool' ? Uint8Array.from(vals)
+    : dtype === 'float64' ? Float64Array.from(vals)
+    : undefined;
+  if (!data) throw c.fail(`cannot fold a constant of dtype ${dtype}`);
+  return { name: c.outputs[0]!, dtype, shape, data };
+}
+
+function bindConst(c: OnnxCtx, i: number, t: Tensor): void {
+  c.bind(i, c.b.addConstant({ ...t, name: c.outputs[i]! || `${c.name}:${i}` }));
+}
+
+/** Emits one IR node for the ONNX node and binds its outputs. */
+function emit(c: OnnxCtx, op: OpType, inputs: string[], attrs: Attrs = {}): string[] {
+  const outs = c.b.add(op, inputs, attrs, { name: c.outputs[0] || c.name, source: c.name, outputs: c.outputs });
+  outs.forEach((o, i) => c.bind(i, o));
+  return outs;
+}
+
+const allConst = (c: OnnxCtx): boolean => c.inputs.every((_, i) => !c.input(i) || c.konst(i) !== undefined);
+
+function unary(op: OpType, attrs: (c: OnnxCtx) => Attrs = () => ({})): Translate {
+  return (c) => void emit(c, op, [c.input(0)], attrs(c));
+}
+
+/** Elementwise integer arithmetic used by shape subgraphs, folded when both sides are constant. */
+function foldBinary(fn: (a: number, b: number) => number, keepsDynamic: (other: number) => boolean): (a: Tensor, b: Tensor, c: OnnxCtx) => Tensor {
+  return (a, b, c) => {
+    const va = values(a);
+    const vb = values(b);
+    const shape = broadcastShape(a.shape, b.shape, c);
+    const n = sizeOf(shape);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const x = va[broadcastIndex(i, shape, a.shape)]!;
+      const y = vb[broadcastIndex(i, shape, b.shape)]!;
+      if (x === DYNAMIC || y === DYNAMIC || x === POISON || y === POISON) {
+        const other = x === DYNAMIC ? y : x;
+        out[i] = (x === DYNAMIC || y === DYNAMIC) && keepsDynamic(other) && x !== POISON && y !== POISON ? DYNAMIC : POISON;
+      } else out[i] = fn(x, y);
+    }
+    const dtype = a.dtype;
+    return constTensor(c, dtype, shape, dtype === 'int64' || dtype === 'int32' ? out.map(Math.trunc) : out);
+  };
+}
+
+function broadcastShape(a: number[], b: number[], c: OnnxCtx): number[] {
+  const n = Math.max(a.length, b.length);
+  return Array.from({ length: n }, (_, i) => {
+    const x = a[i - (n - a.length)] ?? 1;
+    const y = b[i - (n - b.length)] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw c.fail(`shapes [${a}] and [${b}] do not broadcast`);
+    return Math.max(x, y);
+  });
+}
+
+/** Flat index into a tensor of `shape` broadcast to `out` for output flat index i. */
+function broadcastIndex(i: number, out: number[], shape: number[]): number {
+  let idx = 0;
+  let stride = 1;
+  let rem = i;
+  const outStrides = out.map((_, k) => out.slice(k + 1).reduce((p, d) => p * d, 1));
+  const offset = out.length - shape.length;
+  const coords = outStrides.map((s) => {
+    const q = Math.floor(rem / s);
+    rem -= q * s;
+    return q;
+  });
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const d = shape[k]!;
+    idx += (d === 1 ? 0 : coords[k + offset]!) * stride;
+    stride *= d;
+  }
+  return idx;
+}
+
+function binary(op: OpType, fold?: (a: Tensor, b: Tensor, c: OnnxCtx) => Tensor): Translate {
+  return (c) => {
+    const a = c.konst(0);
+    const b = c.konst(1);
+    if (fold && a && b && sizeOf(a.shape) <= 65536 && sizeOf(b.shape) <= 65536) return bindConst(c, 0, fold(a, b, c));
+    emit(c, op, [c.input(0), c.input(1)]);
+  };
+}
+
+function spatial(c: OnnxCtx, kernel: number[], spatialShape: Dim[]): Attrs {
+  const strides = attrInts(c, 'strides', [1, 1]);
+  const dilations = attrInts(c, 'dilations', [1, 1]);
+  const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
+  if (kernel.length !== 2) throw c.fail(`only 2-D ${c.opType} is supported (kernel of rank ${kernel.length})`);
+  let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
+  let padding = 'EXPLICIT';
+  if (autoPad === 'SAME_UPPER') padding = 'SAME';
+  else if (autoPad === 'VALID') padding = 'VALID';
+  else if (autoPad === 'SAME_LOWER') {
+    // Like SAME but the extra pad goes first: needs the input size.
+    const [h, w] = spatialShape;
+    if (h === null || w === null || h === undefined || w === undefined) throw c.fail('auto_pad SAME_LOWER needs static spatial dims');
+    pads = [0, 0, 0, 0];
+    [h, w].forEach((size, i) => {
+      const eff = (kernel[i]! - 1) * dilations[i]! + 1;
+      const out = Math.ceil(size / strides[i]!);
+      const total = Math.max(0, (out - 1) * strides[i]! + eff - size);
+      pads[i] = total - Math.floor(total / 2);
+      pads[i + 2] = Math.floor(total / 2);
+    });
+  }
+  return { layout: 'NCHW', strides, dilations, padding, pads };
+}
+
+function reduce(op: OpType, axesFromInputSince: number): Translate {
+  return (c) => {
+    const keep = attrInt(c, 'keepdims', 1) === 1;
+    const axes = c.opset >= axesFromInputSince ? constInts(c, 1, 'axes') ?? [] : attrInts(c, 'axes', []);
+    if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) return c.bind(0, c.input(0));
+    emit(c, op, [c.input(0)], { axes, keepDims: keep });
+  };
+}
+
+function pool(op: 'maxPool2d' | 'avgPool2d'): Translate {
+  return (c) => {
+    const x = c.typeOf(c.input(0));
+    const kernel = attrInts(c, 'kernel_shape', []);
+    const a = spatial(c, kernel, x.shape.slice(2));
+    if ((a.dilations as number[]).some((d) => d !== 1)) throw c.fail('dilated pooling is not supported');
+    if (attrInt(c, 'ceil_mode', 0) === 1) {
+      // ceil_mode only matters when the window does not tile the input exactly.
+      const pads = a.pads as number[];
+      const strides = a.strides as number[];
+      const exact = x.shape.slice(2).every((d, i) => d !== null && (d + pads[i]! + pads[i + 2]! - kernel[i]!) % strides[i]! === 0);
+      if (!exact) throw c.fail('ceil_mode=1 with a window that does not tile the input is not supported');
+    }
+    const { dilations: _d, ...rest } = a;
+    void _d;
+    emit(c, op, [c.input(0)], { ...rest, kernel, countIncludePad: attrInt(c, 'count_include_pad', 0) === 1 });
+  };
+}
+
+export const ONNX_OPS: Record<string, Translate> = {
+  Identity: (c) => c.bind(0, c.input(0)),
+  Dropout: (c) => c.bind(0, c.input(0)),
+  Constant: (c) => {
+    const t = c.attrs.get('value');
+    if (t && typeof t === 'object' && !Array.isArray(t)) return bindConst(c, 0, t);
+    const f = c.attrs.get('value_float');
+    if (typeof f === 'number') return bindConst(c, 0, constTensor(c, 'float32', [], [f]));
+    const fs = c.attrs.get('value_floats');
+    if (Array.isArray(fs)) return bindConst(c, 0, constTensor(c, 'float32', [fs.length], fs));
+    const i = c.attrs.get('value_int');
+    if (typeof i === 'number') return bindConst(c, 0, constTensor(c, 'int64', [], [i]));
+    const is = c.attrs.get('value_ints');
+    if (Array.isArray(is)) return bindConst(c, 0, constTensor(c, 'int64', [is.length], is));
+    throw c.fail('Constant without a supported value attribute');
+  },
+  Shape: (c) => {
+    const shape = c.typeOf(c.input(0)).shape;
+    const start = attrInt(c, 'start', 0);
+    const end = attrInt(c, 'end', shape.length);
+    const dims = shape.map((d) => (d === null ? DYNAMIC : d));
+    const [b, e] = sliceBounds(dims.length, start, end, 1);
+    const picked = dims.slice(b, Math.max(b, e));
+    bindConst(c, 0, constTensor(c, 'int64', [picked.length], picked));
+  },
+  ConstantOfShape: (c) => {
+    const shape = constInts(c, 0, 'shape')!;
+    if (shape.some((d) => d < 0)) throw c.fail('ConstantOfShape of a run-time shape is not supported');
+    const v = c.attrs.get('value');
+    const t = v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+    const dtype = t?.dtype ?? 'float32';
+    const fill = t ? values(t)[0] ?? 0 : 0;
+    bindConst(c, 0, constTensor(c, dtype, shape, new Array<number>(sizeOf(shape)).fill(fill)));
+  },
+  Cast: (c) => {
+    const to = dtypeFromOnnx(attrInt(c, 'to', 1));
+    if (!to) throw c.fail(`Cast to ONNX type ${attrInt(c, 'to', 1)} is not supported`);
+    const k = c.konst(0);
+    if (k) {
+      const v = values(k);
+      return bindConst(c, 0, constTensor(c, to, k.shape, to === 'float32' || to === 'float64' ? v : v.map((x) => (x === DYNAMIC || x === POISON ? x : Math.trunc(x)))));
+    }
+    emit(c, 'cast', [c.input(0)], { to });
+  },
+  Gather: (c) => {
+    const axis = attrInt(c, 'axis', 0);
+    const data = c.konst(0);
+    const idx = c.konst(1);
+    if (data && idx && data.shape.length === 1 && sizeOf(data.shape) <= 65536) {
+      // Shape arithmetic: pick entries of a constant vector.
+      const v = values(data);
+      const picked = values(idx).map((i) => v[i < 0 ? i + v.length : i]!);
+      return bindConst(c, 0, constTensor(c, data.dtype, idx.shape, picked));
+    }
+    emit(c, 'gather', [c.input(0), c.input(1)], { axis });
+  },
+  Unsqueeze: (c) => {
+    const axes = c.opset >= 13 ? constInts(c, 1, 'axes')! : attrInts(c, 'axes', []);
+    const k = c.konst(0);
+    if (k) {
+      const rank = k.shape.length + axes.length;
+      const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+      const shape: number[] = [];
+      let j = 0;
+      for (let i = 0; i < rank; i++) shape.push(at.has(i) ? 1 : k.shape[j++]!);
+      return bindConst(c, 0, { ...k, shape });
+    }
+    emit(c, 'unsqueeze', [c.input(0)], { axes });
+  },
+  Squeeze: (c) => {
+    const axes = c.opset >= 13 ? constInts(c, 1, 'axes') ?? [] : attrInts(c, 'axes', []);
+    const k = c.konst(0);
+    if (k) {
+      const norm = axes.map((a) => (a < 0 ? a + k.shape.length : a));
+      const shape = k.shape.filter((d, i) => (norm.length ? !norm.includes(i) : d !== 1));
+      return bindConst(c, 0, { ...k, shape });
+    }
+    emit(c, 'squeeze', [c.input(0)], { axes });
+  },
+  Concat: (c) => {
+    const axis = attrInt(c, 'axis', 0);
+    if (allConst(c) && c.inputs.every((_, i) => c.konst(i)!.shape.length === 1)) {
+      const parts = c.inputs.map((_, i) => c.konst(i)!);
+      const all = parts.flatMap(values);
+      return bindConst(c, 0, constTensor(c, parts[0]!.dtype, [all.length], all));
+    }
+    emit(c, 'concat', c.inputs.map((_, i) => c.input(i)), { axis });
+  },
+  Reshape: (c) => {
+    const target = constInts(c, 1, 'shape', 'shape')!;
+    const input = c.typeOf(c.input(0)).shape;
+    const allowZero = attrInt(c, 'allowzero', 0) === 1;
+    const shape = target.map((d, i) => {
+      if (d === DYNAMIC) {
+        if (input[i] === null) return 0; // the same run-time dim, copied
+        throw c.fail(`Reshape target [${target.map((t) => (t === DYNAMIC ? '?' : t))}] uses a run-time dim at index ${i}, where the input's dim is ${input[i]}`);
+      }
+      if (d === POISON || d < -1) throw c.fail('Reshape target is computed from a run-time dim in a way edgelm cannot fold');
+      if (d === 0 && allowZero) throw c.fail('Reshape with allowzero=1 and a zero dim is not supported');
+      return d;
+    });
+    const k = c.konst(0);
+    if (k) {
+      const n = sizeOf(k.shape);
+      const known = shape.map((d, i) => (d === 0 ? k.shape[i]! : d));
+      const rest = known.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+      return bindConst(c, 0, { ...k, shape: known.map((d) => (d === -1 ? n / rest : d)) });
+    }
+    emit(c, 'reshape', [c.input(0)], { shape });
+  },
+  Flatten: (c) => {
+    const shape = c.typeOf(c.input(0)).shape;
+    const axis = attrInt(c, 'axis', 1);
+    const a = axis < 0 ? axis + shape.length : axis;
+    const lead = shape.slice(0, a);
+    const tail = shape.slice(a);
+    const prod = (ds: Dim[]): number | null => (ds.some((d) => d === null) ? null : ds.reduce<number>((p, d) => p * d!, 1));
+    const pl = prod(lead);
+    const pt = prod(tail);
+    // [batch, ...] with axis 1 → [0 (copy batch), -1].
+    let target: number[];
+    if (pl !== null && pt !== null) target = [pl, pt];
+    else if (a === 1 && lead[0] === null && pt !== null) target = [0, pt];
+    else if (pt === null && pl !== null) target = [pl, -1];
+    else if (pl === null && pt !== null) target = [-1, pt];
+    else throw c.fail('Flatten of a shape with several run-time dims is not supported');
+    emit(c, 'reshape', [c.input(0)], { shape: target });
+  },
+  Transpose: (c) => {
+    const rank = c.typeOf(c.input(0)).shape.length;
+    const perm = attrInts(c, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+    const k = c.konst(0);
+    if (k) return bindConst(c, 0, { ...k, shape: perm.map((p) => k.shape[p]!), data: transposeData(k.data, k.shape, perm) });
+    emit(c, 'transpose', [c.input(0)], { perm });
+  },
+  Slice: (c) => {
+    let starts: number[];
+    let ends: number[];
+    let axes: number[] | undefined;
+    let steps: number[] | undefined;
+    if (c.opset >= 10) {
+      starts = constInts(c, 1, 'starts')!;
+      ends = constInts(c, 2, 'ends')!;
+      axes = constInts(c, 3, 'axes');
+      steps = constInts(c, 4, 'steps');
+    } else {
+      starts = attrInts(c, 'starts', []);
+      ends = attrInts(c, 'ends', []);
+      axes = attrInts(c, 'axes', []);
+      if (!axes.length) axes = undefined;
+    }
+    const axesList = axes ?? starts.map((_, i) => i);
+    const stepList = steps ?? starts.map(() => 1);
+    // Ends past the int32 range mean "to the end"; clamp so TF.js and TFLite see int32.
+    const clampEnd = (e: number): number => Math.max(-2147483648, Math.min(2147483647, e));
+    const k = c.konst(0);
+    if (k && k.shape.length === 1) {
+      const v = values(k);
+      const [b, e, s] = sliceBounds(v.length, starts[0]!, clampEnd(ends[0]!), stepList[0]!);
+      const out: number[] = [];
+      for (let i = b; s > 0 ? i < e : i > e; i += s) out.push(v[i]!);
+      return bindConst(c, 0, constTensor(c, k.dtype, [out.length], out));
+    }
+    emit(c, 'slice', [c.input(0)], { starts, ends: ends.map(clampEnd), axes: axesList, steps: stepList });
+  },
+  Split: (c) => {
+    const x = c.typeOf(c.input(0));
+    const axis = attrInt(c, 'axis', 0);
+    const dim = x.shape[axis < 0 ? axis + x.shape.length : axis];
+    let sizes = c.opset >= 13 ? constInts(c, 1, 'split') : attrInts(c, 'split', []);
+    if (!sizes || !sizes.length) {
+      if (dim === null || dim === undefined) throw c.fail('Split of a run-time dim needs explicit sizes');
+      const parts = c.outputs.length;
+      const each = Math.ceil(dim / parts);
+      sizes = Array.from({ length: parts }, (_, i) => Math.min(each, dim - i * each));
+    }
+    emit(c, 'split', [c.input(0)], { axis, sizes });
+  },
+  Add: binary('add', foldBinary((a, b) => a + b, (o) => o === 0)),
+  Sub: binary('sub', foldBinary((a, b) => a - b, (o) => o === 0)),
+  Mul: binary('mul', foldBinary((a, b) => a * b, (o) => o === 1)),
+  Div: binary('div', foldBinary((a, b) => a / b, (o) => o === 1)),
+  Pow: binary('pow'),
+  Equal: binary('equal'),
+  Less: binary('less'),
+  Greater: binary('greater'),
+  Max: (c) => variadic(c, 'maximum'),
+  Min: (c) => variadic(c, 'minimum'),
+  Sum: (c) => variadic(c, 'add'),
+  Where: (c) => void emit(c, 'where', [c.input(0), c.input(1), c.input(2)]),
+  Relu: unary('relu'),
+  Sigmoid: unary('sigmoid'),
+  Tanh: unary('tanh'),
+  Erf: unary('erf'),
+  Sqrt: unary('sqrt'),
+  Abs: unary('abs'),
+  Neg: unary('neg'),
+  Exp: unary('exp'),
+  Log: unary('log'),
+  Reciprocal: unary('reciprocal'),
+  Softplus: unary('softplus'),
+  LeakyRelu: unary('leakyRelu', (c) => ({ alpha: attrFloat(c, 'alpha', 0.01) })),
+  Elu: unary('elu', (c) => ({ alpha: attrFloat(c, 'alpha', 1) })),
+  Gelu: unary('gelu', (c) => ({ approximate: attrStr(c, 'approximate', 'none') })),
+  PRelu: (c) => void emit(c, 'prelu', [c.input(0), c.input(1)]),
+  Clip: (c) => {
+    let min = -Infinity;
+    let max = Infinity;
+    if (c.opset >= 11) {
+      if (c.input(1)) min = constScalar(c, 1, 'min');
+      if (c.input(2)) max = constScalar(c, 2, 'max');
+    } else {
+      min = attrFloat(c, 'min', -Infinity);
+      max = attrFloat(c, 'max', Infinity);
+    }
+    emit(c, 'clip', [c.input(0)], { min, max });
+  },
+  Softmax: (c) => {
+    const rank = c.typeOf(c.input(0)).shape.length;
+    const axis = attrInt(c, 'axis', c.opset >= 13 ? -1 : 1);
+    // Before opset 13 Softmax flattened from `axis` on; equal to a per-axis softmax only on the last axis.
+    if (c.opset < 13 && (axis < 0 ? axis + rank : axis) !== rank - 1) throw c.fail(`opset-${c.opset} Softmax over axis ${axis} of a rank-${rank} input is not supported`);
+    emit(c, 'softmax', [c.input(0)], { axis });
+  },
+  LayerNormalization: (c) => void emit(c, 'layerNorm', [c.input(0), c.input(1), c.input(2)], { axis: attrInt(c, 'axis', -1), epsilon: attrFloat(c, 'epsilon', 1e-5) }),
+  BatchNormalization: (c) =>
+    void emit(c, 'batchNorm', [c.input(0), c.input(1), c.input(2), c.input(3), c.input(4)], { axis: 1, epsilon: attrFloat(c, 'epsilon', 1e-5) }),
+  Conv: (c) => {
+    const w = c.konst(1);
+    if (!w || w.dtype !== 'float32') throw c.fail('Conv weights must be a float32 constant');
+    if (w.shape.length !== 4) throw c.fail(`only 2-D convolution is supported (weight of rank ${w.shape.length})`);
+    const [o, ig, kh, kw] = w.shape as [number, number, number, number];
+    const x = c.typeOf(c.input(0));
+    const group = attrInt(c, 'group', 1);
+    const attrs = spatial(c, attrInts(c, 'kernel_shape', [kh, kw]), x.shape.slice(2));
+    const cin = x.shape[1];
+    if (group > 1 && ig === 1 && group === cin) {
+      // Depthwise: [C·mult, 1, kh, kw] → [kh, kw, C, mult] (output channel c·mult + m in both).
+      const dw = transposeData(w.data as Float32Array, [o, kh, kw], [1, 2, 0]);
+      const wt = c.b.addConstant({ name: `${c.name}/depthwise_kernel`, dtype: 'float32', shape: [kh, kw, group, o / group], data: dw });
+      emit(c, 'depthwiseConv2d', [c.input(0), wt, c.input(2)], attrs);
+      return;
+    }
+    const hwio = transposeData(w.data as Float32Array, w.shape, [2, 3, 1, 0]);
+    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, ig, o], data: hwio });
+    emit(c, 'conv2d', [c.input(0), wt, c.input(2)], { ...attrs, group });
+  },
+  ConvTranspose: (c) => {
+    const w = c.konst(1);
+    if (!w || w.dtype !== 'float32' || w.shape.length !== 4) throw c.fail('ConvTranspose weights must be a 4-D float32 constant');
+    if (attrInt(c, 'group', 1) !== 1) throw c.fail('grouped ConvTranspose is not supported');
+    if (attrInts(c, 'dilations', [1, 1]).some((d) => d !== 1)) throw c.fail('dilated ConvTranspose is not supported');
+    const [cin, cout, kh, kw] = w.shape as [number, number, number, number];
+    const strides = attrInts(c, 'strides', [1, 1]);
+    const outputPadding = attrInts(c, 'output_padding', [0, 0]);
+    let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
+    const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
+    const outputShape = attrInts(c, 'output_shape', []);
+    const x = c.typeOf(c.input(0)).shape;
+    if (outputShape.length || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const [h, wd] = [x[2], x[3]];
+      if (h === null || wd === null || h === undefined || wd === undefined) throw c.fail('ConvTranspose with output_shape or auto_pad needs static spatial dims');
+      const target = outputShape.length ? outputShape.slice(-2) : [h * strides[0]!, wd * strides[1]!];
+      pads = [0, 0, 0, 0];
+      [h, wd].forEach((size, i) => {
+        const k = i === 0 ? kh : kw;
+        const total = strides[i]! * (size - 1) + outputPadding[i]! + k - target[i]!;
+        const upper = autoPad === 'SAME_LOWER' ? Math.floor(total / 2) : total - Math.floor(total / 2);
+        pads[i] = total - upper;
+        pads[i + 2] = upper;
+      });
+    }
+    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, cout, cin], data: transposeData(w.data as Float32Array, w.shape, [2, 3, 1, 0]) });
+    emit(c, 'conv2dTranspose', [c.input(0), wt, c.input(2)], { layout: 'NCHW', strides, pads, outputPadding });
+  },
+  Gemm: (c) => {
+    const transA = attrInt(c, 'transA', 0) === 1;
+    const transB = attrInt(c, 'transB', 0) === 1;
+    const alpha = attrFloat(c, 'alpha', 1);
+    const beta = attrFloat(c, 'beta', 1);
+    let a = c.input(0);
+    if (transA) a = c.b.add1('transpose', [a], { perm: [1, 0] }, { name: `${c.name}/transA`, source: c.name });
+    const w = c.konst(1);
+    const bias = c.konst(2);
+    if (w && w.dtype === 'float32' && (!c.input(2) || (bias && sizeOf(bias.shape) === (transB ? w.shape[0] : w.shape[1])))) {
+      // A constant B is a dense layer: weights [K, N] (PyTorch's nn.Linear stores [N, K] with transB=1).
+      const [k, n] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+      let data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
+      if (alpha !== 1) data = data.map((v) => v * alpha);
+      const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [k, n], data });
+      let bt = '';
+      if (bias) {
+        const bd = Float32Array.from(bias.data as Float32Array, (v) => v * beta);
+        bt = c.b.addConstant({ name: `${c.name}/bias`, dtype: 'float32', shape: [n], data: bd });
+      }
+      emit(c, 'dense', [a, wt, bt]);
+      return;
+    }
+    if (alpha !== 1 || beta !== 1) throw c.fail('Gemm with alpha/beta ≠ 1 and a run-time B is not supported');
+    const y = c.b.add1('matMul', [a, c.input(1)], { transposeB: transB }, { name: `${c.name}/matmul`, source: c.name });
+    if (!c.input(2)) return c.bind(0, y);
+    emit(c, 'add', [y, c.input(2)]);
+  },
+  MatMul: (c) => void emit(c, 'matMul', [c.input(0), c.input(1)]),
+  MaxPool: pool('maxPool2d'),
+  AveragePool: pool('avgPool2d'),
+  GlobalAveragePool: (c) => void emit(c, 'reduceMean', [c.input(0)], { axes: [2, 3], keepDims: true }),
+  GlobalMaxPool: (c) => void emit(c, 'reduceMax', [c.input(0)], { axes: [2, 3], keepDims: true }),
+  ReduceMean: reduce('reduceMean', 18),
+  ReduceMax: reduce('reduceMax', 18),
+  ReduceMin: reduce('reduceMin', 18),
+  ReduceSum: reduce('reduceSum', 13),
+  Expand: (c) => {
+    const shape = constInts(c, 1, 'shape')!;
+    if (shape.some((d) => d < 0)) throw c.fail('Expand to a run-time shape is not supported');
+    emit(c, 'expand', [c.input(0)], { shape });
+  },
+  Pad: (c) => {
+    const mode = attrStr(c, 'mode', 'constant');
+    if (mode !== 'constant' && mode !== 'reflect') throw c.fail(`Pad mode '${mode}' is not supported`);
+    const pads = c.opset >= 11 ? constInts(c, 1, 'pads')! : attrInts(c, 'pads', []);
+    const value = c.opset >= 11 ? (c.input(2) ? constScalar(c, 2, 'constant_value') : 0) : attrFloat(c, 'value', 0);
+    if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
+    emit(c, 'pad', [c.input(0)], { pads, mode, value });
+  },
+  Range: (c) => {
+    if (!allConst(c)) throw c.fail('Range of run-time values is not supported');
+    const [start, limit, delta] = [0, 1, 2].map((i) => values(c.konst(i)!)[0]!) as [number, number, number];
+    const out: number[] = [];
+    for (let v = start; delta > 0 ? v < limit : v > limit; v += delta) out.push(v);
+    bindConst(c, 0, constTensor(c, c.konst(0)!.dtype, [out.length], out));
+  },
+};
+
+function constScalar(c: OnnxCtx, i: number, what: string): number {
+  const k = c.konst(i);
+  if (!k) throw c.fail(`${what} must be a constant`);
+  return values(k)[0]!;
+}
+
+function variadic(c: OnnxCtx, op: OpType): void {
+  if (c.inputs.length === 1) return c.bind(0, c.input(0));
+  let acc = c.input(0);
+  for (let i = 1; i < c.inputs.length; i++) {
+    const last = i === c.inputs.length - 1;
+    acc = last ? emit(c, op, [acc, c.input(i)])[0]! : c.b.add1(op, [acc, c.input(i)], {}, { name: `${c.name}/${i}`, source: c.name });
+  }
+}

@@ -1,0 +1,138 @@
+// ONNX protobuf access: decoding, tensor data (inline, raw and external), attributes.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { onnx } from 'onnx-proto';
+import { inputError } from '../../errors.js';
+import { DTYPES, dtypeFromOnnx, type DType, type TypedArray } from '../../ir/dtype.js';
+import { sizeOf, type Tensor } from '../../ir/tensor.js';
+import { resolveInside } from '../files.js';
+
+export type ModelProto = onnx.ModelProto;
+export type NodeProto = onnx.INodeProto;
+export type TensorProto = onnx.ITensorProto;
+
+interface LongLike {
+  toNumber(): number;
+}
+/** protobufjs gives int64 as a number or a Long depending on the installed packages. */
+export function num(v: number | LongLike | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+export function decodeModel(file: string, bytes: Uint8Array): ModelProto {
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw inputError(file, `not a valid ONNX model (protobuf decoding failed: ${(e as Error).message.split('\n')[0]})`);
+  }
+  if (!model.graph) throw inputError(file, 'ONNX model has no graph');
+  return model;
+}
+
+/** Reads `length` bytes at `offset` of an external-data file, checking the range first. */
+function readExternal(modelFile: string, tensor: string, entries: Record<string, string>, expected: number): Uint8Array {
+  const location = entries.location;
+  if (location === undefined) throw inputError(modelFile, `tensor '${tensor}': external data without a location`);
+  const path = resolveInside(modelFile, location, `tensor '${tensor}' external data location`);
+  const offset = entries.offset === undefined ? 0 : Number(entries.offset);
+  const length = entries.length === undefined ? expected : Number(entries.length);
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
+    throw inputError(modelFile, `tensor '${tensor}': invalid external data offset/length`);
+  if (length !== expected) throw inputError(modelFile, `tensor '${tensor}': external data length ${length} but its shape needs ${expected} bytes`);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (offset + length > size) throw inputError(modelFile, `tensor '${tensor}': external data ${location} holds ${size} bytes, needs ${offset + length}`);
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n <= 0) throw inputError(modelFile, `tensor '${tensor}': external data ${location} ended early`);
+      done += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Decodes an ONNX TensorProto into an IR Tensor, validating sizes before allocating. */
+export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name ?? ''): Tensor {
+  const dtype: DType | undefined = dtypeFromOnnx(t.dataType ?? 0);
+  if (!dtype) throw inputError(modelFile, `tensor '${name}': unsupported ONNX data type ${t.dataType}`);
+  const shape = (t.dims ?? []).map(num);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw inputError(modelFile, `tensor '${name}': invalid dims [${shape}]`);
+  const n = sizeOf(shape);
+  if (!Number.isFinite(n)) throw inputError(modelFile, `tensor '${name}': dims [${shape}] overflow`);
+  const info = DTYPES[dtype];
+  const byteLength = n * info.bytes;
+  let raw: Uint8Array | undefined;
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    const entries = Object.fromEntries((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+    raw = readExternal(modelFile, name, entries, byteLength);
+  } else if (t.rawData && t.rawData.length) {
+    raw = t.rawData;
+  }
+  const Ctor = info.array as unknown as { new (n: number): TypedArray; new (b: ArrayBuffer, o: number, n: number): TypedArray };
+  if (raw) {
+    if (raw.length !== byteLength) throw inputError(modelFile, `tensor '${name}': raw data has ${raw.length} bytes, shape [${shape}] of ${dtype} needs ${byteLength}`);
+    const copy = raw.slice(); // aligned, owned copy
+    return { name, dtype, shape, data: new Ctor(copy.buffer as ArrayBuffer, 0, n) };
+  }
+  const typed = typedField(t, dtype);
+  if (typed.length !== n) throw inputError(modelFile, `tensor '${name}': holds ${typed.length} values, shape [${shape}] needs ${n}`);
+  const data = new Ctor(n);
+  if (data instanceof BigInt64Array) typed.forEach((v, i) => (data[i] = BigInt(v)));
+  else typed.forEach((v, i) => ((data as Float32Array)[i] = v));
+  return { name, dtype, shape, data };
+}
+
+function typedField(t: TensorProto, dtype: DType): number[] {
+  switch (dtype) {
+    case 'float32':
+      return t.floatData ?? [];
+    case 'float64':
+      return t.doubleData ?? [];
+    case 'int64':
+      return (t.int64Data ?? []).map(num);
+    default:
+      // int32, int16, int8, uint8, uint16, bool and float16 (as bits) live in int32_data.
+      return t.int32Data ?? [];
+  }
+}
+
+export type AttrValue = number | number[] | string | Tensor | undefined;
+
+/** Attributes of a node by name, decoded to plain values. */
+export function attributes(modelFile: string, node: NodeProto): Map<string, AttrValue> {
+  const m = new Map<string, AttrValue>();
+  const T = onnx.AttributeProto.AttributeType;
+  for (const a of node.attribute ?? []) {
+    const name = a.name ?? '';
+    switch (a.type) {
+      case T.FLOAT:
+        m.set(name, a.f ?? 0);
+        break;
+      case T.INT:
+        m.set(name, num(a.i));
+        break;
+      case T.STRING:
+        m.set(name, new TextDecoder().decode(a.s ?? new Uint8Array()));
+        break;
+      case T.FLOATS:
+        m.set(name, a.floats ?? []);
+        break;
+      case T.INTS:
+        m.set(name, (a.ints ?? []).map(num));
+        break;
+      case T.TENSOR:
+        if (a.t) m.set(name, tensorFromProto(modelFile, a.t, `${node.name ?? node.opType}.${name}`));
+        break;
+      default:
+        // Graph, sparse and type attributes: not used by the ops edgelm supports.
+        m.set(name, undefined);
+    }
+  }
+  return m;
+}
