@@ -48,7 +48,8 @@ export function parseNpy(file: string, bytes: Uint8Array, what = 'array'): NdArr
   const need = n * DTYPES[dtype].bytes;
   if (!Number.isFinite(n) || need > bytes.length - dataStart)
     throw inputError(file, `${what}: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes, the file holds ${bytes.length - dataStart}`);
-  const copy = bytes.slice(dataStart, dataStart + need);
+  // An owned, aligned copy (Buffer.slice would be a view into a shared pool).
+  const copy = new Uint8Array(bytes.subarray(dataStart, dataStart + need));
   const Ctor = DTYPES[dtype].array as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
   return { dtype, shape, data: new Ctor(copy.buffer as ArrayBuffer, 0, n) };
 }

@@ -77,7 +77,7 @@ export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name
   const Ctor = info.array as unknown as { new (n: number): TypedArray; new (b: ArrayBuffer, o: number, n: number): TypedArray };
   if (raw) {
     if (raw.length !== byteLength) throw inputError(modelFile, `tensor '${name}': raw data has ${raw.length} bytes, shape [${shape}] of ${dtype} needs ${byteLength}`);
-    const copy = raw.slice(); // aligned, owned copy
+    const copy = new Uint8Array(raw); // owned, aligned copy (Buffer.slice would be a view)
     return { name, dtype, shape, data: new Ctor(copy.buffer as ArrayBuffer, 0, n) };
   }
   const typed = typedField(t, dtype);
