@@ -148,7 +148,7 @@ export const gather = defineOp({
     const axis = normAxis(a.axis, x!.rank);
     const i = idx!.dtype === 'int32' ? idx! : tf.cast(idx!, 'int32');
     // Negative indices count from the end, as in ONNX and numpy.
-    const wrapped = tf.where(tf.less(i, 0), tf.add(i, x!.shape[axis]!), i);
+    const wrapped = tf.where(tf.less(i, 0), tf.add(i, tf.scalar(x!.shape[axis]!, 'int32')), i);
     return [tf.gather(x!, wrapped, axis)];
   },
 });

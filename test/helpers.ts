@@ -1,0 +1,66 @@
+// Shared test helpers: fixture paths, real MNIST inputs, comparisons, running the CLI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, type Dataset } from '../src/data/index.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const fixture = (...p: string[]): string => join(ROOT, 'fixtures', ...p);
+export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'edgelm-test-'));
+
+/** The first n held-out MNIST digits, [n, 28, 28, 1], with labels. */
+export async function mnistTest(n = 200): Promise<{ x: Float32Array; y: Int32Array; n: number }> {
+  const ds: Dataset = await loadDataset(fixture('data', 'mnist-test.npz'));
+  return { x: (ds.x as Float32Array).slice(0, n * 784), y: ds.y!.slice(0, n), n };
+}
+
+/**
+ * Largest absolute difference relative to the reference's largest magnitude: the "relative error"
+ * that matters for logits and probabilities (elementwise relative error explodes near zero).
+ */
+export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} ≠ ${want.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+export function argmax(data: ArrayLike<number>, classes: number): Int32Array {
+  const n = data.length / classes;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (data[i * classes + k]! > data[i * classes + best]!) best = k;
+    out[i] = best;
+  }
+  return out;
+}
+
+export function accuracy(pred: Int32Array, labels: Int32Array): number {
+  let right = 0;
+  pred.forEach((p, i) => (right += p === labels[i] ? 1 : 0));
+  return right / pred.length;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (dist/) as a user would. */
+export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'edgelm.js'), ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
