@@ -37,6 +37,8 @@ export async function loadModel(path: string): Promise<Graph> {
   switch (format) {
     case 'tfjs-layers':
       return (await import('./tfjs-layers/index.js')).readLayersModel(file);
+    case 'tfjs-graph':
+      return (await import('./tfjs-graph/index.js')).readGraphModel(file);
     case 'onnx':
       return (await import('./onnx/index.js')).readOnnxModel(file);
     default:

@@ -8,15 +8,9 @@ import type { Attrs } from '../../ir/graph.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
 import { sizeOf, transposeData, type Dim, type Tensor } from '../../ir/tensor.js';
+import { DYNAMIC, POISON, foldedShape, reshapeTargetFromFolded } from '../fold.js';
 import type { AttrValue } from './proto.js';
 
-/**
- * Stands for a run-time dim (the batch) inside folded shape tensors. A Reshape target holding it at
- * index i of a run-time input dim becomes 0 ("copy dim i"). Arithmetic on it gives POISON, refused
- * if it reaches a shape.
- */
-export const DYNAMIC = -1_000_000_007;
-const POISON = -1_000_000_009;
 
 export interface OnnxCtx {
   b: GraphBuilder;
@@ -231,7 +225,7 @@ export const ONNX_OPS: Record<string, Translate> = {
     const shape = c.typeOf(c.input(0)).shape;
     const start = attrInt(c, 'start', 0);
     const end = attrInt(c, 'end', shape.length);
-    const dims = shape.map((d) => (d === null ? DYNAMIC : d));
+    const dims = foldedShape(shape);
     const [b, e] = sliceBounds(dims.length, start, end, 1);
     const picked = dims.slice(b, Math.max(b, e));
     bindConst(c, 0, constTensor(c, 'int64', [picked.length], picked));
@@ -302,16 +296,9 @@ export const ONNX_OPS: Record<string, Translate> = {
   Reshape: (c) => {
     const target = constInts(c, 1, 'shape', 'shape')!;
     const input = c.typeOf(c.input(0)).shape;
-    const allowZero = attrInt(c, 'allowzero', 0) === 1;
-    const shape = target.map((d, i) => {
-      if (d === DYNAMIC) {
-        if (input[i] === null) return 0; // the same run-time dim, copied
-        throw c.fail(`Reshape target [${target.map((t) => (t === DYNAMIC ? '?' : t))}] uses a run-time dim at index ${i}, where the input's dim is ${input[i]}`);
-      }
-      if (d === POISON || d < -1) throw c.fail('Reshape target is computed from a run-time dim in a way edgelm cannot fold');
-      if (d === 0 && allowZero) throw c.fail('Reshape with allowzero=1 and a zero dim is not supported');
-      return d;
-    });
+    if (attrInt(c, 'allowzero', 0) === 1 && target.includes(0)) throw c.fail('Reshape with allowzero=1 and a zero dim is not supported');
+    const shape = reshapeTargetFromFolded(target, input);
+    if (typeof shape === 'string') throw c.fail(`Reshape target ${shape}`);
     const k = c.konst(0);
     if (k) {
       const n = sizeOf(k.shape);
