@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { EdgelmError, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEval } from './commands/eval.js';
+import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 
 export function buildProgram(): Command {
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerInspect(program);
+  registerExport(program);
+  registerEval(program);
   registerDemo(program);
   return program;
 }

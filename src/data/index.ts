@@ -125,7 +125,7 @@ function nestedShape(v: unknown): number[] | undefined {
 }
 
 /** Reshapes samples to the model's input shape when the per-sample element counts agree. */
-function fitToModel(ds: Dataset, inputShape: readonly Dim[] | undefined): Dataset {
+export function fitToModel(ds: Dataset, inputShape: readonly Dim[] | undefined): Dataset {
   if (!inputShape) return ds;
   const sample = inputShape.slice(1);
   if (sample.some((d) => d === null)) return ds; // the model accepts run-time sizes: keep the data's shape

@@ -1,5 +1,9 @@
 // Builds ONNX ModelProto bytes with onnx-proto: used by the ONNX writer and by fixture scripts.
-import { onnx } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
+import type * as P from 'onnx-proto';
+
+// onnx-proto is CommonJS: Node's ESM loader only sees its default export.
+const { onnx } = onnxProto;
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
 
 export type OnnxAttr =
@@ -19,7 +23,7 @@ export const attr = {
   t: (dtype: DType, shape: number[], data: TypedArray): OnnxAttr => ({ t: { dtype, shape, data } }),
 };
 
-function tensorProto(name: string, dtype: DType, shape: number[], data: TypedArray): onnx.ITensorProto {
+function tensorProto(name: string, dtype: DType, shape: number[], data: TypedArray): P.onnx.ITensorProto {
   return {
     name,
     dataType: DTYPES[dtype].onnx,
@@ -28,7 +32,7 @@ function tensorProto(name: string, dtype: DType, shape: number[], data: TypedArr
   };
 }
 
-function attributeProto(name: string, a: OnnxAttr): onnx.IAttributeProto {
+function attributeProto(name: string, a: OnnxAttr): P.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if ('i' in a) return { name, type: T.INT, i: a.i };
   if ('f' in a) return { name, type: T.FLOAT, f: a.f };
@@ -41,7 +45,7 @@ function attributeProto(name: string, a: OnnxAttr): onnx.IAttributeProto {
 /** Dims: a number, or a string naming a run-time dim (dim_param). */
 type Dims = (number | string)[];
 
-function valueInfo(name: string, dtype: DType, dims: Dims): onnx.IValueInfoProto {
+function valueInfo(name: string, dtype: DType, dims: Dims): P.onnx.IValueInfoProto {
   return {
     name,
     type: { tensorType: { elemType: DTYPES[dtype].onnx, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
@@ -49,10 +53,10 @@ function valueInfo(name: string, dtype: DType, dims: Dims): onnx.IValueInfoProto
 }
 
 export class OnnxGraphBuilder {
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
-  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly inputs: P.onnx.IValueInfoProto[] = [];
+  private readonly outputs: P.onnx.IValueInfoProto[] = [];
+  private readonly initializers: P.onnx.ITensorProto[] = [];
+  private readonly nodes: P.onnx.INodeProto[] = [];
   private count = 0;
 
   constructor(readonly name: string) {}
@@ -95,6 +99,11 @@ export class OnnxGraphBuilder {
   }
   node1(opType: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}, name?: string): string {
     return this.node(opType, inputs, 1, attrs, name)[0]!;
+  }
+
+  /** Every value name some node reads. */
+  referenced(): Set<string> {
+    return new Set(this.nodes.flatMap((n) => n.input ?? []));
   }
 
   encode(opts: { opset: number; irVersion?: number; producer?: string; producerVersion?: string; extraOpsets?: [string, number][]; metadata?: Record<string, string> }): Uint8Array {

@@ -1,14 +1,18 @@
 // ONNX protobuf access: decoding, tensor data (inline, raw and external), attributes.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { onnx } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
+import type * as P from 'onnx-proto';
+
+// onnx-proto is CommonJS: Node's ESM loader only sees its default export.
+const { onnx } = onnxProto;
 import { inputError } from '../../errors.js';
 import { DTYPES, dtypeFromOnnx, type DType, type TypedArray } from '../../ir/dtype.js';
 import { sizeOf, type Tensor } from '../../ir/tensor.js';
 import { resolveInside } from '../files.js';
 
-export type ModelProto = onnx.ModelProto;
-export type NodeProto = onnx.INodeProto;
-export type TensorProto = onnx.ITensorProto;
+export type ModelProto = P.onnx.ModelProto;
+export type NodeProto = P.onnx.INodeProto;
+export type TensorProto = P.onnx.ITensorProto;
 
 interface LongLike {
   toNumber(): number;

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { EvalResult } from '../../report/eval.js';
+import { colours, formatBytes, table } from '../output.js';
+import { progress } from '../progress.js';
+
+export interface EvalFlags {
+  data: string;
+  labels?: string;
+  limit?: string;
+  json?: boolean;
+  backend?: string;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('run each model in the runtime that will run it (LiteRT, onnxruntime, TF.js): accuracy, agreement with the first model, size, latency')
+    .argument('<models...>', 'models to evaluate; the first one is the reference for agreement')
+    .requiredOption('--data <file>', 'evaluation data: .npz (x, y), .npy or .jsonl')
+    .option('--labels <file>', 'labels .npy for .npy data')
+    .option('--limit <n>', 'evaluate only the first n samples')
+    .option('--backend <name>', 'TF.js backend for TF.js models: wasm, cpu, node, auto', 'wasm')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (models: string[], flags: EvalFlags) => {
+      const results = await runEval(models, flags);
+      process.stdout.write(flags.json ? `${JSON.stringify({ models: results.map(publicResult) }, null, 2)}\n` : `${renderEval(results)}\n`);
+    });
+}
+
+export async function runEval(models: string[], flags: EvalFlags): Promise<EvalResult[]> {
+  const { loadDataset } = await import('../../data/index.js');
+  const { evaluate } = await import('../../report/eval.js');
+  const { detectFormat } = await import('../../import/index.js');
+  const { usageError } = await import('../../errors.js');
+  const { loadModel } = await import('../../import/index.js');
+  for (const m of models) detectFormat(m); // fail fast on a bad path, before loading data
+  const first = await loadModel(models[0]!);
+  let data = await loadDataset(flags.data, { ...(flags.labels ? { labels: flags.labels } : {}), inputShape: first.inputs[0]!.shape });
+  if (flags.limit !== undefined) {
+    const n = Number(flags.limit);
+    if (!Number.isInteger(n) || n < 1) throw usageError(`--limit: expected a positive integer, got '${flags.limit}'`);
+    const per = data.x.length / data.shape[0]!;
+    const keep = Math.min(n, data.shape[0]!);
+    data = { ...data, x: data.x.subarray(0, keep * per), shape: [keep, ...data.shape.slice(1)], ...(data.y ? { y: data.y.subarray(0, keep) } : {}) };
+  }
+  const results: EvalResult[] = [];
+  for (const m of models) {
+    const bar = progress(`eval ${m.split('/').pop()}`, !flags.json && process.stderr.isTTY === true);
+    const reference = results[0]?.predictions;
+    results.push(await evaluate(m, data, { ...(reference ? { reference } : {}), onProgress: (d, t) => bar.update(d, t), backend: (flags.backend ?? 'wasm') as never }));
+    bar.stop();
+  }
+  return results;
+}
+
+export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions'> {
+  const { predictions: _p, ...rest } = r;
+  void _p;
+  return rest;
+}
+
+export function renderEval(results: EvalResult[]): string {
+  const c = colours();
+  const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+  return table(results, [
+    { header: 'model', value: (r) => r.file },
+    { header: 'runtime', value: (r) => r.runtime },
+    { header: 'size', value: (r) => formatBytes(r.bytes), align: 'right' },
+    { header: 'gzip', value: (r) => formatBytes(r.gzipBytes), align: 'right' },
+    { header: 'accuracy', value: (r) => pct(r.accuracy), align: 'right' },
+    { header: 'agreement', value: (r) => pct(r.agreement), align: 'right' },
+    { header: 'latency', value: (r) => `${r.latencyMs.toFixed(3)} ms`, align: 'right' },
+  ], c);
+}

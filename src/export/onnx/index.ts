@@ -1,0 +1,246 @@
+// ONNX writer (opset 17, IR version 8): one entry per IR op. NHWC spatial ops are wrapped in
+// Transposes (ONNX convolutions are NCHW); weights are converted to ONNX layouts.
+import { UnsupportedOpError } from '../../errors.js';
+import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
+import { decodeHalfs } from '../../ir/float16.js';
+import { VERSION } from '../../version.js';
+import type { Graph, Node } from '../../ir/graph.js';
+import { inferTypes } from '../../ir/infer.js';
+import type { ValueType } from '../../ir/op.js';
+import type { Layout } from '../../ir/ops/nn.js';
+import { attrsOf, type OpType } from '../../ir/registry.js';
+import { transposeData, type Tensor } from '../../ir/tensor.js';
+import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
+
+export const ONNX_OPSET = 17;
+
+class Writer {
+  readonly b: OnnxGraphBuilder;
+  readonly types: Map<string, ValueType>;
+  private n = 0;
+  constructor(
+    readonly graph: Graph,
+    file: string,
+  ) {
+    this.b = new OnnxGraphBuilder(graph.name);
+    this.types = inferTypes(graph, file);
+  }
+  fresh(base: string): string {
+    return `${base}__${this.n++}`;
+  }
+  konst(name: string): Tensor | undefined {
+    return this.graph.constants.get(name);
+  }
+  init(base: string, dtype: DType, shape: number[], data: TypedArray): string {
+    return this.b.initializer(this.fresh(base), dtype, shape, data);
+  }
+  ints(base: string, v: readonly number[]): string {
+    return this.init(base, 'int64', [v.length], BigInt64Array.from(v, (x) => BigInt(x)));
+  }
+  scalar(base: string, v: number): string {
+    return this.init(base, 'float32', [], Float32Array.of(v));
+  }
+  op(type: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}, output?: string): string {
+    return this.b.node(type, inputs, [output ?? this.fresh(type)], attrs, this.fresh(`/${type}`))[0]!;
+  }
+  rank(v: string): number {
+    return this.types.get(v)!.shape.length;
+  }
+  /** NHWC → NCHW for a spatial op's input (identity for NCHW). */
+  toNchw(v: string, layout: Layout): string {
+    return layout === 'NHWC' ? this.op('Transpose', [v], { perm: attr.ints([0, 3, 1, 2]) }) : v;
+  }
+  fromNchw(v: string, layout: Layout, out: string): string {
+    return layout === 'NHWC' ? this.op('Transpose', [v], { perm: attr.ints([0, 2, 3, 1]) }, out) : this.op('Identity', [v], {}, out);
+  }
+}
+
+type Emit = (w: Writer, node: Node, a: Record<string, unknown>) => void;
+
+const out0 = (n: Node): string => n.outputs[0]!;
+const simple = (type: string, attrs: (a: Record<string, unknown>) => Record<string, OnnxAttr> = () => ({})): Emit => (w, n, a) =>
+  void w.b.node(type, n.inputs.filter(Boolean), n.outputs, attrs(a), n.name);
+
+function spatialAttrs(a: Record<string, unknown>, kernel: number[]): Record<string, OnnxAttr> {
+  const r: Record<string, OnnxAttr> = { kernel_shape: attr.ints(kernel), strides: attr.ints(a.strides as number[]) };
+  if (a.padding === 'SAME') r.auto_pad = attr.s('SAME_UPPER');
+  else if (a.padding === 'EXPLICIT') r.pads = attr.ints(a.pads as number[]);
+  return r;
+}
+
+function convLike(w: Writer, n: Node, a: Record<string, unknown>, weight: { shape: number[]; data: Float32Array }, extra: Record<string, OnnxAttr>, type = 'Conv'): void {
+  const layout = a.layout as Layout;
+  const x = w.toNchw(n.inputs[0]!, layout);
+  const wt = w.init(`${n.name}.weight`, 'float32', weight.shape, weight.data);
+  const ins = [x, wt];
+  if (n.inputs[2]) ins.push(n.inputs[2]);
+  const y = w.op(type, ins, extra);
+  w.fromNchw(y, layout, out0(n));
+}
+
+function weightOf(w: Writer, n: Node, i: number): Tensor {
+  const t = w.konst(n.inputs[i]!);
+  if (!t || t.dtype !== 'float32') throw new UnsupportedOpError(w.graph.name, 'the ONNX writer', new Map([[`${n.op} with run-time weights`, n.name]]));
+  return t;
+}
+
+const EMIT: Partial<Record<OpType, Emit>> = {
+  relu: simple('Relu'),
+  sigmoid: simple('Sigmoid'),
+  tanh: simple('Tanh'),
+  erf: simple('Erf'),
+  abs: simple('Abs'),
+  neg: simple('Neg'),
+  exp: simple('Exp'),
+  log: simple('Log'),
+  sqrt: simple('Sqrt'),
+  reciprocal: simple('Reciprocal'),
+  softplus: simple('Softplus'),
+  identity: simple('Identity'),
+  elu: simple('Elu', (a) => ({ alpha: attr.f(a.alpha as number) })),
+  leakyRelu: simple('LeakyRelu', (a) => ({ alpha: attr.f(a.alpha as number) })),
+  prelu: simple('PRelu'),
+  relu6: (w, n) => void w.b.node('Clip', [n.inputs[0]!, w.scalar('zero', 0), w.scalar('six', 6)], n.outputs, {}, n.name),
+  clip: (w, n, a) => {
+    const lo = a.min === -Infinity ? '' : w.scalar('min', a.min as number);
+    const hi = a.max === Infinity ? '' : w.scalar('max', a.max as number);
+    w.b.node('Clip', hi ? [n.inputs[0]!, lo, hi] : lo ? [n.inputs[0]!, lo] : [n.inputs[0]!], n.outputs, {}, n.name);
+  },
+  rsqrt: (w, n) => void w.b.node('Reciprocal', [w.op('Sqrt', [n.inputs[0]!])], n.outputs, {}, n.name),
+  square: (w, n) => void w.b.node('Mul', [n.inputs[0]!, n.inputs[0]!], n.outputs, {}, n.name),
+  swish: (w, n) => void w.b.node('Mul', [n.inputs[0]!, w.op('Sigmoid', [n.inputs[0]!])], n.outputs, {}, n.name),
+  gelu: (w, n, a) => {
+    // Opset 17 has no Gelu: write PyTorch's decomposition.
+    const x = n.inputs[0]!;
+    let inner: string;
+    if (a.approximate === 'tanh') {
+      const cube = w.op('Mul', [w.op('Mul', [x, x]), x]);
+      const poly = w.op('Add', [x, w.op('Mul', [cube, w.scalar('c', 0.044715)])]);
+      inner = w.op('Tanh', [w.op('Mul', [poly, w.scalar('k', Math.sqrt(2 / Math.PI))])]);
+    } else inner = w.op('Erf', [w.op('Div', [x, w.scalar('sqrt2', Math.SQRT2)])]);
+    w.b.node('Mul', [w.op('Mul', [x, w.scalar('half', 0.5)]), w.op('Add', [inner, w.scalar('one', 1)])], n.outputs, {}, n.name);
+  },
+  add: simple('Add'),
+  sub: simple('Sub'),
+  mul: simple('Mul'),
+  div: simple('Div'),
+  pow: simple('Pow'),
+  maximum: simple('Max'),
+  minimum: simple('Min'),
+  equal: simple('Equal'),
+  less: simple('Less'),
+  greater: simple('Greater'),
+  where: simple('Where'),
+  softmax: simple('Softmax', (a) => ({ axis: attr.i(a.axis as number) })),
+  layerNorm: (w, n, a) => void w.b.node('LayerNormalization', n.inputs.filter(Boolean), n.outputs, { axis: attr.i(a.axis as number), epsilon: attr.f(a.epsilon as number) }, n.name),
+  batchNorm: (w, n, a) => {
+    // x·k + (offset − mean·k), k = scale/sqrt(var + ε), shaped to broadcast along the channel axis.
+    const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) => weightOf(w, n, i));
+    const c = scale!.data.length;
+    const k = Float32Array.from({ length: c }, (_, i) => (scale!.data[i] as number) / Math.sqrt((variance!.data[i] as number) + (a.epsilon as number)));
+    const bias = Float32Array.from({ length: c }, (_, i) => (offset!.data[i] as number) - (mean!.data[i] as number) * k[i]!);
+    const rank = w.rank(n.inputs[0]!);
+    const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const shape = Array.from({ length: rank - axis }, (_, i) => (i === 0 ? c : 1));
+    const m = w.op('Mul', [n.inputs[0]!, w.init(`${n.name}.k`, 'float32', shape, k)]);
+    w.b.node('Add', [m, w.init(`${n.name}.b`, 'float32', shape, bias)], n.outputs, {}, n.name);
+  },
+  dense: (w, n) => {
+    const x = n.inputs[0]!;
+    const ins = [x, n.inputs[1]!];
+    if (w.rank(x) === 2) {
+      if (n.inputs[2]) ins.push(n.inputs[2]);
+      w.b.node('Gemm', ins, n.outputs, {}, n.name);
+      return;
+    }
+    if (!n.inputs[2]) return void w.b.node('MatMul', ins, n.outputs, {}, n.name);
+    w.b.node('Add', [w.op('MatMul', ins), n.inputs[2]], n.outputs, {}, n.name);
+  },
+  matMul: (w, n, a) => {
+    const swap = (v: string): string => {
+      const r = w.rank(v);
+      const perm = Array.from({ length: r }, (_, i) => i);
+      [perm[r - 1], perm[r - 2]] = [perm[r - 2]!, perm[r - 1]!];
+      return w.op('Transpose', [v], { perm: attr.ints(perm) });
+    };
+    const lhs = a.transposeA ? swap(n.inputs[0]!) : n.inputs[0]!;
+    const rhs = a.transposeB ? swap(n.inputs[1]!) : n.inputs[1]!;
+    w.b.node('MatMul', [lhs, rhs], n.outputs, {}, n.name);
+  },
+  conv2d: (w, n, a) => {
+    const t = weightOf(w, n, 1);
+    const [kh, kw, ig, o] = t.shape as [number, number, number, number];
+    convLike(w, n, a, { shape: [o, ig, kh, kw], data: transposeData(t.data as Float32Array, t.shape, [3, 2, 0, 1]) }, { ...spatialAttrs(a, [kh, kw]), dilations: attr.ints(a.dilations as number[]), group: attr.i(a.group as number) });
+  },
+  depthwiseConv2d: (w, n, a) => {
+    const t = weightOf(w, n, 1);
+    const [kh, kw, c, m] = t.shape as [number, number, number, number];
+    // [kh, kw, C, M] → [C·M, 1, kh, kw]: output channel c·M + m in both.
+    convLike(w, n, a, { shape: [c * m, 1, kh, kw], data: transposeData(t.data as Float32Array, [kh, kw, c * m], [2, 0, 1]) }, { ...spatialAttrs(a, [kh, kw]), dilations: attr.ints(a.dilations as number[]), group: attr.i(c) });
+  },
+  conv2dTranspose: (w, n, a) => {
+    const t = weightOf(w, n, 1);
+    const [kh, kw] = t.shape as [number, number];
+    convLike(w, n, a, { shape: [t.shape[3]!, t.shape[2]!, kh, kw], data: transposeData(t.data as Float32Array, t.shape, [3, 2, 0, 1]) }, {
+      kernel_shape: attr.ints([kh, kw]), strides: attr.ints(a.strides as number[]), pads: attr.ints(a.pads as number[]), output_padding: attr.ints(a.outputPadding as number[]),
+    }, 'ConvTranspose');
+  },
+  maxPool2d: (w, n, a) => {
+    const y = w.op('MaxPool', [w.toNchw(n.inputs[0]!, a.layout as Layout)], spatialAttrs(a, a.kernel as number[]));
+    w.fromNchw(y, a.layout as Layout, out0(n));
+  },
+  avgPool2d: (w, n, a) => {
+    const y = w.op('AveragePool', [w.toNchw(n.inputs[0]!, a.layout as Layout)], { ...spatialAttrs(a, a.kernel as number[]), count_include_pad: attr.i(a.countIncludePad ? 1 : 0) });
+    w.fromNchw(y, a.layout as Layout, out0(n));
+  },
+  reshape: (w, n, a) => void w.b.node('Reshape', [n.inputs[0]!, w.ints('shape', a.shape as number[])], n.outputs, {}, n.name),
+  transpose: (w, n, a) => void w.b.node('Transpose', [n.inputs[0]!], n.outputs, (a.perm as number[]).length ? { perm: attr.ints(a.perm as number[]) } : {}, n.name),
+  concat: simple('Concat', (a) => ({ axis: attr.i(a.axis as number) })),
+  split: (w, n, a) => void w.b.node('Split', [n.inputs[0]!, w.ints('split', a.sizes as number[])], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
+  slice: (w, n, a) => void w.b.node('Slice', [n.inputs[0]!, w.ints('starts', a.starts as number[]), w.ints('ends', a.ends as number[]), w.ints('axes', a.axes as number[]), w.ints('steps', a.steps as number[])], n.outputs, {}, n.name),
+  gather: simple('Gather', (a) => ({ axis: attr.i(a.axis as number) })),
+  squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
+  unsqueeze: (w, n, a) => void w.b.node('Unsqueeze', [n.inputs[0]!, w.ints('axes', a.axes as number[])], n.outputs, {}, n.name),
+  pad: (w, n, a) => void w.b.node('Pad', [n.inputs[0]!, w.ints('pads', a.pads as number[]), w.scalar('value', a.value as number)], n.outputs, { mode: attr.s(a.mode as string) }, n.name),
+  cast: (w, n, a) => void w.b.node('Cast', [n.inputs[0]!], n.outputs, { to: attr.i(DTYPES[a.to as DType].onnx) }, n.name),
+  shape: simple('Shape'),
+  expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, w.ints('shape', a.shape as number[])], n.outputs, {}, n.name),
+  reduceMean: (w, n, a) => reduceAttr(w, n, a, 'ReduceMean'),
+  reduceMax: (w, n, a) => reduceAttr(w, n, a, 'ReduceMax'),
+  reduceMin: (w, n, a) => reduceAttr(w, n, a, 'ReduceMin'),
+  reduceSum: (w, n, a) => {
+    const axes = a.axes as number[];
+    w.b.node('ReduceSum', axes.length ? [n.inputs[0]!, w.ints('axes', axes)] : [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0) }, n.name);
+  },
+};
+
+/** Opset 17 ReduceMean/Max/Min take axes as an attribute (ReduceSum as an input). */
+function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string): void {
+  const axes = a.axes as number[];
+  w.b.node(type, [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0), ...(axes.length ? { axes: attr.ints(axes) } : {}) }, n.name);
+}
+
+/** Writes a Graph as ONNX bytes; inputs and outputs keep their names, shapes and dtypes. */
+export function exportOnnx(graph: Graph, file: string): Uint8Array {
+  const unsupported = new Map<string, string>();
+  for (const n of graph.nodes) if (!EMIT[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
+  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX writer', unsupported, Object.keys(EMIT));
+  const w = new Writer(graph, file);
+  const dims = (shape: (number | null)[]): (number | string)[] => shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `d${i}`) : d));
+  for (const i of graph.inputs) w.b.input(i.name, i.dtype, dims(i.shape));
+  for (const n of graph.nodes) EMIT[n.op]!(w, n, attrsOf(n));
+  // Only constants a node reads: weights converted to ONNX layouts were written anew.
+  const used = w.b.referenced();
+  for (const [name, t] of graph.constants) {
+    if (!used.has(name)) continue;
+    // The IR computes in float32: halfs and doubles are written as float32.
+    const data = t.dtype === 'float16' ? decodeHalfs(t.data as Uint16Array) : t.dtype === 'float64' ? Float32Array.from(t.data as Float64Array) : t.data;
+    w.b.initializer(name, t.dtype === 'float16' || t.dtype === 'float64' ? 'float32' : t.dtype, t.shape, data);
+  }
+  for (const o of graph.outputs) {
+    const t = w.types.get(o.name)!;
+    w.b.output(o.name, t.dtype, dims(t.shape));
+  }
+  const metadata: Record<string, string> = { ...graph.metadata, 'edgelm.source_format': graph.format };
+  return w.b.encode({ opset: ONNX_OPSET, irVersion: 8, producer: 'edgelm', producerVersion: VERSION, metadata });
+}

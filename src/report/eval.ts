@@ -1,0 +1,109 @@
+// Evaluates artifacts in the runtimes that run them: accuracy against labels, agreement with a
+// reference model's predictions, file size (raw and gzip) and median single-sample latency.
+import { gzipSync } from 'node:zlib';
+import { batches, fitToModel, type Dataset } from '../data/index.js';
+import { detectFormat, modelFiles } from '../import/index.js';
+import { readInputFile } from '../import/files.js';
+import { openRuntime, type RuntimeSession } from '../runtime/index.js';
+import type { Backend } from '../runtime/tfjs/backend.js';
+
+export interface EvalResult {
+  file: string;
+  format: string;
+  runtime: RuntimeSession['runtime'];
+  bytes: number;
+  gzipBytes: number;
+  samples: number;
+  /** Top-1 accuracy against the labels (undefined without labels). */
+  accuracy?: number;
+  /** Fraction of samples whose top-1 class equals the reference model's. */
+  agreement?: number;
+  /** Median wall time of one single-sample inference, in milliseconds. */
+  latencyMs: number;
+  /** Top-1 class per sample (kept for agreement with later models). */
+  predictions: Int32Array;
+}
+
+export interface EvalOptions {
+  /** Predictions of the reference model (the first one evaluated). */
+  reference?: Int32Array;
+  batchSize?: number;
+  latencyRuns?: number;
+  backend?: Backend;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function argmaxRows(data: Float32Array, rows: number): Int32Array {
+  const classes = data.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (data[r * classes + k]! > data[r * classes + best]!) best = k;
+    out[r] = best;
+  }
+  return out;
+}
+
+export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions = {}): Promise<EvalResult> {
+  const { file, format } = detectFormat(path);
+  const session = await openRuntime(path, { backend: opts.backend ?? 'wasm' });
+  try {
+    // Each model sees the samples in its own input shape (NCHW and NHWC digits hold the same values).
+    const data = fitToModel(dataset, session.inputs[0]?.shape);
+    const n = data.shape[0]!;
+    const batch = Math.max(1, Math.min(opts.batchSize ?? 64, session.maxBatch));
+    const predictions = new Int32Array(n);
+    for (const b of batches(data, batch)) {
+      // A static-batch model (TFLite) gets the last, short batch padded to its size.
+      let x = b.x;
+      let shape = b.shape;
+      const rows = b.shape[0]!;
+      if (Number.isFinite(session.maxBatch) && rows < batch) {
+        const padded = new (x.constructor as Float32ArrayConstructor)(batch * (x.length / rows));
+        padded.set(x);
+        x = padded;
+        shape = [batch, ...b.shape.slice(1)];
+      }
+      const out = await session.run(x, shape);
+      predictions.set(argmaxRows(out, shape[0]!).subarray(0, rows), b.start);
+      opts.onProgress?.(b.start + rows, n);
+    }
+    // Latency: one sample at a time, the way an edge device serves requests; first runs warm up.
+    // A static-batch model is timed on one full batch.
+    const rows = Number.isFinite(session.maxBatch) ? session.maxBatch : 1;
+    const per = data.x.length / n;
+    const one = new (data.x.constructor as Float32ArrayConstructor)(rows * per);
+    one.set(data.x.subarray(0, Math.min(rows, n) * per));
+    const oneShape = [rows, ...data.shape.slice(1)];
+    const runs = opts.latencyRuns ?? 30;
+    const times: number[] = [];
+    for (let i = 0; i < runs + 3; i++) {
+      const t0 = performance.now();
+      await session.run(one, oneShape);
+      if (i >= 3) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const files = modelFiles(file, format);
+    const result: EvalResult = {
+      file,
+      format,
+      runtime: session.runtime,
+      bytes: files.reduce((s, f) => s + f.bytes, 0),
+      gzipBytes: files.reduce((s, f) => s + gzipSync(readInputFile(f.path), { level: 9 }).length, 0),
+      samples: n,
+      latencyMs: times[Math.floor(times.length / 2)] ?? 0,
+      predictions,
+    };
+    if (data.y) result.accuracy = agreement(predictions, data.y);
+    if (opts.reference) result.agreement = agreement(predictions, opts.reference);
+    return result;
+  } finally {
+    session.dispose();
+  }
+}
+
+function agreement(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
