@@ -1,7 +1,7 @@
 // What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
-import { statSync } from 'node:fs';
 import { DTYPES, isFloatDType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
+import { detectFormat, modelFiles } from '../import/index.js';
 import { byteSize, sparsity, type Dim } from '../ir/tensor.js';
 
 export interface TensorReport {
@@ -29,7 +29,7 @@ export interface InspectReport {
   tensors: TensorReport[];
 }
 
-export function inspectGraph(graph: Graph, file: string, fileBytes = fileSize(file)): InspectReport {
+export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(file)): InspectReport {
   const ops: Record<string, number> = {};
   for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
   const tensors: TensorReport[] = [...graph.constants.values()].map((t) => {
@@ -57,9 +57,10 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = fileSize(fi
   };
 }
 
-function fileSize(file: string): number {
+/** Bytes of the model file and every file it references (weight shards, external data). */
+export function modelBytes(file: string): number {
   try {
-    return statSync(file).size;
+    return modelFiles(file, detectFormat(file)).reduce((s, f) => s + f.bytes, 0);
   } catch {
     return 0;
   }

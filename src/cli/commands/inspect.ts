@@ -9,11 +9,10 @@ export function registerInspect(program: Command): void {
     .argument('<model>', 'model.json (TF.js), .onnx or .tflite file, or a folder with a model.json')
     .option('--json', 'print one JSON document on stdout')
     .action(async (model: string, opts: { json?: boolean }) => {
-      const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
+      const { loadModel, detectFormat } = await import('../../import/index.js');
       const { inspectGraph } = await import('../../report/inspect.js');
-      const { file, format } = detectFormat(model);
       const graph = await loadModel(model);
-      const report = inspectGraph(graph, file, modelFiles(file, format).reduce((s, f) => s + f.bytes, 0));
+      const report = inspectGraph(graph, detectFormat(model).file);
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderInspect(report)}\n`);
     });
 }
