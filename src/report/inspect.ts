@@ -60,7 +60,8 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
 /** Bytes of the model file and every file it references (weight shards, external data). */
 export function modelBytes(file: string): number {
   try {
-    return modelFiles(file, detectFormat(file)).reduce((s, f) => s + f.bytes, 0);
+    const found = detectFormat(file);
+    return modelFiles(found.file, found.format).reduce((s, f) => s + f.bytes, 0);
   } catch {
     return 0;
   }
