@@ -34,18 +34,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Names from a model file can hold newlines or terminal escapes: show them escaped, keeping the message one line. */
+const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 function reportError(e: unknown, debug: boolean): number {
   if (e instanceof CommanderError) {
     // Help and version exit through here with code 0; commander already printed its message.
     return e.exitCode === 0 ? 0 : 2;
   }
   if (e instanceof EdgelmError) {
-    process.stderr.write(`edgelm: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+    process.stderr.write(`edgelm: ${oneLine(`${e.message}${e.hint ? ` (${e.hint})` : ''}`)}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
     return exitCodeOf(e.code);
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(`edgelm: internal error: ${err.message.split('\n')[0]}${debug ? '' : ' (run with --debug for details)'}\n`);
+  process.stderr.write(`edgelm: internal error: ${oneLine(err.message.split('\n')[0] ?? '')}${debug ? '' : ' (run with --debug for details)'}\n`);
   if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
   return 1;
 }

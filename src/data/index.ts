@@ -93,10 +93,10 @@ function readJsonl(file: string): Dataset {
     if (typeof row !== 'object' || row === null || !('input' in row)) throw inputError(file, `line ${i + 1}: expected {"input": [...], "label": n}`);
     const input = (row as { input: unknown }).input;
     const shape = nestedShape(input);
-    if (!shape) throw inputError(file, `line ${i + 1}: "input" must be a (nested) array of numbers`);
+    if (!shape || shape.length === 0) throw inputError(file, `line ${i + 1}: "input" must be a (nested) array of numbers`);
     if (sampleShape && shape.join() !== sampleShape.join()) throw inputError(file, `line ${i + 1}: input shape [${shape}] differs from the first line's [${sampleShape}]`);
     sampleShape = shape;
-    xs.push(...(input as unknown[]).flat(Infinity as 1) as number[]);
+    for (const v of (input as unknown[]).flat(Infinity as 1) as number[]) xs.push(v);
     const label = (row as { label?: unknown }).label;
     const has = label !== undefined;
     if (labelled !== undefined && has !== labelled) throw inputError(file, `line ${i + 1}: some lines have a "label" and some do not`);

@@ -38,7 +38,8 @@ export function parseNpy(file: string, bytes: Uint8Array, what = 'array'): NdArr
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw inputError(file, `${what}: malformed .npy header ${JSON.stringify(header.trim())}`);
-  const dtype = DESCR[descr];
+  // Byte order means nothing for one-byte types: numpy writes '|u1' but reads '<u1' too.
+  const dtype = DESCR[/^[<>=][iub]1$/.test(descr) ? `|${descr.slice(1)}` : descr];
   if (!dtype) throw inputError(file, `${what}: unsupported dtype '${descr}' (little-endian float/int/uint/bool only)`);
   if (fortran === 'True') throw inputError(file, `${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);

@@ -11,6 +11,16 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
+import { EdgelmError } from '../../errors.js';
+import { floatToHalf } from '../../ir/float16.js';
+import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
+import { activationParams, quantizeBias, quantizeWeights, type QuantPlan } from '../../quantize/plan.js';
+
+/**
+ * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
+ * onnxruntime fuses DQ → op → Q into integer kernels where it has them.
+ */
+const QDQ_OPS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'mul', 'maxPool2d', 'avgPool2d', 'reshape', 'transpose', 'concat', 'relu', 'sigmoid', 'softmax', 'reduceMean', 'squeeze', 'unsqueeze', 'pad']);
 
 export const ONNX_OPSET = 17;
 
@@ -18,12 +28,82 @@ class Writer {
   readonly b: OnnxGraphBuilder;
   readonly types: Map<string, ValueType>;
   private n = 0;
+  /** The node being written reads quantized activations (int8 mode). */
+  q8 = false;
+  /** Scale of the current node's first input in int8 mode (for int32 biases). */
+  inputScale = 1;
+  private readonly qdqCache = new Map<string, string>();
+
   constructor(
     readonly graph: Graph,
-    file: string,
+    readonly file: string,
+    readonly plan?: QuantPlan,
   ) {
     this.b = new OnnxGraphBuilder(graph.name);
     this.types = inferTypes(graph, file);
+  }
+
+  /**
+   * A weight in ONNX layout, as the plan wants it: int8 codes behind DequantizeLinear (per channel
+   * along `channelAxis`), float16 behind Cast, or float32.
+   */
+  weight(node: Node, base: string, shape: number[], data: Float32Array, channelAxis: number): string {
+    const plan = this.plan;
+    if (!plan || plan.exclude(node)) return this.init(base, 'float32', shape, data);
+    if (plan.mode === 'float16') {
+      const half = this.init(`${base}.f16`, 'float16', shape, Uint16Array.from(data, floatToHalf));
+      return this.op('Cast', [half], { to: attr.i(DTYPES.float32.onnx) });
+    }
+    if (plan.mode === 'int8' && !this.q8) return this.init(base, 'float32', shape, data);
+    if (plan.granularity === 'block') throw new EdgelmError('usage', `${this.file}: block-wise weights need ONNX opset 21, which this writer does not emit yet (node ${node.name}); use --granularity channel or tensor`);
+    const q = quantizeWeights(base, data, shape, plan, channelAxis);
+    const perChannel = q.params.scale.length > 1;
+    const scaleShape = perChannel ? [q.params.scale.length] : [];
+    const codes = this.init(`${base}.q`, 'int8', shape, q.codes);
+    const scale = this.init(`${base}.scale`, 'float32', scaleShape, q.params.scale);
+    const zp = this.init(`${base}.zero_point`, 'int8', scaleShape, new Int8Array(q.params.scale.length));
+    if (this.q8) this.weightScales = q.params.scale;
+    return this.op('DequantizeLinear', [codes, scale, zp], perChannel ? { axis: attr.i(channelAxis) } : {});
+  }
+  /** Scales of the last int8 weight written (for the bias that goes with it). */
+  weightScales: Float32Array = new Float32Array(1);
+
+  /** A bias: int32 at input_scale·weight_scale behind DequantizeLinear in an int8 node, else as is. */
+  bias(node: Node, index: number): string | undefined {
+    const name = node.inputs[index];
+    if (!name) return undefined;
+    const c = this.konst(name);
+    if (!this.q8 || !c || c.dtype !== 'float32') return name;
+    const b = quantizeBias(name, c.data as Float32Array, this.inputScale, this.weightScales);
+    const codes = this.init(`${name}.q`, 'int32', [b.codes.length], b.codes);
+    const scale = this.init(`${name}.scale`, 'float32', [b.scales.length], b.scales);
+    const zp = this.init(`${name}.zero_point`, 'int32', [b.codes.length], new Int32Array(b.codes.length));
+    return this.op('DequantizeLinear', [codes, scale, zp], { axis: attr.i(0) });
+  }
+
+  /** The value through QuantizeLinear → DequantizeLinear with its calibrated int8 parameters (once per value). */
+  qdq(value: string): string {
+    const cached = this.qdqCache.get(value);
+    if (cached) return cached;
+    const p = activationParams(this.plan!.ranges.get(value)!);
+    const scale = this.scalar(`${value}.scale`, p.scale);
+    const zp = this.init(`${value}.zero_point`, 'int8', [], Int8Array.of(p.zeroPoint));
+    const out = this.op('DequantizeLinear', [this.op('QuantizeLinear', [value, scale, zp]), scale, zp]);
+    this.types.set(out, this.types.get(value)!);
+    this.qdqCache.set(value, out);
+    return out;
+  }
+
+  /** Starts writing `node`: in int8 mode, routes its quantizable inputs through Q/DQ. */
+  begin(node: Node): Node {
+    this.q8 = false;
+    const plan = this.plan;
+    if (plan?.mode !== 'int8' || !QDQ_OPS.has(node.op) || plan.exclude(node)) return node;
+    const act = node.inputs.filter((v) => v && !this.konst(v) && this.types.get(v)?.dtype === 'float32');
+    if (!act.length || act.some((v) => !plan.ranges.has(v))) return node;
+    this.q8 = true;
+    this.inputScale = activationParams(plan.ranges.get(act[0]!)!).scale;
+    return { ...node, inputs: node.inputs.map((v) => (act.includes(v) ? this.qdq(v) : v)) };
   }
   fresh(base: string): string {
     return `${base}__${this.n++}`;
@@ -71,9 +151,11 @@ function spatialAttrs(a: Record<string, unknown>, kernel: number[]): Record<stri
 function convLike(w: Writer, n: Node, a: Record<string, unknown>, weight: { shape: number[]; data: Float32Array }, extra: Record<string, OnnxAttr>, type = 'Conv'): void {
   const layout = a.layout as Layout;
   const x = w.toNchw(n.inputs[0]!, layout);
-  const wt = w.init(`${n.name}.weight`, 'float32', weight.shape, weight.data);
+  // ConvTranspose weights are [in, out, kh, kw]: their output channels are axis 1.
+  const wt = w.weight(n, `${n.name}.weight`, weight.shape, weight.data, type === 'Conv' ? 0 : 1);
   const ins = [x, wt];
-  if (n.inputs[2]) ins.push(n.inputs[2]);
+  const bias = type === 'Conv' ? w.bias(n, 2) : n.inputs[2];
+  if (bias) ins.push(bias);
   const y = w.op(type, ins, extra);
   w.fromNchw(y, layout, out0(n));
 }
@@ -147,14 +229,16 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   },
   dense: (w, n) => {
     const x = n.inputs[0]!;
-    const ins = [x, n.inputs[1]!];
+    const k = weightOf(w, n, 1);
+    const ins = [x, w.plan ? w.weight(n, n.inputs[1]!, k.shape, k.data as Float32Array, 1) : n.inputs[1]!];
+    const bias = w.bias(n, 2);
     if (w.rank(x) === 2) {
-      if (n.inputs[2]) ins.push(n.inputs[2]);
+      if (bias) ins.push(bias);
       w.b.node('Gemm', ins, n.outputs, {}, n.name);
       return;
     }
-    if (!n.inputs[2]) return void w.b.node('MatMul', ins, n.outputs, {}, n.name);
-    w.b.node('Add', [w.op('MatMul', ins), n.inputs[2]], n.outputs, {}, n.name);
+    if (!bias) return void w.b.node('MatMul', ins, n.outputs, {}, n.name);
+    w.b.node('Add', [w.op('MatMul', ins), bias], n.outputs, {}, n.name);
   },
   matMul: (w, n, a) => {
     const swap = (v: string): string => {
@@ -164,6 +248,14 @@ const EMIT: Partial<Record<OpType, Emit>> = {
       return w.op('Transpose', [v], { perm: attr.ints(perm) });
     };
     const lhs = a.transposeA ? swap(n.inputs[0]!) : n.inputs[0]!;
+    const k = w.konst(n.inputs[1]!);
+    if (w.plan && k?.dtype === 'float32' && k.shape.length === 2) {
+      // A constant right operand is a weight: written [k, m] so that its output channels are axis 1.
+      const [r, c] = k.shape as [number, number];
+      const data = a.transposeB ? transposeData(k.data as Float32Array, [r, c], [1, 0]) : (k.data as Float32Array);
+      const rhs = w.weight(n, n.inputs[1]!, a.transposeB ? [c, r] : [r, c], data, 1);
+      return void w.b.node('MatMul', [lhs, rhs], n.outputs, {}, n.name);
+    }
     const rhs = a.transposeB ? swap(n.inputs[1]!) : n.inputs[1]!;
     w.b.node('MatMul', [lhs, rhs], n.outputs, {}, n.name);
   },
@@ -221,14 +313,15 @@ function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string
 }
 
 /** Writes a Graph as ONNX bytes; inputs and outputs keep their names, shapes and dtypes. */
-export function exportOnnx(graph: Graph, file: string): Uint8Array {
+export function exportOnnx(source: Graph, file: string, plan?: QuantPlan): Uint8Array {
+  const graph = plan ? foldBatchNorm(source) : source;
   const unsupported = new Map<string, string>();
   for (const n of graph.nodes) if (!EMIT[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
   if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX writer', unsupported, Object.keys(EMIT));
-  const w = new Writer(graph, file);
+  const w = new Writer(graph, file, plan);
   const dims = (shape: (number | null)[]): (number | string)[] => shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `d${i}`) : d));
   for (const i of graph.inputs) w.b.input(i.name, i.dtype, dims(i.shape));
-  for (const n of graph.nodes) EMIT[n.op]!(w, n, attrsOf(n));
+  for (const n of graph.nodes) EMIT[n.op]!(w, w.begin(n), attrsOf(n));
   // Only constants a node reads: weights converted to ONNX layouts were written anew.
   const used = w.b.referenced();
   for (const [name, t] of graph.constants) {

@@ -11,14 +11,60 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { samePads } from '../../ir/shape.js';
+import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
+import { floatToHalf } from '../../ir/float16.js';
+import { activationParams, quantizeBias, quantizeWeights, type QuantPlan } from '../../quantize/plan.js';
+import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time (null) batch dims; TFLite shapes are static. Default 1. */
   batchSize?: number;
   description?: string;
+  /** Quantize while lowering: int8 weights (dynamic), full integer (int8) or float16 weights. */
+  quant?: QuantPlan;
+}
+
+const T_FLOAT32 = DTYPES.float32.tflite;
+const T_INT8 = DTYPES.int8.tflite;
+const T_FLOAT16 = DTYPES.float16.tflite;
+
+/** Ops that run on int8 tensors in full-integer mode; the rest run in float between DEQUANTIZE and QUANTIZE. */
+const INT8_OPS = new Set<OpType>([
+  'dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'sub', 'mul', 'maximum', 'minimum', 'relu', 'relu6',
+  'sigmoid', 'tanh', 'softmax', 'maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose',
+  'pad', 'slice', 'identity', 'reduceMean',
+]);
+/** int8 ops whose output must carry its input's scale and zero point. */
+const SAME_SCALE = new Set<OpType>(['maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose', 'pad', 'slice', 'identity']);
+/** Fixed int8 output parameters the kernels require. */
+const FIXED_OUTPUT: Partial<Record<OpType, TflQuant>> = {
+  softmax: { scale: [1 / 256], zeroPoint: [-128], axis: 0 },
+  sigmoid: { scale: [1 / 256], zeroPoint: [-128], axis: 0 },
+  tanh: { scale: [1 / 128], zeroPoint: [0], axis: 0 },
+};
+/**
+ * Lowest op versions for int8 inputs (tensorflow/lite/tools/versioning/op_version.cc; the runtime only
+ * requires a registered version). CONCATENATION is not here: its int8 kernel needs every input at the
+ * output's exact scale, so concatenations run in float.
+ */
+const INT8_VERSION: Partial<Record<BuiltinOp, number>> = {
+  FULLY_CONNECTED: 4, CONV_2D: 3, DEPTHWISE_CONV_2D: 3, ADD: 2, SUB: 2, MUL: 2, MAXIMUM: 2, MINIMUM: 2, RELU: 2,
+  RELU6: 2, LOGISTIC: 2, TANH: 2, SOFTMAX: 2, MAX_POOL_2D: 2, AVERAGE_POOL_2D: 2, CONCATENATION: 2, PAD: 2,
+  PADV2: 2, TRANSPOSE: 2, STRIDED_SLICE: 2, MEAN: 2,
+};
+/** Versions of the hybrid kernels: float activations, int8 weights (per channel where noted). */
+const HYBRID_VERSION: Partial<Record<BuiltinOp, { tensor: number; channel: number }>> = {
+  FULLY_CONNECTED: { tensor: 3, channel: 12 },
+  CONV_2D: { tensor: 2, channel: 5 },
+  DEPTHWISE_CONV_2D: { tensor: 4, channel: 6 },
+  BATCH_MATMUL: { tensor: 1, channel: 1 },
+};
+
+function toTflQuant(q: { scale: Float32Array | number[]; zeroPoint: Int32Array | number[]; axis?: number }): TflQuant {
+  return { scale: [...q.scale], zeroPoint: [...q.zeroPoint], axis: q.axis ?? 0 };
 }
 
 type Perm = number[];
@@ -72,10 +118,18 @@ export class Lowerer {
   private readonly outputNames: Set<string>;
   /** Nodes already emitted as part of another (a fused activation). */
   readonly absorbed = new Set<Node>();
+  /** The node being lowered runs on int8 tensors (full-integer mode). */
+  q8 = false;
+  /** Fixed output parameters for the node being lowered (int8 kernels with rules). */
+  private outQuant: TflQuant | undefined;
+  /** Value → its tensor converted to the other domain (int8 ↔ float). */
+  private readonly converted = new Map<string, Placed>();
+  private readonly dequantized = new Map<number, number>();
 
   constructor(
     readonly graph: Graph,
     readonly file: string,
+    readonly plan?: QuantPlan,
   ) {
     this.types = inferTypes(graph, file);
     this.users = consumers(graph);
@@ -119,13 +173,110 @@ export class Lowerer {
     return this.addTensor(name, shape, DTYPES.float32.tflite, new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)));
   }
 
-  /** A new activation tensor with the given physical shape. */
-  activation(name: string, shape: number[], dtype: DType): number {
+  /**
+   * A new activation tensor with the given physical shape. In an int8 node a float value becomes int8
+   * with the parameters of `like` (a tensor it only rearranges), the op's fixed ones, or its calibrated range.
+   */
+  activation(name: string, shape: number[], dtype: DType, like?: number): number {
+    if (like !== undefined) {
+      const src = this.tensors[like]!;
+      return this.addTensor(name, shape, src.type, undefined, src.quant);
+    }
+    if (this.q8 && dtype === 'float32') return this.addTensor(name, shape, T_INT8, undefined, this.outQuant ?? this.rangeQuant(name));
     return this.addTensor(name, shape, tflType(dtype));
   }
 
+  /** int8 parameters of an activation value from its calibrated range. */
+  rangeQuant(value: string): TflQuant {
+    const r = this.plan?.ranges.get(value);
+    if (!r) throw new EdgelmError('input', `${this.file}: no calibrated range for '${value}'`);
+    const p = activationParams(r);
+    return { scale: [p.scale], zeroPoint: [p.zeroPoint], axis: 0 };
+  }
+
   emit(op: BuiltinOp, inputs: number[], outputs: number[], options?: { type: number; fields: OptionField[] }, version = 1): void {
-    this.operators.push({ op: OP[op], version, inputs, outputs, ...(options ? { options } : {}) });
+    this.operators.push({ op: OP[op], version: Math.max(version, this.kernelVersion(op, inputs)), inputs, outputs, ...(options ? { options } : {}) });
+  }
+
+  /** The version the op needs for its tensor types: int8 kernels, hybrid kernels, float16 dequantize. */
+  private kernelVersion(op: BuiltinOp, inputs: number[]): number {
+    const x = this.tensors[inputs[0]!];
+    if (op === 'TRANSPOSE_CONV') return 1;
+    if (op === 'DEQUANTIZE') return x?.type === T_FLOAT16 ? 3 : 2;
+    if (op === 'QUANTIZE') return 1;
+    if (x?.type === T_INT8) return INT8_VERSION[op] ?? 1;
+    const w = this.tensors[inputs[1] ?? -1];
+    const hybrid = HYBRID_VERSION[op];
+    if (hybrid && x?.type === T_FLOAT32 && w?.type === T_INT8) return (w.quant?.scale.length ?? 1) > 1 ? hybrid.channel : hybrid.tensor;
+    return 1;
+  }
+
+  /** Starts lowering `node`: decides whether it runs in int8 and what its output parameters must be. */
+  begin(node: Node): void {
+    this.q8 = false;
+    this.outQuant = undefined;
+    const plan = this.plan;
+    if (plan?.mode !== 'int8' || !INT8_OPS.has(node.op) || plan.exclude(node)) return;
+    // Every float activation it reads and writes needs a calibrated range.
+    const fused = this.peekFused(node);
+    const values = [...node.inputs.filter((v) => v && !this.constant(v) && this.types.get(v)?.dtype === 'float32'), fused];
+    if (values.some((v) => !plan.ranges.has(v))) return;
+    if (node.op === 'matMul' && !this.constant(node.inputs[1]!)) return;
+    this.q8 = true;
+    this.outQuant = FIXED_OUTPUT[node.op];
+    if (SAME_SCALE.has(node.op)) this.outQuant = this.tensors[this.placement(node.inputs[0]!).tensor]!.quant;
+  }
+
+  /** The value a node's result will carry if its activation is fused (without absorbing it). */
+  private peekFused(node: Node): string {
+    const out = node.outputs[0]!;
+    const users = this.users.get(out) ?? [];
+    if (users.length === 1 && !this.outputNames.has(out) && fusedActivation(users[0]!, attrsOf(users[0]!)) !== undefined) return users[0]!.outputs[0]!;
+    return out;
+  }
+
+  /**
+   * A constant operand: float32, or in an int8 node int8 per tensor with parameters from its own range.
+   */
+  operandConst(name: string, dtype: DType, shape: number[], data: TypedArray): number {
+    if (!this.q8 || dtype !== 'float32') return this.constTensor(name, dtype, shape, data);
+    const q = quantizeTensor(name, data as Float32Array, shape, { bits: 8, signed: true, symmetric: false, narrow: false, granularity: 'tensor' });
+    return this.addTensor(name, shape, T_INT8, new Uint8Array(Int8Array.from(q.codes).buffer), toTflQuant(q.params));
+  }
+
+  /**
+   * A weight in the written layout, as the plan wants it: int8 per channel along `channelAxis`
+   * (int8 nodes and dynamic mode), float16 behind a DEQUANTIZE, or float32.
+   */
+  weights(node: Node, name: string, shape: number[], data: Float32Array, channelAxis: number): number {
+    const plan = this.plan;
+    const quantize = plan && !plan.exclude(node) && (this.q8 || plan.mode === 'dynamic');
+    if (quantize) {
+      if (plan.granularity === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
+      const q = quantizeWeights(name, data, shape, plan, channelAxis);
+      return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer), toTflQuant(q.params));
+    }
+    if (plan?.mode === 'float16' && !plan.exclude(node)) {
+      const half = this.addTensor(`${name}/float16`, shape, T_FLOAT16, new Uint8Array(Uint16Array.from(data, floatToHalf).buffer));
+      const t = this.addTensor(name, shape, T_FLOAT32);
+      this.emit('DEQUANTIZE', [half], [t]);
+      return t;
+    }
+    return this.floatConst(name, data, shape);
+  }
+
+  /** The bias of a conv/dense node: int32 at input_scale·weight_scale in an int8 node, else float32. */
+  biasFor(node: Node, index: number, channels: number, x: number, w: number): number {
+    const name = node.inputs[index];
+    const c = name ? this.constant(name) : undefined;
+    if (name && !c) return this.get(name);
+    const data = c ? (c.data as Float32Array) : new Float32Array(channels);
+    const label = name ?? `${node.name}/bias`;
+    if (!this.q8) return this.floatConst(label, data, [channels]);
+    const xq = this.tensors[x]!.quant!;
+    const wq = this.tensors[w]!.quant!;
+    const b = quantizeBias(label, data, xq.scale[0]!, Float32Array.from(wq.scale));
+    return this.addTensor(label, [channels], DTYPES.int32.tflite, new Uint8Array(b.codes.buffer), { scale: [...b.scales], zeroPoint: new Array<number>(channels).fill(0), axis: 0 });
   }
 
   /** Registers the tensor holding IR value `value`, physically permuted by `perm`. */
@@ -133,7 +284,44 @@ export class Lowerer {
     this.placed.set(value, { tensor, perm: perm ?? identity(this.shapeOf(value).length) });
   }
 
+  /** Where the value lives, converted to the current node's domain (int8 or float) in full-integer mode. */
   placement(value: string): Placed {
+    const raw = this.rawPlacement(value);
+    if (this.plan?.mode !== 'int8') return raw;
+    const type = this.tensors[raw.tensor]!.type;
+    const toInt8 = this.q8 && type === T_FLOAT32;
+    const toFloat = !this.q8 && type === T_INT8 && !this.constant(value);
+    if (!toInt8 && !toFloat) return raw;
+    const key = `${value}|${toInt8 ? 'int8' : 'float'}`;
+    const cached = this.converted.get(key);
+    if (cached) return cached;
+    let t: number;
+    const shape = this.tensors[raw.tensor]!.shape;
+    if (toInt8) {
+      const c = this.constant(value);
+      if (c) t = this.operandConst(`${value}/int8`, c.dtype, c.shape, c.data);
+      else {
+        t = this.addTensor(`${value}/int8`, shape, T_INT8, undefined, this.rangeQuant(value));
+        this.emit('QUANTIZE', [raw.tensor], [t]);
+      }
+    } else t = this.dequantize(raw.tensor);
+    const placed = { tensor: t, perm: raw.perm };
+    this.converted.set(key, placed);
+    return placed;
+  }
+
+  /** A float32 copy of an int8 tensor (one per tensor). */
+  dequantize(tensor: number): number {
+    const cached = this.dequantized.get(tensor);
+    if (cached !== undefined) return cached;
+    const src = this.tensors[tensor]!;
+    const t = this.addTensor(`${src.name}/float`, src.shape, T_FLOAT32);
+    this.emit('DEQUANTIZE', [tensor], [t]);
+    this.dequantized.set(tensor, t);
+    return t;
+  }
+
+  private rawPlacement(value: string): Placed {
     const p = this.placed.get(value);
     if (p) return p;
     const c = this.constant(value);
@@ -149,18 +337,18 @@ export class Lowerer {
     const p = this.placement(value);
     const want = perm ?? identity(p.perm.length);
     if (want.length === p.perm.length && want.every((v, i) => v === p.perm[i])) return p.tensor;
-    const key = `${value}|${want.join(',')}`;
+    const key = `${value}|${want.join(',')}|${this.tensors[p.tensor]!.type}`;
     const cached = this.permuted.get(key);
     if (cached !== undefined) return cached;
     const c = this.constant(value);
     let t: number;
     if (c) {
-      t = this.constTensor(`${value}/${want.join('')}`, c.dtype, want.map((d) => c.shape[d]!), transposeData(c.data, c.shape, want));
+      t = this.operandConst(`${value}/${want.join('')}`, c.dtype, want.map((d) => c.shape[d]!), transposeData(c.data, c.shape, want));
     } else {
       const logical = this.shapeOf(value);
       // Output dim i takes logical dim want[i], which sits at physical position p.perm.indexOf(want[i]).
       const tperm = want.map((d) => p.perm.indexOf(d));
-      t = this.activation(`${value}/transpose`, want.map((d) => logical[d]!), this.dtypeOf(value));
+      t = this.activation(`${value}/transpose`, want.map((d) => logical[d]!), this.dtypeOf(value), p.tensor);
       this.emit('TRANSPOSE', [p.tensor, this.int32Const(`${value}/perm`, tperm)], [t], { type: OPTIONS.TransposeOptions, fields: [] });
     }
     this.permuted.set(key, t);
@@ -233,7 +421,7 @@ export class Lowerer {
       if (!c) return undefined;
       // Lift a lower-rank constant to full rank (numpy aligns trailing dims), then permute it.
       const full = [...new Array<number>(outRank - rank).fill(1), ...c.shape];
-      return this.constTensor(`${v}/${perm.join('')}`, c.dtype, perm.map((d) => full[d]!), transposeData(c.data, full, perm));
+      return this.operandConst(`${v}/${perm.join('')}`, c.dtype, perm.map((d) => full[d]!), transposeData(c.data, full, perm));
     };
     let ta = operand(a);
     let tb = operand(b);
@@ -277,11 +465,19 @@ function padding(a: Record<string, unknown>, inShape: number[], kernel: [number,
 function padNhwc(l: Lowerer, name: string, x: number, shape: number[], pads: number[], fill = 0): { tensor: number; shape: number[] } {
   const [t, lf, b, r] = pads as [number, number, number, number];
   const outShape = [shape[0]!, shape[1]! + t + b, shape[2]! + lf + r, shape[3]!];
-  const out = l.activation(`${name}/pad`, outShape, 'float32');
+  const out = l.activation(`${name}/pad`, outShape, 'float32', x);
   const paddings = l.int32Const(`${name}/paddings`, [0, 0, t, b, lf, r, 0, 0], [4, 2]);
   if (fill === 0) l.emit('PAD', [x, paddings], [out], opts(OPTIONS.PadOptions));
-  else l.emit('PADV2', [x, paddings, l.floatConst(`${name}/fill`, Float32Array.of(fill), [])], [out], opts(OPTIONS.PadV2Options));
+  else l.emit('PADV2', [x, paddings, fillConst(l, `${name}/fill`, fill, x)], [out], opts(OPTIONS.PadV2Options));
   return { tensor: out, shape: outShape };
+}
+
+/** A scalar fill value in the type of tensor `like` (quantized and clamped for int8). */
+function fillConst(l: Lowerer, name: string, value: number, like: number): number {
+  const q = l.tensors[like]!.quant;
+  if (l.tensors[like]!.type !== T_INT8 || !q) return l.floatConst(name, Float32Array.of(value), []);
+  const code = Math.max(-128, Math.min(127, Math.round(value / q.scale[0]!) + q.zeroPoint[0]!));
+  return l.addTensor(name, [], T_INT8, Uint8Array.of(code & 0xff), { scale: [q.scale[0]!], zeroPoint: [q.zeroPoint[0]!], axis: 0 });
 }
 
 function weight(l: Lowerer, node: Node, index: number): Tensor {
@@ -416,11 +612,11 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const x = l.get(n.inputs[0]!);
     const rank = l.shapeOf(n.inputs[0]!).length;
     const fused = l.fuse(n);
-    const wT = l.constTensor(`${n.inputs[1]}`, 'float32', [dout, din], transposeData(w.data as Float32Array, [din, dout], [1, 0]));
+    const wT = l.weights(n, `${n.inputs[1]}`, [dout, din], transposeData(w.data as Float32Array, [din, dout], [1, 0]), 0);
     const t = l.activation(fused.value, l.shapeOf(n.outputs[0]!), 'float32');
     const fields: OptionField[] = [[0, 'i8', fused.code]];
     if (rank > 2) fields.push([2, 'bool', true]); // keep_num_dims: [.., in] → [.., out]
-    l.emit('FULLY_CONNECTED', [x, wT, bias(l, n, 2, dout)], [t], opts(OPTIONS.FullyConnectedOptions, fields), rank > 2 ? 5 : 1);
+    l.emit('FULLY_CONNECTED', [x, wT, l.biasFor(n, 2, dout, x, wT)], [t], opts(OPTIONS.FullyConnectedOptions, fields), rank > 2 ? 5 : 1);
     l.place(fused.value, t);
   },
   matMul: (l, n, a) => {
@@ -430,10 +626,12 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
       // A constant right operand is a fully connected layer: TFLite quantizes and accelerates it best.
       const [k, m] = a.transposeB ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
       const wT = a.transposeB ? b.data : transposeData(b.data as Float32Array, [k, m], [1, 0]);
+      const x = l.get(n.inputs[0]!);
+      const w = l.weights(n, `${n.inputs[1]}/fc`, [m, k], wT as Float32Array, 0);
       const t = l.activation(n.outputs[0]!, l.shapeOf(n.outputs[0]!), 'float32');
       const fields: OptionField[] = [[0, 'i8', ACTIVATION.NONE]];
       if (aShape.length > 2) fields.push([2, 'bool', true]);
-      l.emit('FULLY_CONNECTED', [l.get(n.inputs[0]!), l.constTensor(`${n.inputs[1]}/fc`, 'float32', [m, k], wT), l.floatConst(`${n.name}/bias`, new Float32Array(m), [m])], [t], opts(OPTIONS.FullyConnectedOptions, fields), aShape.length > 2 ? 5 : 1);
+      l.emit('FULLY_CONNECTED', [x, w, l.biasFor(n, -1, m, x, w)], [t], opts(OPTIONS.FullyConnectedOptions, fields), aShape.length > 2 ? 5 : 1);
       l.place(n.outputs[0]!, t);
       return;
     }
@@ -448,13 +646,13 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const pad = padding(a, inShape, [kh, kw]);
     if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
     const fused = l.fuse(n);
-    const wOhwi = l.constTensor(n.inputs[1]!, 'float32', [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]));
+    const wOhwi = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0);
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
     const [sh, sw] = a.strides as [number, number];
     const [dh, dw] = a.dilations as [number, number];
-    l.emit('CONV_2D', [x, wOhwi, bias(l, n, 2, cout)], [t], opts(OPTIONS.Conv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i8', fused.code], [4, 'i32', dw], [5, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
+    l.emit('CONV_2D', [x, wOhwi, l.biasFor(n, 2, cout, x, wOhwi)], [t], opts(OPTIONS.Conv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i8', fused.code], [4, 'i32', dw], [5, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
     l.place(fused.value, t, perm);
   },
   depthwiseConv2d: (l, n, a) => {
@@ -467,13 +665,13 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
     const fused = l.fuse(n);
     // [kh, kw, in, mult] → [1, kh, kw, in·mult]: the same bytes, channel c·mult + m last.
-    const wt = l.constTensor(n.inputs[1]!, 'float32', [1, kh, kw, cin * mult], w.data);
+    const wt = l.weights(n, n.inputs[1]!, [1, kh, kw, cin * mult], w.data as Float32Array, 3);
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
     const [sh, sw] = a.strides as [number, number];
     const [dh, dw] = a.dilations as [number, number];
-    l.emit('DEPTHWISE_CONV_2D', [x, wt, bias(l, n, 2, cin * mult)], [t], opts(OPTIONS.DepthwiseConv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', mult], [4, 'i8', fused.code], [5, 'i32', dw], [6, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
+    l.emit('DEPTHWISE_CONV_2D', [x, wt, l.biasFor(n, 2, cin * mult, x, wt)], [t], opts(OPTIONS.DepthwiseConv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', mult], [4, 'i8', fused.code], [5, 'i32', dw], [6, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
     l.place(fused.value, t, perm);
   },
   conv2dTranspose: (l, n, a) => {
@@ -485,7 +683,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const [sh, sw] = a.strides as [number, number];
     const full = [nb, (h - 1) * sh + kh, (wd - 1) * sw + kw, cout];
     // TRANSPOSE_CONV wants weights [out, kh, kw, in]; ours are [kh, kw, out, in].
-    const wt = l.constTensor(n.inputs[1]!, 'float32', [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [2, 0, 1, 3]));
+    const wt = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [2, 0, 1, 3]), 0);
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const outShape = perm.map((d) => logical[d]!);
@@ -646,7 +844,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const paddings = l.int32Const(`${n.name}/paddings`, phys, [rank, 2]);
     if (a.mode === 'reflect') l.emit('MIRROR_PAD', [x.tensor, paddings], [t], opts(OPTIONS.MirrorPadOptions, [[0, 'i8', 0]]));
     else if (a.value === 0) l.emit('PAD', [x.tensor, paddings], [t], opts(OPTIONS.PadOptions));
-    else l.emit('PADV2', [x.tensor, paddings, l.floatConst(`${n.name}/value`, Float32Array.of(a.value as number), [])], [t], opts(OPTIONS.PadV2Options));
+    else l.emit('PADV2', [x.tensor, paddings, fillConst(l, `${n.name}/value`, a.value as number, x.tensor)], [t], opts(OPTIONS.PadV2Options));
     l.place(out, t, x.perm);
   },
   cast: (l, n, a) => {
@@ -692,12 +890,14 @@ function specialize(graph: Graph, batch: number): Graph {
 
 /** Lowers a graph into the model description serializeTflite writes. */
 export function lowerToTflite(source: Graph, file: string, options: TfliteLowerOptions = {}): TflModel {
-  const graph = specialize(source, options.batchSize ?? 1);
+  const graph = specialize(options.quant ? foldBatchNorm(source) : source, options.batchSize ?? 1);
   const unsupported = new Map<string, string>();
   for (const n of graph.nodes) if (!TFLITE_LOWERINGS[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
   if (unsupported.size) throw new UnsupportedOpError(file, 'the TFLite writer', unsupported, Object.keys(TFLITE_LOWERINGS));
-  const l = new Lowerer(graph, file);
+  const l = new Lowerer(graph, file, options.quant);
+  const int8Io = options.quant?.mode === 'int8' && options.quant.io === 'int8';
   const inputs = graph.inputs.map((i) => {
+    l.q8 = int8Io && i.dtype === 'float32';
     const t = l.activation(i.name, l.shapeOf(i.name), i.dtype);
     l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d) => d ?? -1);
     l.place(i.name, t);
@@ -705,12 +905,16 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   });
   for (const node of graph.nodes) {
     if (l.absorbed.has(node)) continue;
+    l.begin(node);
     TFLITE_LOWERINGS[node.op]!(l, node, attrsOf(node));
   }
   const outputs = graph.outputs.map((o) => {
     if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name))
       throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant or an input; TFLite outputs must be computed`);
+    l.q8 = int8Io && l.dtypeOf(o.name) === 'float32';
     const t = l.get(o.name);
+    // The signature's name goes to the tensor users read; an int8 tensor it was dequantized from gets a suffix.
+    for (const other of l.tensors) if (other.name === o.name) other.name = `${o.name}/int8`;
     l.tensors[t]!.name = o.name;
     return t;
   });

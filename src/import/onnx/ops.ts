@@ -256,7 +256,11 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (data && idx && data.shape.length === 1 && sizeOf(data.shape) <= 65536) {
       // Shape arithmetic: pick entries of a constant vector.
       const v = values(data);
-      const picked = values(idx).map((i) => v[i < 0 ? i + v.length : i]!);
+      const picked = values(idx).map((i) => {
+        const j = i < 0 ? i + v.length : i;
+        if (!Number.isInteger(j) || j < 0 || j >= v.length) throw c.fail(`index ${i} is out of range for a constant of ${v.length} values`);
+        return v[j]!;
+      });
       return bindConst(c, 0, constTensor(c, data.dtype, idx.shape, picked));
     }
     emit(c, 'gather', [c.input(0), c.input(1)], { axis });

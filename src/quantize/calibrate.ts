@@ -1,0 +1,88 @@
+// Observes activation ranges: runs the float graph with TF.js on calibration data and records, for
+// every float value, its min and max (or the 0.01/99.99 percentiles, which ignore rare outliers).
+import { batches, fitToModel, type Dataset } from '../data/index.js';
+import { EdgelmError } from '../errors.js';
+import type { Graph } from '../ir/graph.js';
+import { inferTypes } from '../ir/infer.js';
+import { isFloatDType } from '../ir/dtype.js';
+import { loadTf, type Backend } from '../runtime/tfjs/backend.js';
+import { GraphExecutor } from '../runtime/tfjs/executor.js';
+import type { Range } from './plan.js';
+
+export type CalibrationMethod = 'minmax' | 'percentile';
+
+export interface CalibrateOptions {
+  method?: CalibrationMethod;
+  /** Percentile kept at each end for 'percentile' (default 99.99). */
+  percentile?: number;
+  /** Samples used (default: all, at most 1000). */
+  limit?: number;
+  batchSize?: number;
+  backend?: Backend;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Values kept per tensor for percentiles: a deterministic stride sample bounds memory. */
+const PERCENTILE_SAMPLE = 1 << 20;
+
+export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
+  const tf = await loadTf(opts.backend ?? 'wasm');
+  const types = inferTypes(graph, graph.name);
+  const fitted = fitToModel(data, graph.inputs[0]?.shape);
+  const n = Math.min(fitted.shape[0]!, opts.limit ?? 1000);
+  const values = [...graph.inputs.map((i) => i.name), ...graph.nodes.flatMap((node) => node.outputs)].filter((v) => {
+    const t = types.get(v);
+    return t && isFloatDType(t.dtype) && !graph.constants.has(v);
+  });
+  const ranges = new Map<string, Range>(values.map((v) => [v, { min: Infinity, max: -Infinity }]));
+  const samples = new Map<string, Float32Array[]>();
+  const exec = new GraphExecutor(tf, graph);
+  const method = opts.method ?? 'minmax';
+  try {
+    const input = graph.inputs[0]!;
+    for (const b of batches(fitted, opts.batchSize ?? 64)) {
+      if (b.start >= n) break;
+      const rows = Math.min(b.shape[0]!, n - b.start);
+      const per = b.x.length / b.shape[0]!;
+      const x = tf.tensor(b.x.subarray(0, rows * per), [rows, ...b.shape.slice(1)], b.x instanceof Int32Array ? 'int32' : 'float32');
+      const outs = exec.run({ [input.name]: x }, values);
+      const datas = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+      // A fetched value may be the fed tensor itself or appear twice (identity ops): dispose each once.
+      for (const t of new Set([...outs, x])) t.dispose();
+      for (let i = 0; i < values.length; i++) {
+        const d = datas[i]!;
+        const r = ranges.get(values[i]!)!;
+        for (let j = 0; j < d.length; j++) {
+          const v = d[j]!;
+          if (v < r.min) r.min = v;
+          if (v > r.max) r.max = v;
+        }
+        if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new EdgelmError('input', `calibration: value '${values[i]}' is NaN or infinite on the calibration data`);
+        if (method === 'percentile') {
+          const stride = Math.max(1, Math.ceil((d.length * n) / rows / PERCENTILE_SAMPLE));
+          const kept = new Float32Array(Math.ceil(d.length / stride));
+          for (let j = 0, k = 0; j < d.length; j += stride) kept[k++] = d[j]!;
+          (samples.get(values[i]!) ?? samples.set(values[i]!, []).get(values[i]!)!).push(kept);
+        }
+      }
+      opts.onProgress?.(b.start + rows, n);
+    }
+  } finally {
+    exec.dispose();
+  }
+  if (method === 'percentile') {
+    const p = opts.percentile ?? 99.99;
+    for (const [v, parts] of samples) {
+      const all = new Float32Array(parts.reduce((s, a) => s + a.length, 0));
+      let o = 0;
+      for (const a of parts) {
+        all.set(a, o);
+        o += a.length;
+      }
+      all.sort();
+      const at = (q: number): number => all[Math.min(all.length - 1, Math.max(0, Math.round((q / 100) * (all.length - 1))))]!;
+      ranges.set(v, { min: at(100 - p), max: at(p) });
+    }
+  }
+  return ranges;
+}

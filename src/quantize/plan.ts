@@ -1,0 +1,79 @@
+// What a quantized export should look like: the choices of `edgelm quantize`, handed to the writers.
+// The writers apply it while lowering, because where a weight's channel axis lies and which ops have
+// integer kernels are facts of the target format.
+import { EdgelmError } from '../errors.js';
+import type { Node } from '../ir/graph.js';
+import type { QuantParams } from '../ir/tensor.js';
+import { chooseParams, quantizeTensor, type QuantScheme } from './minmax.js';
+
+export const QUANT_MODES = ['dynamic', 'int8', 'float16'] as const;
+export type QuantMode = (typeof QUANT_MODES)[number];
+export type Granularity = 'tensor' | 'channel' | 'block';
+
+/** Observed [min, max] of an activation value over the calibration data. */
+export interface Range {
+  min: number;
+  max: number;
+}
+
+export interface QuantPlan {
+  mode: QuantMode;
+  /** Bits of weight codes (2–8); codes below 8 bits are stored in int8 containers unless the format has a narrower type. */
+  bits: number;
+  granularity: Granularity;
+  blockSize: number;
+  /** Nodes that stay in float. */
+  exclude: (node: Node) => boolean;
+  /** Calibrated ranges of activation values, by value name (int8 mode). */
+  ranges: Map<string, Range>;
+  /** Type of the model's inputs and outputs in int8 mode. */
+  io: 'float' | 'int8';
+}
+
+export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): QuantPlan {
+  return { mode, bits: 8, granularity: 'channel', blockSize: 32, exclude: () => false, ranges: new Map(), io: 'float', ...over };
+}
+
+/**
+ * Symmetric weight codes (zero point 0, range ±(2^(b−1) − 1)) as TFLite requires and onnxruntime's QDQ
+ * kernels prefer. `channelAxis` is where output channels lie in the written layout; per block runs
+ * along `reductionAxis`.
+ */
+export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, channelAxis: number, reductionAxis?: number): { codes: Int8Array; params: QuantParams } {
+  const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity: plan.granularity };
+  if (plan.granularity === 'channel') scheme.axis = channelAxis;
+  if (plan.granularity === 'block') {
+    if (reductionAxis === undefined) throw new EdgelmError('usage', `${name}: block quantization needs a reduction axis`);
+    scheme.axis = reductionAxis;
+    scheme.blockSize = plan.blockSize;
+  }
+  const q = quantizeTensor(name, data, shape, scheme);
+  return { codes: Int8Array.from(q.codes), params: q.params };
+}
+
+/** int8 activation parameters for a calibrated range: asymmetric over [−128, 127], zero exact. */
+export function activationParams(range: Range): { scale: number; zeroPoint: number } {
+  return chooseParams(range.min, range.max, { bits: 8, signed: true, symmetric: false, narrow: false, granularity: 'tensor' });
+}
+
+/**
+ * int32 bias codes at scale input_scale·weight_scale[c] (zero point 0), the rule integer kernels
+ * share. Rounds half to even like the weights.
+ */
+export function quantizeBias(name: string, bias: Float32Array, inputScale: number, weightScales: Float32Array): { codes: Int32Array; scales: Float32Array } {
+  const scales = Float32Array.from(bias, (_, c) => inputScale * weightScales[weightScales.length === 1 ? 0 : c]!);
+  const codes = new Int32Array(bias.length);
+  for (let c = 0; c < bias.length; c++) {
+    const v = Math.round(bias[c]! / scales[c]!);
+    if (!Number.isFinite(bias[c]!)) throw new EdgelmError('input', `${name}: element ${c} is ${bias[c]}; cannot quantize NaN or Inf`);
+    if (Math.abs(v) > 2 ** 31 - 1) throw new EdgelmError('input', `${name}: bias ${bias[c]} overflows int32 at scale ${scales[c]}; keep this layer in float (--exclude)`);
+    codes[c] = v;
+  }
+  return { codes, scales };
+}
+
+/** Turns --exclude patterns (globs with * and ?, or plain substrings) into a node filter. */
+export function excludeFilter(patterns: readonly string[]): (node: Node) => boolean {
+  const res = patterns.map((p) => (/[*?]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : p));
+  return (node) => res.some((r) => (typeof r === 'string' ? node.name.includes(r) : r.test(node.name)));
+}
