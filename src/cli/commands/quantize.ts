@@ -1,0 +1,148 @@
+import type { Command } from 'commander';
+import type { LayerError } from '../../quantize/layer-error.js';
+import { colours, formatBytes, table } from '../output.js';
+import { progress } from '../progress.js';
+import { publicResult, renderEval, runEval } from './eval.js';
+
+interface QuantizeFlags {
+  output: string;
+  format?: string;
+  mode: string;
+  calibration?: string;
+  calibrationMethod: string;
+  calibrationLimit: string;
+  bits: string;
+  granularity: string;
+  blockSize: string;
+  exclude: string[];
+  io: string;
+  perLayerReport?: boolean;
+  data?: string;
+  labels?: string;
+  batch: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function registerQuantize(program: Command): void {
+  program
+    .command('quantize')
+    .description('quantize a model with min-max Q(x) and write TFLite or ONNX: int8 weights (dynamic), full int8 with calibration, or float16')
+    .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
+    .requiredOption('-o, --output <file>', 'output file (.tflite or .onnx)')
+    .option('--format <format>', 'tflite or onnx (default: from the output extension)')
+    .option('--mode <mode>', 'dynamic (int8 weights, float activations), int8 (full integer; needs --calibration) or float16', 'dynamic')
+    .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters (.npz, .npy, .jsonl)')
+    .option('--calibration-method <method>', 'minmax, or percentile (99.99th, ignores outliers)', 'minmax')
+    .option('--calibration-limit <n>', 'calibration samples used at most', '1000')
+    .option('--bits <n>', 'bits of weight codes, 2 to 8', '8')
+    .option('--granularity <g>', 'weight scales per tensor, channel or block', 'channel')
+    .option('--block-size <n>', 'elements per block with --granularity block', '32')
+    .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable', collect, [])
+    .option('--io <type>', 'int8 mode: type of the model inputs and outputs, float or int8', 'float')
+    .option('--per-layer-report', 'print the error each quantized layer alone introduces (cosine, SQNR) on calibration data')
+    .option('--data <file>', 'evaluation data: measure the artifact against the source in its runtime')
+    .option('--labels <file>', 'labels .npy for .npy data')
+    .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (model: string, flags: QuantizeFlags) => {
+      const summary = await runQuantize(model, flags);
+      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `${summary.text}\n`);
+    });
+}
+
+function positiveInt(flag: string, v: string, usageError: (m: string) => Error): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`${flag}: expected a positive integer, got '${v}'`);
+  return n;
+}
+
+async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<string, unknown> & { text: string }> {
+  const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
+  const { exportGraph, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { checkNotInput, writeAtomic } = await import('../../export/write.js');
+  const { usageError } = await import('../../errors.js');
+  const { QUANT_MODES, defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
+  const { foldBatchNorm } = await import('../../ir/passes/fold-batchnorm.js');
+
+  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
+  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx`);
+  const mode = flags.mode as (typeof QUANT_MODES)[number];
+  if (!QUANT_MODES.includes(mode)) throw usageError(`--mode: expected ${QUANT_MODES.join(', ')}, got '${flags.mode}'`);
+  const bits = Number(flags.bits);
+  if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw usageError(`--bits: expected an integer from 2 to 8, got '${flags.bits}'`);
+  if (!['tensor', 'channel', 'block'].includes(flags.granularity)) throw usageError(`--granularity: expected tensor, channel or block, got '${flags.granularity}'`);
+  if (!['minmax', 'percentile'].includes(flags.calibrationMethod)) throw usageError(`--calibration-method: expected minmax or percentile, got '${flags.calibrationMethod}'`);
+  if (!['float', 'int8'].includes(flags.io)) throw usageError(`--io: expected float or int8, got '${flags.io}'`);
+  if (mode === 'int8' && !flags.calibration) throw usageError('--mode int8 needs --calibration DATA: activation ranges come from running the model on real samples');
+  const batch = positiveInt('--batch', flags.batch, usageError);
+  const blockSize = positiveInt('--block-size', flags.blockSize, usageError);
+  const calibrationLimit = positiveInt('--calibration-limit', flags.calibrationLimit, usageError);
+
+  const src = detectFormat(model);
+  checkNotInput(flags.output, modelFiles(src.file, src.format).map((f) => f.path));
+  const graph = foldBatchNorm(await loadModel(model));
+  const plan = defaultPlan(mode, { bits, granularity: flags.granularity as 'tensor', blockSize, exclude: excludeFilter(flags.exclude), io: flags.io as 'float' });
+  const show = !flags.json && process.stderr.isTTY === true;
+
+  const calibrationSource = flags.calibration ?? flags.data;
+  const { loadDataset } = await import('../../data/index.js');
+  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport) ? await loadDataset(calibrationSource, { ...(flags.labels && !flags.calibration ? { labels: flags.labels } : {}), inputShape: graph.inputs[0]!.shape }) : undefined;
+  if (mode === 'int8') {
+    const { calibrate } = await import('../../quantize/calibrate.js');
+    const bar = progress('calibrate', show);
+    plan.ranges = await calibrate(graph, calibrationData!, { method: flags.calibrationMethod as 'minmax', limit: calibrationLimit, onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+  }
+  const bytes = await exportGraph(graph, format, flags.output, { batchSize: batch, quant: plan });
+  const floatBytes = (await exportGraph(graph, format, flags.output, { batchSize: batch })).length;
+  writeAtomic(flags.output, bytes);
+
+  let perLayer: LayerError[] | undefined;
+  if (flags.perLayerReport) {
+    if (!calibrationData) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
+    const { layerErrors } = await import('../../quantize/layer-error.js');
+    perLayer = await layerErrors(graph, plan, calibrationData);
+  }
+  const evaluation = flags.data ? await runEval([model, flags.output], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
+
+  const { quantizableLayers } = await import('../../quantize/layer-error.js');
+  const quantized = quantizableLayers(graph, plan).length;
+  const excluded = graph.nodes.filter((n) => plan.exclude(n)).map((n) => n.name);
+  const lines = [`wrote ${flags.output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${flags.granularity} weights`}): ${formatBytes(bytes.length)}, ${((100 * bytes.length) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
+  if (perLayer) lines.push('', renderLayerErrors(perLayer));
+  if (evaluation) lines.push('', renderEval(evaluation));
+  const result: Record<string, unknown> & { text: string } = {
+    input: src.file,
+    output: flags.output,
+    format,
+    mode,
+    bits,
+    granularity: flags.granularity,
+    bytes: bytes.length,
+    floatBytes,
+    sizeRatio: bytes.length / floatBytes,
+    quantizedLayers: quantized,
+    floatLayers: excluded,
+    text: lines.join('\n'),
+  };
+  if (perLayer) result.perLayer = perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null }));
+  if (evaluation) {
+    const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
+    result.eval = { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+  }
+  Object.defineProperty(result, 'text', { enumerable: false });
+  return result;
+}
+
+export function renderLayerErrors(rows: LayerError[]): string {
+  const c = colours();
+  return table(rows, [
+    { header: 'layer', value: (r) => r.node },
+    { header: 'op', value: (r) => r.op },
+    { header: 'weights', value: (r) => String(r.params), align: 'right' },
+    { header: 'cosine', value: (r) => r.cosine.toFixed(6), align: 'right' },
+    { header: 'SQNR', value: (r) => (Number.isFinite(r.sqnrDb) ? `${r.sqnrDb.toFixed(1)} dB` : 'exact'), align: 'right' },
+  ], c);
+}
