@@ -12,7 +12,7 @@ import type { TfTensor } from '../ir/op.js';
 import { loadTf } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
 import { dequantizeTensor } from './minmax.js';
-import { activationParams, quantizeWeights, type QuantPlan } from './plan.js';
+import { activationParams, quantizeWeights, weightGranularity, type QuantPlan } from './plan.js';
 
 export interface LayerError {
   node: string;
@@ -36,17 +36,17 @@ export function quantizableLayers(graph: Graph, plan: QuantPlan): Node[] {
 }
 
 /** x̂ of a weight in IR layout, grouped by output channel as the writers group it. */
-function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: QuantPlan, transposeB: boolean): Float32Array {
+function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: QuantPlan, format: 'tflite' | 'onnx', transposeB: boolean): Float32Array {
   if (plan.mode === 'float16') return decodeHalfs(Uint16Array.from(data, floatToHalf));
   // Output channels are the last axis of every IR weight layout (depthwise: C·M flattened), or the
   // first of a transposed matMul operand.
   const flat = node.op === 'depthwiseConv2d' ? [shape[0]!, shape[1]!, shape[2]! * shape[3]!] : shape;
   const axis = node.op === 'matMul' && transposeB ? 0 : flat.length - 1;
-  const q = quantizeWeights(node.inputs[1]!, data, flat, plan, axis);
+  const q = quantizeWeights(node.inputs[1]!, data, flat, plan, weightGranularity(plan, node.op, format), axis);
   return dequantizeTensor(q.codes, flat, q.params);
 }
 
-export async function layerErrors(graph: Graph, plan: QuantPlan, data: Dataset, limit = 128): Promise<LayerError[]> {
+export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite' | 'onnx', data: Dataset, limit = 128): Promise<LayerError[]> {
   const tf = await loadTf('wasm');
   const layers = quantizableLayers(graph, plan);
   if (!layers.length) return [];
@@ -62,7 +62,7 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, data: Dataset, 
       const node = layers[i]!;
       const a = attrsOf(node);
       const w = graph.constants.get(node.inputs[1]!)!;
-      const wq = roundTripWeight(node, w.data as Float32Array, w.shape, plan, a.transposeB === true);
+      const wq = roundTripWeight(node, w.data as Float32Array, w.shape, plan, format, a.transposeB === true);
       const range = plan.ranges.get(node.inputs[0]!);
       const out = tf.tidy(() => {
         let x = values[2 * i]!;

@@ -8,7 +8,14 @@ import { chooseParams, quantizeTensor, type QuantScheme } from './minmax.js';
 
 export const QUANT_MODES = ['dynamic', 'int8', 'float16'] as const;
 export type QuantMode = (typeof QUANT_MODES)[number];
-export type Granularity = 'tensor' | 'channel' | 'block';
+/** 'auto': per channel, except TFLite FULLY_CONNECTED per tensor as the TFLite converter writes it (older runtimes and Arm NN need that). */
+export type Granularity = 'auto' | 'tensor' | 'channel' | 'block';
+
+/** The granularity a layer's weights get in a format. */
+export function weightGranularity(plan: QuantPlan, op: string, format: 'tflite' | 'onnx'): Exclude<Granularity, 'auto'> {
+  if (plan.granularity !== 'auto') return plan.granularity;
+  return format === 'tflite' && (op === 'dense' || op === 'matMul') ? 'tensor' : 'channel';
+}
 
 /** Observed [min, max] of an activation value over the calibration data. */
 export interface Range {
@@ -31,7 +38,7 @@ export interface QuantPlan {
 }
 
 export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): QuantPlan {
-  return { mode, bits: 8, granularity: 'channel', blockSize: 32, exclude: () => false, ranges: new Map(), io: 'float', ...over };
+  return { mode, bits: 8, granularity: 'auto', blockSize: 32, exclude: () => false, ranges: new Map(), io: 'float', ...over };
 }
 
 /**
@@ -39,10 +46,10 @@ export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): Qua
  * kernels prefer. `channelAxis` is where output channels lie in the written layout; per block runs
  * along `reductionAxis`.
  */
-export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, channelAxis: number, reductionAxis?: number): { codes: Int8Array; params: QuantParams } {
-  const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity: plan.granularity };
-  if (plan.granularity === 'channel') scheme.axis = channelAxis;
-  if (plan.granularity === 'block') {
+export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: Exclude<Granularity, 'auto'>, channelAxis: number, reductionAxis?: number): { codes: Int8Array; params: QuantParams } {
+  const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity };
+  if (granularity === 'channel') scheme.axis = channelAxis;
+  if (granularity === 'block') {
     if (reductionAxis === undefined) throw new EdgelmError('usage', `${name}: block quantization needs a reduction axis`);
     scheme.axis = reductionAxis;
     scheme.blockSize = plan.blockSize;

@@ -1,5 +1,6 @@
 // What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
-import { DTYPES, isFloatDType } from '../ir/dtype.js';
+import { DTYPES, isFloatDType, type DType } from '../ir/dtype.js';
+import { readTfliteInfo } from '../import/tflite/index.js';
 import type { Graph } from '../ir/graph.js';
 import { detectFormat, modelFiles } from '../import/index.js';
 import { byteSize, sparsity, type Dim } from '../ir/tensor.js';
@@ -65,4 +66,40 @@ export function modelBytes(file: string): number {
   } catch {
     return 0;
   }
+}
+
+/** The same report for a TFLite file, read from its flatbuffer (ops are TFLite builtins). */
+export function inspectTflite(file: string): InspectReport {
+  const m = readTfliteInfo(file);
+  const ops: Record<string, number> = {};
+  for (const o of m.operators) ops[o.op] = (ops[o.op] ?? 0) + 1;
+  const io = (k: number): { name: string; shape: Dim[]; dtype: string } => ({ name: m.tensors[k]!.name, shape: m.tensors[k]!.shape, dtype: m.tensors[k]!.dtype });
+  const constants = m.tensors.filter((t) => t.data.length > 0);
+  const tensors: TensorReport[] = constants.map((t) => {
+    const n = t.shape.reduce((p, d) => p * d, 1);
+    const width = n ? t.data.length / n : 1;
+    let zeros = 0;
+    // An element is zero when all its bytes are (also −0.0 in float16/32 after masking the sign bit).
+    for (let i = 0; i < n; i++) {
+      let nonzero = 0;
+      for (let b = 0; b < width; b++) nonzero |= t.data[i * width + b]! & (b === width - 1 && isFloatDType(t.dtype as DType) ? 0x7f : 0xff);
+      if (!nonzero) zeros++;
+    }
+    const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: t.data.length, sparsity: n ? zeros / n : 0 };
+    if (t.quant) r.quantization = { scale: t.quant.scale, zeroPoint: t.quant.zeroPoint, bits: 8 * width, ...(t.quant.scale.length > 1 ? { axis: t.quant.axis } : {}) };
+    return r;
+  });
+  const isParam = (t: (typeof constants)[number]): boolean => (typeof t.dtype === 'string' && t.dtype in DTYPES && isFloatDType(t.dtype as DType)) || t.quant !== undefined;
+  return {
+    file,
+    format: 'tflite',
+    fileBytes: modelBytes(file),
+    inputs: m.inputs.map(io),
+    outputs: m.outputs.map(io),
+    ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : 1))),
+    nodes: m.operators.length,
+    params: constants.filter(isParam).reduce((s, t) => s + t.shape.reduce((p, d) => p * d, 1), 0),
+    weightBytes: constants.reduce((s, t) => s + t.data.length, 0),
+    tensors,
+  };
 }

@@ -32,10 +32,9 @@ export async function runEval(models: string[], flags: EvalFlags): Promise<EvalR
   const { evaluate } = await import('../../report/eval.js');
   const { detectFormat } = await import('../../import/index.js');
   const { usageError } = await import('../../errors.js');
-  const { loadModel } = await import('../../import/index.js');
   for (const m of models) detectFormat(m); // fail fast on a bad path, before loading data
-  const first = await loadModel(models[0]!);
-  let data = await loadDataset(flags.data, { ...(flags.labels ? { labels: flags.labels } : {}), inputShape: first.inputs[0]!.shape });
+  // Each model gets the samples in its own input shape (see evaluate).
+  let data = await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {});
   if (flags.limit !== undefined) {
     const n = Number(flags.limit);
     if (!Number.isInteger(n) || n < 1) throw usageError(`--limit: expected a positive integer, got '${flags.limit}'`);

@@ -10,9 +10,9 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action(async (model: string, opts: { json?: boolean }) => {
       const { loadModel, detectFormat } = await import('../../import/index.js');
-      const { inspectGraph } = await import('../../report/inspect.js');
-      const graph = await loadModel(model);
-      const report = inspectGraph(graph, detectFormat(model).file);
+      const { inspectGraph, inspectTflite } = await import('../../report/inspect.js');
+      const { file, format } = detectFormat(model);
+      const report = format === 'tflite' ? inspectTflite(file) : inspectGraph(await loadModel(model), file);
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderInspect(report)}\n`);
     });
 }

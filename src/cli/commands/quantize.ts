@@ -37,7 +37,7 @@ export function registerQuantize(program: Command): void {
     .option('--calibration-method <method>', 'minmax, or percentile (99.99th, ignores outliers)', 'minmax')
     .option('--calibration-limit <n>', 'calibration samples used at most', '1000')
     .option('--bits <n>', 'bits of weight codes, 2 to 8', '8')
-    .option('--granularity <g>', 'weight scales per tensor, channel or block', 'channel')
+    .option('--granularity <g>', 'weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does', 'auto')
     .option('--block-size <n>', 'elements per block with --granularity block', '32')
     .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable', collect, [])
     .option('--io <type>', 'int8 mode: type of the model inputs and outputs, float or int8', 'float')
@@ -72,7 +72,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   if (!QUANT_MODES.includes(mode)) throw usageError(`--mode: expected ${QUANT_MODES.join(', ')}, got '${flags.mode}'`);
   const bits = Number(flags.bits);
   if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw usageError(`--bits: expected an integer from 2 to 8, got '${flags.bits}'`);
-  if (!['tensor', 'channel', 'block'].includes(flags.granularity)) throw usageError(`--granularity: expected tensor, channel or block, got '${flags.granularity}'`);
+  if (!['auto', 'tensor', 'channel', 'block'].includes(flags.granularity)) throw usageError(`--granularity: expected auto, tensor, channel or block, got '${flags.granularity}'`);
   if (!['minmax', 'percentile'].includes(flags.calibrationMethod)) throw usageError(`--calibration-method: expected minmax or percentile, got '${flags.calibrationMethod}'`);
   if (!['float', 'int8'].includes(flags.io)) throw usageError(`--io: expected float or int8, got '${flags.io}'`);
   if (mode === 'int8' && !flags.calibration) throw usageError('--mode int8 needs --calibration DATA: activation ranges come from running the model on real samples');
@@ -103,7 +103,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   if (flags.perLayerReport) {
     if (!calibrationData) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
     const { layerErrors } = await import('../../quantize/layer-error.js');
-    perLayer = await layerErrors(graph, plan, calibrationData);
+    perLayer = await layerErrors(graph, plan, format, calibrationData);
   }
   const evaluation = flags.data ? await runEval([model, flags.output], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
 

@@ -14,7 +14,7 @@ import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
-import { activationParams, quantizeBias, quantizeWeights, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 
 /**
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
@@ -55,8 +55,9 @@ class Writer {
       return this.op('Cast', [half], { to: attr.i(DTYPES.float32.onnx) });
     }
     if (plan.mode === 'int8' && !this.q8) return this.init(base, 'float32', shape, data);
-    if (plan.granularity === 'block') throw new EdgelmError('usage', `${this.file}: block-wise weights need ONNX opset 21, which this writer does not emit yet (node ${node.name}); use --granularity channel or tensor`);
-    const q = quantizeWeights(base, data, shape, plan, channelAxis);
+    const granularity = weightGranularity(plan, node.op, 'onnx');
+    if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: block-wise weights need ONNX opset 21, which this writer does not emit yet (node ${node.name}); use --granularity channel or tensor`);
+    const q = quantizeWeights(base, data, shape, plan, granularity, channelAxis);
     const perChannel = q.params.scale.length > 1;
     const scaleShape = perChannel ? [q.params.scale.length] : [];
     const codes = this.init(`${base}.q`, 'int8', shape, q.codes);

@@ -15,7 +15,7 @@ import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
-import { activationParams, quantizeBias, quantizeWeights, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 
@@ -252,8 +252,9 @@ export class Lowerer {
     const plan = this.plan;
     const quantize = plan && !plan.exclude(node) && (this.q8 || plan.mode === 'dynamic');
     if (quantize) {
-      if (plan.granularity === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
-      const q = quantizeWeights(name, data, shape, plan, channelAxis);
+      const granularity = weightGranularity(plan, node.op, 'tflite');
+      if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
+      const q = quantizeWeights(name, data, shape, plan, granularity, channelAxis);
       return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer), toTflQuant(q.params));
     }
     if (plan?.mode === 'float16' && !plan.exclude(node)) {
@@ -276,7 +277,9 @@ export class Lowerer {
     const xq = this.tensors[x]!.quant!;
     const wq = this.tensors[w]!.quant!;
     const b = quantizeBias(label, data, xq.scale[0]!, Float32Array.from(wq.scale));
-    return this.addTensor(label, [channels], DTYPES.int32.tflite, new Uint8Array(b.codes.buffer), { scale: [...b.scales], zeroPoint: new Array<number>(channels).fill(0), axis: 0 });
+    // One scale per weight scale: per-tensor weights get a per-tensor bias (Arm NN checks that they match).
+    const scales = wq.scale.length === 1 ? [b.scales[0]!] : [...b.scales];
+    return this.addTensor(label, [channels], DTYPES.int32.tflite, new Uint8Array(b.codes.buffer), { scale: scales, zeroPoint: new Array<number>(scales.length).fill(0), axis: 0 });
   }
 
   /** Registers the tensor holding IR value `value`, physically permuted by `perm`. */
