@@ -52,7 +52,7 @@ async function layerZoo(dir: string): Promise<string> {
   const out = apply(L.dense({ units: 10, activation: 'softmax' }), apply(L.dense({ units: 32, activation: 'relu' }), h));
   const model = tf.model({ inputs: inp, outputs: out, name: 'layer_zoo' });
   // Batch-norm statistics that are not the identity, so the test sees them.
-  for (const w of model.weights) if (/moving_(mean|variance)/.test(w.originalName)) w.write(tf.randomUniform(w.shape, 0.5, 1.5, 'float32', 7));
+  for (const w of model.weights) if (/moving_(mean|variance)/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5, 'float32', 7));
   const path = join(dir, 'model.json');
   await model.save(fileSaver(path));
   return path;
