@@ -1,9 +1,11 @@
 // Writes a Graph in a target format. Each writer refuses (naming op and node) what it cannot express.
+import { dirname, extname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { QuantPlan } from '../quantize/plan.js';
+import { checkNotInput, writeAtomic } from './write.js';
 
-export const EXPORT_FORMATS = ['tflite', 'onnx'] as const;
+export const EXPORT_FORMATS = ['tflite', 'onnx', 'tfjs'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
@@ -11,6 +13,11 @@ export interface ExportOptions {
   batchSize?: number;
   /** Quantize while writing (see src/quantize/plan.ts). */
   quant?: QuantPlan;
+}
+
+export interface ExportedFile {
+  path: string;
+  bytes: Uint8Array;
 }
 
 export function parseFormat(s: string): ExportFormat {
@@ -22,14 +29,44 @@ export function parseFormat(s: string): ExportFormat {
 export function formatOfPath(path: string): ExportFormat | undefined {
   if (path.endsWith('.tflite')) return 'tflite';
   if (path.endsWith('.onnx')) return 'onnx';
+  // A TF.js model is a folder: model.json, or a path without an extension (the folder).
+  if (path.endsWith('.json') || extname(path) === '') return 'tfjs';
   return undefined;
 }
 
-export async function exportGraph(graph: Graph, format: ExportFormat, file: string, options: ExportOptions = {}): Promise<Uint8Array> {
+/** Where a TF.js model goes: `out` itself when it names a .json file, else out/model.json. */
+export function tfjsModelPath(out: string): string {
+  return out.endsWith('.json') ? out : join(out, 'model.json');
+}
+
+/** The files an export to `out` consists of: one file, or model.json and its weight shards for TF.js. */
+export async function exportFiles(graph: Graph, format: ExportFormat, out: string, options: ExportOptions = {}): Promise<ExportedFile[]> {
   switch (format) {
     case 'tflite':
-      return (await import('./tflite/index.js')).exportTflite(graph, file, { batchSize: options.batchSize ?? 1, ...(options.quant ? { quant: options.quant } : {}) });
+      return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, ...(options.quant ? { quant: options.quant } : {}) }) }];
     case 'onnx':
-      return (await import('./onnx/index.js')).exportOnnx(graph, file, options.quant);
+      return [{ path: out, bytes: (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant) }];
+    case 'tfjs': {
+      const modelJson = tfjsModelPath(out);
+      const { files } = (await import('./tfjs/index.js')).exportTfjs(graph, modelJson, options.quant);
+      return files.map((f) => ({ path: f.name === 'model.json' ? modelJson : join(dirname(modelJson), f.name), bytes: f.bytes }));
+    }
   }
+}
+
+/** Single-file export (TFLite, ONNX) as bytes. */
+export async function exportGraph(graph: Graph, format: 'tflite' | 'onnx', file: string, options: ExportOptions = {}): Promise<Uint8Array> {
+  return (await exportFiles(graph, format, file, options))[0]!.bytes;
+}
+
+/**
+ * Exports and writes: refuses outputs that are inputs, writes each file atomically, model.json last
+ * so that a reader never finds it without its shards. Returns the files and their total size; the
+ * first file is the one to open.
+ */
+export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number }> {
+  const files = await exportFiles(graph, format, out, options);
+  for (const f of files) checkNotInput(f.path, inputs);
+  for (const f of [...files.slice(1), files[0]!]) writeAtomic(f.path, f.bytes);
+  return { files: files.map((f) => f.path), bytes: files.reduce((s, f) => s + f.bytes.length, 0) };
 }

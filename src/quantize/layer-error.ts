@@ -36,7 +36,7 @@ export function quantizableLayers(graph: Graph, plan: QuantPlan): Node[] {
 }
 
 /** x̂ of a weight in IR layout, grouped by output channel as the writers group it. */
-function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: QuantPlan, format: 'tflite' | 'onnx', transposeB: boolean): Float32Array {
+function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: QuantPlan, format: 'tflite' | 'onnx' | 'tfjs', transposeB: boolean): Float32Array {
   if (plan.mode === 'float16') return decodeHalfs(Uint16Array.from(data, floatToHalf));
   // Output channels are the last axis of every IR weight layout (depthwise: C·M flattened), or the
   // first of a transposed matMul operand.
@@ -46,7 +46,7 @@ function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: 
   return dequantizeTensor(q.codes, flat, q.params);
 }
 
-export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite' | 'onnx', data: Dataset, limit = 128): Promise<LayerError[]> {
+export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite' | 'onnx' | 'tfjs', data: Dataset, limit = 128): Promise<LayerError[]> {
   const tf = await loadTf('wasm');
   const layers = quantizableLayers(graph, plan);
   if (!layers.length) return [];

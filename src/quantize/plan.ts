@@ -12,7 +12,8 @@ export type QuantMode = (typeof QUANT_MODES)[number];
 export type Granularity = 'auto' | 'tensor' | 'channel' | 'block';
 
 /** The granularity a layer's weights get in a format. */
-export function weightGranularity(plan: QuantPlan, op: string, format: 'tflite' | 'onnx'): Exclude<Granularity, 'auto'> {
+export function weightGranularity(plan: QuantPlan, op: string, format: 'tflite' | 'onnx' | 'tfjs'): Exclude<Granularity, 'auto'> {
+  if (format === 'tfjs') return 'tensor'; // the converter's uint8 storage: one min/scale per tensor
   if (plan.granularity !== 'auto') return plan.granularity;
   return format === 'tflite' && (op === 'dense' || op === 'matMul') ? 'tensor' : 'channel';
 }

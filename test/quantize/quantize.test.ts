@@ -42,7 +42,7 @@ const hasOnnx = hasPython('onnx');
 const hasArmnn = hasPython('pyarmnn');
 
 function onnxChecker(path: string): void {
-  const r = spawnSync(python, ['-c', 'import onnx,sys; onnx.checker.check_model(sys.argv[1], full_check=True)', path], { encoding: 'utf8' });
+  const r = spawnSync(python, ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', path], { encoding: 'utf8' });
   expect(r.stderr.trim().split('\n').pop() ?? '', `onnx.checker on ${path}`).not.toMatch(/Error/);
   expect(r.status).toBe(0);
 }

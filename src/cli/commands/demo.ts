@@ -15,8 +15,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: { out: string; json?: boolean }) => {
       const { loadModel } = await import('../../import/index.js');
       const { inspectGraph } = await import('../../report/inspect.js');
-      const { exportGraph } = await import('../../export/index.js');
-      const { writeAtomic } = await import('../../export/write.js');
+      const { writeExport } = await import('../../export/index.js');
       const { EdgelmError } = await import('../../errors.js');
       const { formatBytes, formatCount } = await import('../output.js');
       const { runEval, renderEval, publicResult } = await import('./eval.js');
@@ -31,7 +30,7 @@ export function registerDemo(program: Command): void {
       const artifacts: string[] = [];
       for (const format of ['tflite', 'onnx'] as const) {
         const out = join(flags.out, `teacher.${format}`);
-        writeAtomic(out, await exportGraph(graph, format, out));
+        await writeExport(graph, format, out, [teacher]);
         artifacts.push(out);
         log(`wrote ${out}`);
       }

@@ -3,27 +3,27 @@ import type { Command } from 'commander';
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a model in another format (float): TFLite or ONNX')
+    .description('write a model in another format (float): TFLite, ONNX or a TF.js GraphModel')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
-    .requiredOption('-o, --output <file>', 'output file (.tflite or .onnx)')
-    .option('--format <format>', 'tflite or onnx (default: from the output extension)')
+    .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
+    .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
     .option('--json', 'print a JSON summary on stdout')
     .action(async (model: string, flags: { output: string; format?: string; batch: string; json?: boolean }) => {
       const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-      const { exportGraph, parseFormat, formatOfPath } = await import('../../export/index.js');
-      const { checkNotInput, writeAtomic } = await import('../../export/write.js');
+      const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+      const { checkNotInput } = await import('../../export/write.js');
       const { usageError } = await import('../../errors.js');
       const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-      if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx`);
+      if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
       const batch = Number(flags.batch);
       if (!Number.isInteger(batch) || batch < 1) throw usageError(`--batch: expected a positive integer, got '${flags.batch}'`);
       const src = detectFormat(model);
-      checkNotInput(flags.output, modelFiles(src.file, src.format).map((f) => f.path));
+      const inputs = modelFiles(src.file, src.format).map((f) => f.path);
+      checkNotInput(flags.output, inputs);
       const graph = await loadModel(model);
-      const bytes = await exportGraph(graph, format, flags.output, { batchSize: batch });
-      writeAtomic(flags.output, bytes);
-      const summary = { input: src.file, output: flags.output, format, bytes: bytes.length };
-      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${flags.output} (${format}, ${bytes.length} bytes)\n`);
+      const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch });
+      const summary = { input: src.file, output: written.files[0], files: written.files, format, bytes: written.bytes };
+      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${written.files[0]} (${format}, ${written.bytes} bytes${written.files.length > 1 ? ` in ${written.files.length} files` : ''})\n`);
     });
 }

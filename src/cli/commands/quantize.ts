@@ -28,10 +28,10 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerQuantize(program: Command): void {
   program
     .command('quantize')
-    .description('quantize a model with min-max Q(x) and write TFLite or ONNX: int8 weights (dynamic), full int8 with calibration, or float16')
+    .description('quantize a model with min-max Q(x) and write TFLite, ONNX or TF.js: int8 weights (dynamic), full int8 with calibration, or float16')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
-    .requiredOption('-o, --output <file>', 'output file (.tflite or .onnx)')
-    .option('--format <format>', 'tflite or onnx (default: from the output extension)')
+    .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
+    .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--mode <mode>', 'dynamic (int8 weights, float activations), int8 (full integer; needs --calibration) or float16', 'dynamic')
     .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters (.npz, .npy, .jsonl)')
     .option('--calibration-method <method>', 'minmax, or percentile (99.99th, ignores outliers)', 'minmax')
@@ -60,14 +60,14 @@ function positiveInt(flag: string, v: string, usageError: (m: string) => Error):
 
 async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<string, unknown> & { text: string }> {
   const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-  const { exportGraph, parseFormat, formatOfPath } = await import('../../export/index.js');
-  const { checkNotInput, writeAtomic } = await import('../../export/write.js');
+  const { exportFiles, writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
   const { QUANT_MODES, defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
   const { foldBatchNorm } = await import('../../ir/passes/fold-batchnorm.js');
 
   const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx`);
+  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
   const mode = flags.mode as (typeof QUANT_MODES)[number];
   if (!QUANT_MODES.includes(mode)) throw usageError(`--mode: expected ${QUANT_MODES.join(', ')}, got '${flags.mode}'`);
   const bits = Number(flags.bits);
@@ -81,7 +81,8 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const calibrationLimit = positiveInt('--calibration-limit', flags.calibrationLimit, usageError);
 
   const src = detectFormat(model);
-  checkNotInput(flags.output, modelFiles(src.file, src.format).map((f) => f.path));
+  const inputs = modelFiles(src.file, src.format).map((f) => f.path);
+  checkNotInput(flags.output, inputs);
   const graph = foldBatchNorm(await loadModel(model));
   const plan = defaultPlan(mode, { bits, granularity: flags.granularity as 'tensor', blockSize, exclude: excludeFilter(flags.exclude), io: flags.io as 'float' });
   const show = !flags.json && process.stderr.isTTY === true;
@@ -95,9 +96,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     plan.ranges = await calibrate(graph, calibrationData!, { method: flags.calibrationMethod as 'minmax', limit: calibrationLimit, onProgress: (d, t) => bar.update(d, t) });
     bar.stop();
   }
-  const bytes = await exportGraph(graph, format, flags.output, { batchSize: batch, quant: plan });
-  const floatBytes = (await exportGraph(graph, format, flags.output, { batchSize: batch })).length;
-  writeAtomic(flags.output, bytes);
+  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, quant: plan });
+  const output = written.files[0]!;
+  const floatBytes = (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
 
   let perLayer: LayerError[] | undefined;
   if (flags.perLayerReport) {
@@ -105,24 +106,25 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     const { layerErrors } = await import('../../quantize/layer-error.js');
     perLayer = await layerErrors(graph, plan, format, calibrationData);
   }
-  const evaluation = flags.data ? await runEval([model, flags.output], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
+  const evaluation = flags.data ? await runEval([model, output], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
 
   const { quantizableLayers } = await import('../../quantize/layer-error.js');
   const quantized = quantizableLayers(graph, plan).length;
   const excluded = graph.nodes.filter((n) => plan.exclude(n)).map((n) => n.name);
-  const lines = [`wrote ${flags.output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${flags.granularity} weights`}): ${formatBytes(bytes.length)}, ${((100 * bytes.length) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
+  const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${flags.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
   if (perLayer) lines.push('', renderLayerErrors(perLayer));
   if (evaluation) lines.push('', renderEval(evaluation));
   const result: Record<string, unknown> & { text: string } = {
     input: src.file,
-    output: flags.output,
+    output,
+    files: written.files,
     format,
     mode,
     bits,
     granularity: flags.granularity,
-    bytes: bytes.length,
+    bytes: written.bytes,
     floatBytes,
-    sizeRatio: bytes.length / floatBytes,
+    sizeRatio: written.bytes / floatBytes,
     quantizedLayers: quantized,
     floatLayers: excluded,
     text: lines.join('\n'),
