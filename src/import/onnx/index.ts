@@ -1,4 +1,4 @@
-// ONNX reader: .onnx (opset 11–21, external data inside the model's folder) → Graph.
+// ONNX reader: .onnx (opset 7–21, external data inside the model's folder) → Graph.
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import { dtypeFromOnnx } from '../../ir/dtype.js';

@@ -1,6 +1,6 @@
 import { EdgelmError } from '../../errors.js';
 import { decodeHalfs } from '../../ir/float16.js';
-import type { Graph } from '../../ir/graph.js';
+import type { Graph, Node } from '../../ir/graph.js';
 import type { Tf, TfTensor } from '../../ir/op.js';
 import { tfDType } from '../../ir/ops/structure.js';
 import { attrsOf, opDef } from '../../ir/registry.js';
@@ -37,46 +37,66 @@ export class GraphExecutor {
    * Returned tensors belong to the caller.
    */
   run(feeds: Record<string, TfTensor>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): TfTensor[] {
-    const { tf, graph } = this;
-    return tf.tidy(() => {
-      const values = new Map<string, TfTensor>(this.constants);
-      for (const input of graph.inputs) {
-        const t = feeds[input.name];
-        if (!t) throw new EdgelmError('usage', `${graph.name}: no value given for input '${input.name}'`);
-        const want = tfDType(input.dtype);
-        values.set(input.name, t.dtype === want ? t : tf.cast(t, want));
-      }
-      for (const node of graph.nodes) {
-        const ins = node.inputs.map((name) => {
-          if (!name) return undefined;
-          const v = values.get(name);
-          if (!v) throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) reads '${name}', which is not computed`);
-          return v;
-        });
-        // Optional inputs ('' names) are dropped from the end only; ops see a dense list.
-        while (ins.length && ins[ins.length - 1] === undefined) ins.pop();
-        let outs: TfTensor[];
-        try {
-          outs = opDef(node.op).run(tf, ins as TfTensor[], attrsOf(node));
-        } catch (e) {
-          if (e instanceof EdgelmError) throw e;
-          throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) failed: ${(e as Error).message.split('\n')[0]}`);
-        }
-        node.outputs.forEach((o, i) => {
-          const t = outs[i];
-          if (t) values.set(o, t);
-        });
-      }
-      return fetch.map((name) => {
-        const v = values.get(name);
-        if (!v) throw new EdgelmError('usage', `${graph.name}: no value named '${name}'`);
-        return v;
-      });
-    });
+    return this.tf.tidy(() => forward(this.tf, this.graph, this.constants, feeds, fetch));
   }
 
   dispose(): void {
     for (const t of this.constants.values()) t.dispose();
     this.constants.clear();
   }
+}
+
+/**
+ * Runs the graph's nodes on `weights` (constants, or training variables) and `feeds`; returns the
+ * values named in `fetch`. The caller owns the scope (tidy, or a gradient tape).
+ */
+export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTensor>, feeds: Record<string, TfTensor>, fetch: readonly string[]): TfTensor[] {
+  const values = new Map<string, TfTensor>(weights);
+  for (const input of graph.inputs) {
+    const t = feeds[input.name];
+    if (!t) throw new EdgelmError('usage', `${graph.name}: no value given for input '${input.name}'`);
+    const want = tfDType(input.dtype);
+    values.set(input.name, t.dtype === want ? t : tf.cast(t, want));
+  }
+  const needed = neededNodes(graph, fetch);
+  for (const node of graph.nodes) {
+    if (!needed.has(node)) continue;
+    const ins = node.inputs.map((name) => {
+      if (!name) return undefined;
+      const v = values.get(name);
+      if (!v) throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) reads '${name}', which is not computed`);
+      return v;
+    });
+    // Optional inputs ('' names) are dropped from the end only; ops see a dense list.
+    while (ins.length && ins[ins.length - 1] === undefined) ins.pop();
+    let outs: TfTensor[];
+    try {
+      outs = opDef(node.op).run(tf, ins as TfTensor[], attrsOf(node));
+    } catch (e) {
+      if (e instanceof EdgelmError) throw e;
+      throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+    node.outputs.forEach((o, i) => {
+      const t = outs[i];
+      if (t) values.set(o, t);
+    });
+  }
+  return fetch.map((name) => {
+    const v = values.get(name);
+    if (!v) throw new EdgelmError('usage', `${graph.name}: no value named '${name}'`);
+    return v;
+  });
+}
+
+/** The nodes that the fetched values depend on (all of them for the usual fetches). */
+function neededNodes(graph: Graph, fetch: readonly string[]): Set<Node> {
+  const want = new Set(fetch);
+  const needed = new Set<Node>();
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!n.outputs.some((o) => want.has(o))) continue;
+    needed.add(n);
+    for (const v of n.inputs) if (v) want.add(v);
+  }
+  return needed;
 }
