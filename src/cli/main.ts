@@ -8,6 +8,8 @@ import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerPrune } from './commands/prune.js';
+import { registerDistill } from './commands/distill.js';
 
 export function buildProgram(): Command {
   const program = new Command('edgelm')
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerInspect(program);
   registerQuantize(program);
+  registerPrune(program);
+  registerDistill(program);
   registerExport(program);
   registerEval(program);
   registerDemo(program);

@@ -1,0 +1,156 @@
+import type { Command } from 'commander';
+import { publicResult, renderEval, runEval } from './eval.js';
+import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
+
+interface DistillFlags extends TrainingFlags {
+  teacher: string;
+  student?: string;
+  studentWidth?: string;
+  reinit?: boolean;
+  output: string;
+  format?: string;
+  temperature: string;
+  alpha: string;
+  val?: string;
+  earlyStop?: string;
+  batch: string;
+  json?: boolean;
+}
+
+export function registerDistill(program: Command): void {
+  const cmd = program
+    .command('distill')
+    .description('train a smaller student on a teacher\'s softened logits (Hinton et al. 2015) and write it in any format')
+    .requiredOption('--teacher <model>', 'the teacher model (inference only)')
+    .option('--student <model>', 'the student model (its weights are the starting point unless --reinit)')
+    .option('--student-width <f>', 'derive the student from the teacher, hidden widths scaled by f (0 < f ≤ 1), freshly initialized')
+    .option('--reinit', 're-initialize the --student model before training')
+    .requiredOption('--data <file>', 'training samples (.npz, .npy, .jsonl); labels are optional')
+    .option('--labels <file>', 'labels .npy for .npy data')
+    .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
+    .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
+    .option('--temperature <T>', 'softmax temperature of the soft targets', '2')
+    .option('--alpha <a>', 'weight of the soft (teacher) term; 1 − a weighs the labels (a = 1 without labels)', '0.5')
+    .option('--val <file>', 'held-out labelled data: accuracy per epoch, and teacher vs student in their runtimes')
+    .option('--early-stop <n>', 'with --val: stop after n epochs without improvement and keep the best student')
+    .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
+    .option('--json', 'print one JSON document on stdout');
+  addTrainingOptions(cmd, { epochs: '10', lr: '0.001' }).action(async (flags: DistillFlags) => {
+    const result = await runDistill(flags);
+    process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.text}\n`);
+  });
+}
+
+async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> & { text: string }> {
+  const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
+  const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { checkNotInput } = await import('../../export/write.js');
+  const { usageError } = await import('../../errors.js');
+  const { loadDataset, fitToModel } = await import('../../data/index.js');
+  const { loadTf } = await import('../../runtime/tfjs/backend.js');
+  const { GraphExecutor } = await import('../../runtime/tfjs/executor.js');
+  const { TrainableModel, logitsValue } = await import('../../train/model.js');
+  const { train, accuracyOn } = await import('../../train/loop.js');
+  const { distillationLoss } = await import('../../train/losses.js');
+  const { scaleWidths, reinitialize } = await import('../../prune/channels.js');
+
+  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
+  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
+  if (!flags.student === !flags.studentWidth) throw usageError('give exactly one of --student MODEL and --student-width F');
+  const temperature = Number(flags.temperature);
+  if (!(temperature > 0)) throw usageError(`--temperature: expected a positive number, got '${flags.temperature}'`);
+  let alpha = Number(flags.alpha);
+  if (!(alpha >= 0 && alpha <= 1)) throw usageError(`--alpha: expected a number in [0, 1], got '${flags.alpha}'`);
+  const earlyStop = flags.earlyStop === undefined ? undefined : Number(flags.earlyStop);
+  if (earlyStop !== undefined && (!Number.isInteger(earlyStop) || earlyStop < 1)) throw usageError(`--early-stop: expected a positive integer, got '${flags.earlyStop}'`);
+  if (earlyStop !== undefined && !flags.val) throw usageError('--early-stop needs --val DATA');
+  const training = await trainingOptions(flags, { teacher: flags.teacher, student: flags.student, width: flags.studentWidth, reinit: flags.reinit, data: flags.data, temperature, alpha }, flags.json === true);
+
+  const inputs: string[] = [];
+  for (const m of [flags.teacher, flags.student]) if (m) { const s = detectFormat(m); inputs.push(...modelFiles(s.file, s.format).map((f) => f.path)); }
+  checkNotInput(flags.output, inputs);
+  const teacher = await loadModel(flags.teacher);
+  let student = flags.student ? await loadModel(flags.student) : scaleWidths(teacher, Number(flags.studentWidth), training.seed);
+  if (flags.student && flags.reinit) student = reinitialize(student, training.seed);
+
+  const data = fitToModel(await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}), teacher.inputs[0]!.shape);
+  if (!data.y) alpha = 1; // no labels: the teacher is the only signal
+  const val = flags.val ? fitToModel(await loadDataset(flags.val, {}), student.inputs[0]!.shape) : undefined;
+  if (val && !val.y) throw usageError(`${flags.val}: --val needs labels`);
+  const tf = await loadTf(training.backend as never);
+
+  // The teacher runs once, in inference: its logits for every training sample are cached.
+  const n = data.shape[0]!;
+  const per = data.x.length / n;
+  const exec = new GraphExecutor(tf, teacher);
+  const tLogits = logitsValue(teacher);
+  let cache: Float32Array | undefined;
+  let classes = 0;
+  for (let s = 0; s < n; s += 256) {
+    const e = Math.min(n, s + 256);
+    const x = tf.tensor(data.x.subarray(s * per, e * per), [e - s, ...data.shape.slice(1)], data.x instanceof Int32Array ? 'int32' : 'float32');
+    const [z] = exec.run({ [teacher.inputs[0]!.name]: x }, [tLogits]);
+    const d = (await z!.data()) as Float32Array;
+    classes ||= d.length / (e - s);
+    cache ??= new Float32Array(n * classes);
+    cache.set(d, s * classes);
+    z!.dispose();
+    x.dispose();
+  }
+  exec.dispose();
+
+  const model = new TrainableModel(tf, student);
+  let best = { accuracy: -1, epoch: 0, graph: student };
+  let stale = 0;
+  const onEpoch = training.onEpoch;
+  const history = await train(tf, model, { ...data, shape: [n, ...student.inputs[0]!.shape.slice(1).map((d, i) => d ?? data.shape[i + 1]!)] }, (logits, b) => {
+    const rows = new Float32Array(b.indices.length * classes);
+    b.indices.forEach((i, k) => rows.set(cache!.subarray(i * classes, (i + 1) * classes), k * classes));
+    return distillationLoss(tf, logits, tf.tensor(rows, [b.indices.length, classes], 'float32'), b.y, temperature, alpha);
+  }, {
+    ...training,
+    onEpoch: (stats) => {
+      if (val) {
+        stats.valAccuracy = accuracyOn(tf, model, val);
+        if (stats.valAccuracy > best.accuracy) {
+          best = { accuracy: stats.valAccuracy, epoch: stats.epoch, graph: model.toGraph() };
+          stale = 0;
+        } else stale++;
+      }
+      onEpoch?.(stats);
+      return earlyStop !== undefined && stale >= earlyStop;
+    },
+  });
+  const trained = val && best.accuracy >= 0 ? best.graph : model.toGraph();
+  model.dispose();
+  const written = await writeExport(trained, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
+  const evaluation = flags.val ? await runEval([flags.teacher, written.files[0]!], { data: flags.val, json: true }) : undefined;
+  const { inspectGraph } = await import('../../report/inspect.js');
+  const tParams = inspectGraph(teacher, detectFormat(flags.teacher).file).params;
+  const sParams = inspectGraph(trained, written.files[0]!).params;
+  const last = history[history.length - 1];
+  const lines = [
+    `wrote ${written.files[0]} (${format}): student ${sParams} parameters (${((100 * sParams) / tParams).toFixed(1)}% of the teacher's ${tParams}), ${history.length} epoch${history.length === 1 ? '' : 's'}${last ? `, final loss ${last.loss.toFixed(4)}` : ''}${val ? `, best val accuracy ${(100 * best.accuracy).toFixed(2)}% at epoch ${best.epoch}` : ''}`,
+  ];
+  if (evaluation) lines.push('', renderEval(evaluation));
+  const result: Record<string, unknown> & { text: string } = {
+    teacher: flags.teacher,
+    output: written.files[0],
+    files: written.files,
+    format,
+    bytes: written.bytes,
+    teacherParams: tParams,
+    studentParams: sParams,
+    temperature,
+    alpha,
+    epochs: history,
+    ...(val ? { bestEpoch: best.epoch, bestValAccuracy: best.accuracy } : {}),
+    text: lines.join('\n'),
+  };
+  if (evaluation) {
+    const [t, s] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
+    result.eval = { teacher: t, student: s };
+  }
+  Object.defineProperty(result, 'text', { enumerable: false });
+  return result;
+}

@@ -1,0 +1,163 @@
+import type { Command } from 'commander';
+import type { LayerSparsity } from '../../prune/index.js';
+import { colours, table } from '../output.js';
+import { publicResult, renderEval, runEval } from './eval.js';
+import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
+
+interface PruneFlags extends TrainingFlags {
+  output: string;
+  format?: string;
+  sparsity: string;
+  scope: string;
+  pattern: string;
+  exclude: string[];
+  schedule: string;
+  val?: string;
+  batch: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function registerPrune(program: Command): void {
+  const cmd = program
+    .command('prune')
+    .description('magnitude pruning (per layer or global, as torch.nn.utils.prune chooses), N:M or channels, with optional fine-tuning')
+    .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
+    .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
+    .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
+    .requiredOption('--sparsity <s>', 'fraction of weights to remove, 0 to 1')
+    .option('--scope <scope>', 'layer: each layer to the sparsity; global: one magnitude threshold across layers', 'layer')
+    .option('--pattern <p>', 'unstructured, N:M (e.g. 2:4, along the input axis) or channel (removes whole output channels)', 'unstructured')
+    .option('--exclude <pattern>', 'leave layers whose name matches dense (glob or substring); repeatable', collect, [])
+    .option('--data <file>', 'training data for fine-tuning (.npz with x and y)')
+    .option('--labels <file>', 'labels .npy for .npy data')
+    .option('--schedule <s>', 'constant (prune once, then fine-tune) or polynomial (Zhu & Gupta: sparsity grows during fine-tuning)', 'constant')
+    .option('--val <file>', 'held-out data: evaluate the source and the pruned artifact in their runtimes')
+    .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
+    .option('--json', 'print one JSON document on stdout');
+  addTrainingOptions(cmd, { epochs: '0', lr: '0.0005' }).action(async (model: string, flags: PruneFlags) => {
+    const result = await runPrune(model, flags);
+    process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.text}\n`);
+  });
+}
+
+async function runPrune(model: string, flags: PruneFlags): Promise<Record<string, unknown> & { text: string }> {
+  const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
+  const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { checkNotInput } = await import('../../export/write.js');
+  const { usageError } = await import('../../errors.js');
+  const { excludeFilter } = await import('../../quantize/plan.js');
+  const prune = await import('../../prune/index.js');
+  const { polynomialSparsity } = await import('../../prune/masks.js');
+
+  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
+  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
+  const sparsity = Number(flags.sparsity);
+  if (!(sparsity >= 0 && sparsity < 1)) throw usageError(`--sparsity: expected a fraction in [0, 1), got '${flags.sparsity}'`);
+  if (flags.scope !== 'layer' && flags.scope !== 'global') throw usageError(`--scope: expected layer or global, got '${flags.scope}'`);
+  if (flags.schedule !== 'constant' && flags.schedule !== 'polynomial') throw usageError(`--schedule: expected constant or polynomial, got '${flags.schedule}'`);
+  const spec = { sparsity, scope: flags.scope, pattern: prune.parsePattern(flags.pattern), exclude: excludeFilter(flags.exclude) } as const;
+  const training = await trainingOptions(flags, { model, data: flags.data, spec: { ...spec, exclude: flags.exclude }, schedule: flags.schedule }, flags.json === true);
+  if (training.epochs > 0 && !flags.data) throw usageError('--epochs needs --data: fine-tuning trains on labelled samples');
+  if (flags.schedule === 'polynomial' && training.epochs === 0) throw usageError('--schedule polynomial prunes during fine-tuning: give --data and --epochs');
+
+  const src = detectFormat(model);
+  const inputs = modelFiles(src.file, src.format).map((f) => f.path);
+  checkNotInput(flags.output, inputs);
+  let graph = await loadModel(model);
+  const { weightLayers } = await import('../../train/model.js');
+  const paramsOf = (g: typeof graph): number => weightLayers(g).reduce((s, l) => s + g.constants.get(l.inputs[1]!)!.data.length, 0);
+  const paramsBefore = paramsOf(graph);
+  if (spec.pattern.kind === 'channel') {
+    const { pruneChannels } = await import('../../prune/channels.js');
+    graph = pruneChannels(graph, sparsity, spec.exclude);
+  }
+  const layers = prune.prunableLayers(graph, spec);
+  if (!layers.length) throw usageError(`${src.file}: no prunable layer (dense, conv, matMul with constant weights) after --exclude`);
+  const structured = spec.pattern.kind === 'channel';
+  let masks = structured ? new Map<string, Uint8Array>() : prune.computeMasks(graph, layers, spec, flags.schedule === 'polynomial' ? 0 : sparsity);
+  graph = prune.applyMasks(graph, masks);
+
+  let history: unknown[] = [];
+  if (training.epochs > 0) {
+    const { loadDataset } = await import('../../data/index.js');
+    const { fitToModel } = await import('../../data/index.js');
+    const { loadTf } = await import('../../runtime/tfjs/backend.js');
+    const { TrainableModel } = await import('../../train/model.js');
+    const { train } = await import('../../train/loop.js');
+    const { crossEntropy } = await import('../../train/losses.js');
+    const data = fitToModel(await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}), graph.inputs[0]!.shape);
+    if (!data.y) throw usageError(`${flags.data}: fine-tuning needs labels (y)`);
+    const tf = await loadTf(training.backend as never);
+    const tm = new TrainableModel(tf, graph);
+    const steps = training.epochs * Math.ceil(data.shape[0]! / training.batchSize);
+    // Polynomial: sparsity rises over the first 3/4 of the steps, masks refreshed ~50 times.
+    const end = Math.max(1, Math.floor(0.75 * steps));
+    const every = Math.max(1, Math.round(end / 50));
+    const maskTensors = new Map<string, ReturnType<typeof tf.tensor>>();
+    const upload = (): void => {
+      for (const t of maskTensors.values()) t.dispose();
+      maskTensors.clear();
+      for (const [name, m] of masks) maskTensors.set(name, tf.keep(tf.tensor(Float32Array.from(m), graph.constants.get(name)!.shape, 'float32')));
+    };
+    upload();
+    const reapply = (): void => {
+      tf.tidy(() => {
+        for (const [name, m] of maskTensors) (tm.variables.get(name) as unknown as { assign(t: unknown): void }).assign(tf.mul(tm.variables.get(name)!, m));
+      });
+    };
+    history = await train(tf, tm, data, (logits, b) => crossEntropy(tf, logits, b.y!), {
+      ...training,
+      afterStep: (step) => {
+        if (flags.schedule === 'polynomial' && (step % every === 0 || step === end) && step <= end) {
+          masks = prune.computeMasks(graph, layers, spec, polynomialSparsity(step, 0, sparsity, 0, end), (n) => tm.read(n));
+          upload();
+        }
+        reapply();
+      },
+    });
+    graph = tm.toGraph();
+    for (const t of maskTensors.values()) t.dispose();
+    tm.dispose();
+  }
+  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
+  const report = prune.sparsityReport(graph, layers);
+  const evaluation = flags.val ? await runEval([model, written.files[0]!], { data: flags.val, ...(flags.labels ? { labels: flags.labels } : {}), json: true }) : undefined;
+  const paramsAfter = paramsOf(graph);
+  const headline = structured
+    ? `removed ${(100 * sparsity).toFixed(0)}% of the hidden channels: layer weights ${paramsBefore} → ${paramsAfter} (${((100 * paramsAfter) / paramsBefore).toFixed(1)}%)`
+    : `${(100 * report.total).toFixed(1)}% of the pruned layers' weights are zero`;
+  const lines = [`wrote ${written.files[0]} (${format}): ${headline}`, '', renderSparsity(report.layers)];
+  if (evaluation) lines.push('', renderEval(evaluation));
+  const result: Record<string, unknown> & { text: string } = {
+    input: src.file,
+    output: written.files[0],
+    files: written.files,
+    format,
+    bytes: written.bytes,
+    pattern: flags.pattern,
+    scope: flags.scope,
+    sparsity: report.total,
+    weightsBefore: paramsBefore,
+    weightsAfter: paramsAfter,
+    layers: report.layers,
+    training: history,
+    text: lines.join('\n'),
+  };
+  if (evaluation) {
+    const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
+    result.eval = { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+  }
+  Object.defineProperty(result, 'text', { enumerable: false });
+  return result;
+}
+
+function renderSparsity(rows: LayerSparsity[]): string {
+  return table(rows, [
+    { header: 'layer', value: (r) => r.layer },
+    { header: 'weights', value: (r) => String(r.params), align: 'right' },
+    { header: 'zeros', value: (r) => String(r.zeros), align: 'right' },
+    { header: 'sparsity', value: (r) => `${(100 * r.sparsity).toFixed(1)}%`, align: 'right' },
+  ], colours());
+}
