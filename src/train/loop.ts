@@ -135,22 +135,40 @@ async function save(model: TrainableModel, optimizer: Optimizer, c: NonNullable<
   const weights: Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }> = {};
   for (const [name, v] of model.variables) weights[name] = { dtype: 'float32', shape: v.shape, data: model.read(name) };
   const opt: Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }> = {};
-  for (const w of await optimizer.getWeights()) opt[w.name] = { dtype: 'float32', shape: w.tensor.shape, data: Float32Array.from(await w.tensor.data()) };
+  // TF.js optimizers restore their slots by position: keep the order they gave.
+  const optimizerOrder: string[] = [];
+  for (const w of await optimizer.getWeights()) {
+    opt[w.name] = { dtype: 'float32', shape: w.tensor.shape, data: Float32Array.from(await w.tensor.data()) };
+    optimizerOrder.push(w.name);
+  }
+  // Adam's bias-correction powers β^t are kept by repeated multiplication; restoring them as pow(β, t)
+  // differs in the last bits, so they are saved as they are.
+  const adam = optimizer as unknown as { accBeta1?: TfTensor; accBeta2?: TfTensor };
+  const betaPowers = adam.accBeta1 && adam.accBeta2 ? [(await adam.accBeta1.data())[0]!, (await adam.accBeta2.data())[0]!] : undefined;
   // Weights and optimizer state first; state.json last marks the checkpoint complete.
   writeAtomic(join(c.dir, WEIGHTS), encodeNpz(weights as never));
   writeAtomic(join(c.dir, OPTIMIZER), encodeNpz(opt as never));
-  writeAtomic(join(c.dir, STATE), `${JSON.stringify({ identity: c.identity, epochs: epochsDone, history }, null, 2)}\n`);
+  writeAtomic(join(c.dir, STATE), `${JSON.stringify({ identity: c.identity, epochs: epochsDone, optimizerOrder, betaPowers, history }, null, 2)}\n`);
 }
 
 async function restore(tf: Tf, model: TrainableModel, optimizer: Optimizer, c: NonNullable<TrainOptions['checkpoint']>, history: EpochStats[]): Promise<number> {
   const statePath = join(c.dir, STATE);
   if (!existsSync(statePath)) return 0; // nothing saved yet: start from the beginning
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { identity: string; epochs: number; history: EpochStats[] };
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { identity: string; epochs: number; optimizerOrder: string[]; betaPowers?: number[]; history: EpochStats[] };
   if (state.identity !== c.identity) throw usageError(`--resume: ${c.dir} holds a checkpoint of a different run (other model, data or settings)`);
   const weights = parseNpz(join(c.dir, WEIGHTS), readFileSync(join(c.dir, WEIGHTS)));
   for (const [name, a] of weights) model.assign(name, a.data as Float32Array);
   const opt = parseNpz(join(c.dir, OPTIMIZER), readFileSync(join(c.dir, OPTIMIZER)));
-  await optimizer.setWeights([...opt].map(([name, a]) => ({ name, tensor: tf.tensor(a.data as Float32Array, a.shape, 'float32') })));
+  await optimizer.setWeights(state.optimizerOrder.map((name) => {
+    const a = opt.get(name);
+    if (!a) throw usageError(`--resume: ${c.dir} is incomplete (no optimizer state '${name}')`);
+    return { name, tensor: tf.tensor(a.data as Float32Array, a.shape, 'float32') };
+  }));
+  const adam = optimizer as unknown as { accBeta1?: { assign(t: TfTensor): void }; accBeta2?: { assign(t: TfTensor): void } };
+  if (state.betaPowers && adam.accBeta1 && adam.accBeta2) {
+    adam.accBeta1.assign(tf.scalar(state.betaPowers[0]!));
+    adam.accBeta2.assign(tf.scalar(state.betaPowers[1]!));
+  }
   history.push(...state.history);
   return state.epochs;
 }
