@@ -13,6 +13,8 @@ export interface ExportOptions {
   batchSize?: number;
   /** Quantize while writing (see src/quantize/plan.ts). */
   quant?: QuantPlan;
+  /** ONNX: weights in an external data file beside the model (automatic past 2 GiB). */
+  externalData?: boolean;
 }
 
 export interface ExportedFile {
@@ -44,8 +46,11 @@ export async function exportFiles(graph: Graph, format: ExportFormat, out: strin
   switch (format) {
     case 'tflite':
       return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, ...(options.quant ? { quant: options.quant } : {}) }) }];
-    case 'onnx':
-      return [{ path: out, bytes: (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant) }];
+    case 'onnx': {
+      const r = (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant, { externalData: options.externalData === true });
+      // The model file first (the one to open), its external data beside it.
+      return [{ path: out, bytes: r.model }, ...(r.data ? [{ path: join(dirname(out), r.data.location), bytes: r.data.bytes }] : [])];
+    }
     case 'tfjs': {
       const modelJson = tfjsModelPath(out);
       const { files } = (await import('./tfjs/index.js')).exportTfjs(graph, modelJson, options.quant);
@@ -67,6 +72,7 @@ export async function exportGraph(graph: Graph, format: 'tflite' | 'onnx', file:
 export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number }> {
   const files = await exportFiles(graph, format, out, options);
   for (const f of files) checkNotInput(f.path, inputs);
+  // Companion files (shards, external data) first, the file that references them last.
   for (const f of [...files.slice(1), files[0]!]) writeAtomic(f.path, f.bytes);
   return { files: files.map((f) => f.path), bytes: files.reduce((s, f) => s + f.bytes.length, 0) };
 }

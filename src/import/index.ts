@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { EdgelmError, inputError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { isRecord, readInputFile, readJsonFile, resolveInside } from './files.js';
+import { externalDataFiles } from './onnx/proto.js';
 
 export type ModelFormat = 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'tflite';
 
@@ -56,5 +57,6 @@ export function modelFiles(file: string, format: ModelFormat): { path: string; b
       if (isRecord(group) && Array.isArray(group.paths))
         for (const p of group.paths) if (typeof p === 'string') files.push(resolveInside(file, p, 'weight shard'));
   }
+  if (format === 'onnx') files.push(...externalDataFiles(file, readInputFile(file)));
   return [...new Set(files)].map((path) => ({ path, bytes: statSync(path).size }));
 }

@@ -35,7 +35,7 @@ export interface QuantPlan {
   /** Calibrated ranges of activation values, by value name (int8 mode). */
   ranges: Map<string, Range>;
   /** Type of the model's inputs and outputs in int8 mode. */
-  io: 'float' | 'int8';
+  io: 'float' | 'int8' | 'uint8';
 }
 
 export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): QuantPlan {

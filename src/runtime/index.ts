@@ -34,8 +34,13 @@ export async function openRuntime(path: string, opts: { backend?: Backend } = {}
 
 async function openLiteRtSession(file: string): Promise<RuntimeSession> {
   const { openLiteRt } = await import('./litert.js');
+  const { readTfliteInfo } = await import('../import/tflite/index.js');
   const s = await openLiteRt(readInputFile(file), file);
   const input = s.inputs[0]!;
+  // uint8 inputs and outputs (integer-only models) carry scale and zero point in the flatbuffer.
+  const info = readTfliteInfo(file);
+  const inQuant = info.tensors[info.inputs[0]!]?.quant;
+  const outQuant = info.tensors[info.outputs[0]!]?.quant;
   return {
     runtime: 'litert',
     format: 'tflite',
@@ -43,9 +48,15 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
     outputs: s.outputs,
     maxBatch: input.shape[0] ?? 1,
     async run(x, shape) {
-      const want = input.dtype === 'int32' ? Int32Array.from(x) : x instanceof Float32Array ? x : Float32Array.from(x);
+      let want: Float32Array | Int32Array | Uint8Array;
+      if (input.dtype === 'uint8' && inQuant) {
+        const [sc, zp] = [inQuant.scale[0]!, inQuant.zeroPoint[0]!];
+        want = Uint8Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / sc) + zp)));
+      } else want = input.dtype === 'int32' ? Int32Array.from(x) : x instanceof Float32Array ? x : Float32Array.from(x);
       const [out] = await s.run([{ data: want, shape }]);
-      return out!.data instanceof Float32Array ? out!.data : Float32Array.from(out!.data);
+      const d = out!.data;
+      if (d instanceof Uint8Array && outQuant) return Float32Array.from(d, (q) => outQuant.scale[0]! * (q - outQuant.zeroPoint[0]!));
+      return d instanceof Float32Array ? d : Float32Array.from(d);
     },
     dispose: () => s.dispose(),
   };

@@ -108,6 +108,32 @@ describe('full int8 TFLite of the small CNN', () => {
   });
 });
 
+describe('integer-only TFLite (--io uint8) and ONNX external data', () => {
+  it('--io uint8: uint8 input and output, within 1 point in LiteRT and in Arm NN', () => {
+    const file = out('cnn-u8io.tflite');
+    const r = quantize(fixture('models', 'cnn'), file, '--mode', 'int8', '--io', 'uint8', '--calibration', TRAIN, '--calibration-limit', '500');
+    expect(r.eval.source.accuracy - r.eval.artifact.accuracy).toBeLessThanOrEqual(0.01);
+    const info = JSON.parse(cli(['inspect', file, '--json']).stdout) as { inputs: { dtype: string }[]; outputs: { dtype: string }[] };
+    expect(info.inputs[0]!.dtype).toBe('uint8');
+    expect(info.outputs[0]!.dtype).toBe('uint8');
+    if (hasArmnn) {
+      const a = spawnSync(python, [join(ROOT, 'test', 'tools', 'armnn-accuracy.py'), file, TEST, '300'], { encoding: 'utf8' });
+      expect(a.status, a.stderr).toBe(0);
+      expect(Number(a.stdout.trim().split('\n').pop())).toBeGreaterThan(0.95);
+    }
+  });
+
+  it('--external-data: weights in <model>.data, loads in onnxruntime with the same accuracy, counted in the size', () => {
+    const file = out('mlp-ext.onnx');
+    const r = quantize(fixture('models', 'lenet-300-100.onnx'), file, '--external-data');
+    expect(size(file)).toBeLessThan(10_000);
+    expect(size(`${file}.data`)).toBeGreaterThan(250_000);
+    expect(r.bytes).toBe(size(file) + size(`${file}.data`));
+    expect(r.eval.source.accuracy - r.eval.artifact.accuracy).toBeLessThanOrEqual(0.005);
+    if (hasOnnx) onnxChecker(file);
+  });
+});
+
 describe('dynamic int8 (weights only) of the MLP', () => {
   it('ONNX: within 0.5 point in onnxruntime, at most 30% of the float size, accepted by onnx.checker', () => {
     const r = quantize(fixture('models', 'lenet-300-100.onnx'), out('mlp-dynamic.onnx'));

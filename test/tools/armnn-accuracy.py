@@ -16,7 +16,13 @@ x, y = d['x'].astype(np.float32), d['y']
 shape = tuple(inb[1].GetShape()[i] for i in range(inb[1].GetNumDimensions()))
 correct = 0
 for i in range(n):
-    inp = ann.make_input_tensors([inb], [x[i].reshape(shape)])
+    sample = x[i].reshape(shape)
+    info = inb[1]
+    if info.GetDataType() == ann.DataType_QAsymmU8:  # integer-only input: quantize with the file's parameters
+        sample = np.clip(np.round(sample / info.GetQuantizationScale()) + info.GetQuantizationOffset(), 0, 255).astype(np.uint8)
+    elif info.GetDataType() == ann.DataType_QAsymmS8:
+        sample = np.clip(np.round(sample / info.GetQuantizationScale()) + info.GetQuantizationOffset(), -128, 127).astype(np.int8)
+    inp = ann.make_input_tensors([inb], [sample])
     out = ann.make_output_tensors([outb])
     rt.EnqueueWorkload(nid, inp, out)
     correct += int(np.argmax(ann.workload_tensors_to_ndarray(out)[0]) == y[i])

@@ -8,8 +8,9 @@ export function registerExport(program: Command): void {
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
     .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
+    .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
     .option('--json', 'print a JSON summary on stdout')
-    .action(async (model: string, flags: { output: string; format?: string; batch: string; json?: boolean }) => {
+    .action(async (model: string, flags: { output: string; format?: string; batch: string; json?: boolean; externalData?: boolean }) => {
       const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
       const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
       const { checkNotInput } = await import('../../export/write.js');
@@ -22,7 +23,7 @@ export function registerExport(program: Command): void {
       const inputs = modelFiles(src.file, src.format).map((f) => f.path);
       checkNotInput(flags.output, inputs);
       const graph = await loadModel(model);
-      const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch });
+      const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, externalData: flags.externalData === true });
       const summary = { input: src.file, output: written.files[0], files: written.files, format, bytes: written.bytes };
       process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${written.files[0]} (${format}, ${written.bytes} bytes${written.files.length > 1 ? ` in ${written.files.length} files` : ''})\n`);
     });

@@ -17,6 +17,7 @@ interface QuantizeFlags {
   exclude: string[];
   io: string;
   perLayerReport?: boolean;
+  externalData?: boolean;
   data?: string;
   labels?: string;
   batch: string;
@@ -40,7 +41,8 @@ export function registerQuantize(program: Command): void {
     .option('--granularity <g>', 'weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does', 'auto')
     .option('--block-size <n>', 'elements per block with --granularity block', '32')
     .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable', collect, [])
-    .option('--io <type>', 'int8 mode: type of the model inputs and outputs, float or int8', 'float')
+    .option('--io <type>', 'int8 TFLite: type of the model inputs and outputs, float, int8 or uint8', 'float')
+    .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
     .option('--per-layer-report', 'print the error each quantized layer alone introduces (cosine, SQNR) on calibration data')
     .option('--data <file>', 'evaluation data: measure the artifact against the source in its runtime')
     .option('--labels <file>', 'labels .npy for .npy data')
@@ -74,7 +76,8 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw usageError(`--bits: expected an integer from 2 to 8, got '${flags.bits}'`);
   if (!['auto', 'tensor', 'channel', 'block'].includes(flags.granularity)) throw usageError(`--granularity: expected auto, tensor, channel or block, got '${flags.granularity}'`);
   if (!['minmax', 'percentile'].includes(flags.calibrationMethod)) throw usageError(`--calibration-method: expected minmax or percentile, got '${flags.calibrationMethod}'`);
-  if (!['float', 'int8'].includes(flags.io)) throw usageError(`--io: expected float or int8, got '${flags.io}'`);
+  if (!['float', 'int8', 'uint8'].includes(flags.io)) throw usageError(`--io: expected float, int8 or uint8, got '${flags.io}'`);
+  if (flags.io !== 'float' && (mode !== 'int8' || format !== 'tflite')) throw usageError('--io int8|uint8 applies to --mode int8 TFLite files');
   if (mode === 'int8' && !flags.calibration) throw usageError('--mode int8 needs --calibration DATA: activation ranges come from running the model on real samples');
   const batch = positiveInt('--batch', flags.batch, usageError);
   const blockSize = positiveInt('--block-size', flags.blockSize, usageError);
@@ -96,7 +99,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     plan.ranges = await calibrate(graph, calibrationData!, { method: flags.calibrationMethod as 'minmax', limit: calibrationLimit, onProgress: (d, t) => bar.update(d, t) });
     bar.stop();
   }
-  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, quant: plan });
+  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, quant: plan, externalData: flags.externalData === true });
   const output = written.files[0]!;
   const floatBytes = (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
 

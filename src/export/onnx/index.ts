@@ -11,6 +11,7 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
+import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
@@ -313,8 +314,14 @@ function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string
   w.b.node(type, [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0), ...(axes.length ? { axes: attr.ints(axes) } : {}) }, n.name);
 }
 
-/** Writes a Graph as ONNX bytes; inputs and outputs keep their names, shapes and dtypes. */
-export function exportOnnx(source: Graph, file: string, plan?: QuantPlan): Uint8Array {
+/** Protobuf cannot hold a message past 2 GiB: larger models keep their weights in external data. */
+const EXTERNAL_AUTO_BYTES = 1.8 * 2 ** 30;
+
+/**
+ * Writes a Graph as ONNX; inputs and outputs keep their names, shapes and dtypes. Weights go to an
+ * external data file (`<model>.data` beside it) when asked or when the model would pass 2 GiB.
+ */
+export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: { externalData?: boolean } = {}): { model: Uint8Array; data?: { location: string; bytes: Uint8Array } } {
   const graph = plan ? foldBatchNorm(source) : source;
   const unsupported = new Map<string, string>();
   for (const n of graph.nodes) if (!EMIT[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
@@ -336,5 +343,10 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan): Uint8
     w.b.output(o.name, t.dtype, dims(t.shape));
   }
   const metadata: Record<string, string> = { ...graph.metadata, 'edgelm.source_format': graph.format };
-  return w.b.encode({ opset: ONNX_OPSET, irVersion: 8, producer: 'edgelm', producerVersion: VERSION, metadata });
+  let data: { location: string; bytes: Uint8Array } | undefined;
+  if (opts.externalData || w.b.inlineBytes() > EXTERNAL_AUTO_BYTES) {
+    const location = `${basename(file)}.data`;
+    data = { location, bytes: w.b.moveToExternal(location) };
+  }
+  return { model: w.b.encode({ opset: ONNX_OPSET, irVersion: 8, producer: 'edgelm', producerVersion: VERSION, metadata }), ...(data ? { data } : {}) };
 }

@@ -101,6 +101,41 @@ export class OnnxGraphBuilder {
     return this.node(opType, inputs, 1, attrs, name)[0]!;
   }
 
+  /**
+   * Moves the data of initializers of at least `minBytes` into one external blob (ONNX external
+   * data, `location` relative to the model file); returns the blob. Offsets are aligned (4 KiB for
+   * tensors of 1 MiB and more, as onnx's own saver does, so that runtimes can map them).
+   */
+  moveToExternal(location: string, minBytes = 1024): Uint8Array {
+    const parts: { t: P.onnx.ITensorProto; raw: Uint8Array; offset: number }[] = [];
+    let size = 0;
+    for (const t of this.initializers) {
+      const raw = t.rawData as Uint8Array | null | undefined;
+      if (!raw || raw.length < minBytes) continue;
+      const align = raw.length >= 1 << 20 ? 4096 : 16;
+      size = Math.ceil(size / align) * align;
+      parts.push({ t, raw, offset: size });
+      size += raw.length;
+    }
+    const blob = new Uint8Array(size);
+    for (const { t, raw, offset } of parts) {
+      blob.set(raw, offset);
+      t.rawData = null;
+      t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      t.externalData = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(raw.length) },
+      ];
+    }
+    return blob;
+  }
+
+  /** Bytes of initializer data held in the model itself. */
+  inlineBytes(): number {
+    return this.initializers.reduce((s, t) => s + ((t.rawData as Uint8Array | null | undefined)?.length ?? 0), 0);
+  }
+
   /** Every value name some node reads. */
   referenced(): Set<string> {
     return new Set(this.nodes.flatMap((n) => n.input ?? []));

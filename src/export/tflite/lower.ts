@@ -898,12 +898,23 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   for (const n of graph.nodes) if (!TFLITE_LOWERINGS[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
   if (unsupported.size) throw new UnsupportedOpError(file, 'the TFLite writer', unsupported, Object.keys(TFLITE_LOWERINGS));
   const l = new Lowerer(graph, file, options.quant);
-  const int8Io = options.quant?.mode === 'int8' && options.quant.io === 'int8';
+  const io = options.quant?.mode === 'int8' ? options.quant.io : 'float';
+  // uint8 edges carry the int8 parameters shifted by 128 and a QUANTIZE (requantize) to/from int8.
+  const asUint8 = (t: number, name: string): number => {
+    const q = l.tensors[t]!.quant!;
+    return l.addTensor(name, l.tensors[t]!.shape, DTYPES.uint8.tflite, undefined, { ...q, zeroPoint: q.zeroPoint.map((z) => z + 128) });
+  };
   const inputs = graph.inputs.map((i) => {
-    l.q8 = int8Io && i.dtype === 'float32';
-    const t = l.activation(i.name, l.shapeOf(i.name), i.dtype);
-    l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d) => d ?? -1);
+    l.q8 = io !== 'float' && i.dtype === 'float32';
+    let t = l.activation(i.name, l.shapeOf(i.name), i.dtype);
     l.place(i.name, t);
+    if (l.q8 && io === 'uint8') {
+      const u = asUint8(t, i.name);
+      l.tensors[t]!.name = `${i.name}/int8`;
+      l.emit('QUANTIZE', [u], [t], undefined, 2);
+      t = u;
+    }
+    l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d) => d ?? -1);
     return t;
   });
   for (const node of graph.nodes) {
@@ -914,8 +925,13 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   const outputs = graph.outputs.map((o) => {
     if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name))
       throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant or an input; TFLite outputs must be computed`);
-    l.q8 = int8Io && l.dtypeOf(o.name) === 'float32';
-    const t = l.get(o.name);
+    l.q8 = io !== 'float' && l.dtypeOf(o.name) === 'float32';
+    let t = l.get(o.name);
+    if (l.q8 && io === 'uint8') {
+      const u = asUint8(t, `${o.name}/uint8`);
+      l.emit('QUANTIZE', [t], [u], undefined, 2);
+      t = u;
+    }
     // The signature's name goes to the tensor users read; an int8 tensor it was dequantized from gets a suffix.
     for (const other of l.tensors) if (other.name === o.name) other.name = `${o.name}/int8`;
     l.tensors[t]!.name = o.name;

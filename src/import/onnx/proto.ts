@@ -140,3 +140,15 @@ export function attributes(modelFile: string, node: NodeProto): Map<string, Attr
   }
   return m;
 }
+
+/** The external data files an ONNX model's initializers refer to (resolved inside its folder). */
+export function externalDataFiles(modelFile: string, bytes: Uint8Array): string[] {
+  const model = decodeModel(modelFile, bytes);
+  const files = new Set<string>();
+  for (const t of model.graph?.initializer ?? []) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+    if (location) files.add(resolveInside(modelFile, location, `external data of tensor '${t.name}'`));
+  }
+  return [...files];
+}
