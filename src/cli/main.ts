@@ -10,6 +10,8 @@ import { registerInspect } from './commands/inspect.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerPrune } from './commands/prune.js';
 import { registerDistill } from './commands/distill.js';
+import { registerRun } from './commands/run.js';
+import { registerDoctor } from './commands/doctor.js';
 
 export function buildProgram(): Command {
   const program = new Command('edgelm')
@@ -25,7 +27,9 @@ export function buildProgram(): Command {
   registerDistill(program);
   registerExport(program);
   registerEval(program);
+  registerRun(program);
   registerDemo(program);
+  registerDoctor(program);
   return program;
 }
 

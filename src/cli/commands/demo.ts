@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -9,34 +9,32 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the main job on the bundled MNIST teacher: inspect it, export TFLite and ONNX, evaluate every artifact in its runtime')
-    .option('-o, --out <dir>', 'where the artifacts go', 'edgelm-demo')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (flags: { out: string; json?: boolean }) => {
-      const { loadModel } = await import('../../import/index.js');
-      const { inspectGraph } = await import('../../report/inspect.js');
-      const { writeExport } = await import('../../export/index.js');
+    .description('the main job on the bundled MNIST teacher: prune, distill, quantize to int8, export TFLite and ONNX, measure each in its runtime, write reports')
+    .option('-o, --out <dir>', 'where the artifacts and reports go', 'edgelm-demo')
+    .option('--json', 'print the report document on stdout')
+    .option('--quiet', 'print nothing but errors')
+    .action(async (flags: { out: string; json?: boolean; quiet?: boolean }) => {
       const { EdgelmError } = await import('../../errors.js');
-      const { formatBytes, formatCount } = await import('../output.js');
-      const { runEval, renderEval, publicResult } = await import('./eval.js');
-      const teacher = join(PACKAGE_ROOT, 'fixtures', 'models', 'mlp', 'model.json');
-      const data = join(PACKAGE_ROOT, 'fixtures', 'data', 'mnist-test.npz');
-      if (!existsSync(teacher) || !existsSync(data)) throw new EdgelmError('input', `demo: the bundled MNIST teacher or digits are missing under ${PACKAGE_ROOT}/fixtures`);
-      const log = (s: string): void => void (flags.json || process.stdout.write(`${s}\n`));
-
-      const graph = await loadModel(teacher);
-      const info = inspectGraph(graph, teacher);
-      log(`teacher: ${graph.name} (${info.format}), ${formatCount(info.params)} parameters, ${formatBytes(info.fileBytes)}`);
-      const artifacts: string[] = [];
-      for (const format of ['tflite', 'onnx'] as const) {
-        const out = join(flags.out, `teacher.${format}`);
-        await writeExport(graph, format, out, [teacher]);
-        artifacts.push(out);
-        log(`wrote ${out}`);
-      }
-      log(`evaluating on ${data.split('/').slice(-1)[0]} in TF.js, LiteRT and onnxruntime …`);
-      const results = await runEval([teacher, ...artifacts], { data, json: flags.json ?? false });
-      if (flags.json) process.stdout.write(`${JSON.stringify({ teacher: { params: info.params, bytes: info.fileBytes }, models: results.map(publicResult) }, null, 2)}\n`);
-      else log(renderEval(results));
+      const { validatePipeline } = await import('../../pipeline/config.js');
+      const pipelineFile = join(PACKAGE_ROOT, 'fixtures', 'pipelines', 'demo.json');
+      if (!existsSync(pipelineFile)) throw new EdgelmError('input', `demo: the bundled pipeline is missing: ${pipelineFile}`);
+      // The bundled pipeline, with its outputs moved to --out.
+      const raw = JSON.parse(readFileSync(pipelineFile, 'utf8')) as { export: { format: string; path: string }[]; report: Record<string, string> };
+      const out = resolve(flags.out);
+      raw.export = raw.export.map((e) => ({ ...e, path: join(out, e.path.split('/').pop()!) }));
+      raw.report = Object.fromEntries(Object.entries(raw.report).map(([k, p]) => [k, join(out, p.split('/').pop()!)]));
+      const pipeline = validatePipeline(raw, pipelineFile);
+      const { runPipeline } = await import('../../pipeline/index.js');
+      const { renderHtml, renderMarkdown } = await import('../../report/render.js');
+      const { writeAtomic } = await import('../../export/write.js');
+      const { renderPipeline } = await import('./run.js');
+      const quiet = flags.json === true || flags.quiet === true;
+      const log = quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
+      const report = await runPipeline(pipeline, log ? { log } : {});
+      writeAtomic(pipeline.report.json!, `${JSON.stringify(report, null, 2)}\n`);
+      writeAtomic(pipeline.report.markdown!, renderMarkdown(report));
+      writeAtomic(pipeline.report.html!, renderHtml(report));
+      if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (!flags.quiet) process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
     });
 }

@@ -46,13 +46,7 @@ async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> 
   const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
-  const { loadDataset, fitToModel } = await import('../../data/index.js');
-  const { loadTf } = await import('../../runtime/tfjs/backend.js');
-  const { GraphExecutor } = await import('../../runtime/tfjs/executor.js');
-  const { TrainableModel, logitsValue } = await import('../../train/model.js');
-  const { train, accuracyOn } = await import('../../train/loop.js');
-  const { distillationLoss } = await import('../../train/losses.js');
-  const { scaleWidths, reinitialize } = await import('../../prune/channels.js');
+  const { loadDataset } = await import('../../data/index.js');
 
   const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
   if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
@@ -70,59 +64,23 @@ async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> 
   for (const m of [flags.teacher, flags.student]) if (m) { const s = detectFormat(m); inputs.push(...modelFiles(s.file, s.format).map((f) => f.path)); }
   checkNotInput(flags.output, inputs);
   const teacher = await loadModel(flags.teacher);
-  let student = flags.student ? await loadModel(flags.student) : scaleWidths(teacher, Number(flags.studentWidth), training.seed);
-  if (flags.student && flags.reinit) student = reinitialize(student, training.seed);
-
-  const data = fitToModel(await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}), teacher.inputs[0]!.shape);
-  if (!data.y) alpha = 1; // no labels: the teacher is the only signal
-  const val = flags.val ? fitToModel(await loadDataset(flags.val, {}), student.inputs[0]!.shape) : undefined;
-  if (val && !val.y) throw usageError(`${flags.val}: --val needs labels`);
-  const tf = await loadTf(training.backend as never);
-
-  // The teacher runs once, in inference: its logits for every training sample are cached.
-  const n = data.shape[0]!;
-  const per = data.x.length / n;
-  const exec = new GraphExecutor(tf, teacher);
-  const tLogits = logitsValue(teacher);
-  let cache: Float32Array | undefined;
-  let classes = 0;
-  for (let s = 0; s < n; s += 256) {
-    const e = Math.min(n, s + 256);
-    const x = tf.tensor(data.x.subarray(s * per, e * per), [e - s, ...data.shape.slice(1)], data.x instanceof Int32Array ? 'int32' : 'float32');
-    const [z] = exec.run({ [teacher.inputs[0]!.name]: x }, [tLogits]);
-    const d = (await z!.data()) as Float32Array;
-    classes ||= d.length / (e - s);
-    cache ??= new Float32Array(n * classes);
-    cache.set(d, s * classes);
-    z!.dispose();
-    x.dispose();
-  }
-  exec.dispose();
-
-  const model = new TrainableModel(tf, student);
-  let best = { accuracy: -1, epoch: 0, graph: student };
-  let stale = 0;
-  const onEpoch = training.onEpoch;
-  const history = await train(tf, model, { ...data, shape: [n, ...student.inputs[0]!.shape.slice(1).map((d, i) => d ?? data.shape[i + 1]!)] }, (logits, b) => {
-    const rows = new Float32Array(b.indices.length * classes);
-    b.indices.forEach((i, k) => rows.set(cache!.subarray(i * classes, (i + 1) * classes), k * classes));
-    return distillationLoss(tf, logits, tf.tensor(rows, [b.indices.length, classes], 'float32'), b.y, temperature, alpha);
-  }, {
-    ...training,
-    onEpoch: (stats) => {
-      if (val) {
-        stats.valAccuracy = accuracyOn(tf, model, val);
-        if (stats.valAccuracy > best.accuracy) {
-          best = { accuracy: stats.valAccuracy, epoch: stats.epoch, graph: model.toGraph() };
-          stale = 0;
-        } else stale++;
-      }
-      onEpoch?.(stats);
-      return earlyStop !== undefined && stale >= earlyStop;
-    },
+  const { distillModel } = await import('../../distill/index.js');
+  const r = await distillModel(teacher, {
+    ...(flags.student ? { student: await loadModel(flags.student) } : { studentWidth: Number(flags.studentWidth) }),
+    reinit: flags.reinit === true,
+    data: await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}),
+    ...(flags.val ? { val: await loadDataset(flags.val, {}) } : {}),
+    temperature,
+    alpha,
+    ...(earlyStop !== undefined ? { earlyStop } : {}),
+    training,
+    backend: training.backend as never,
   });
-  const trained = val && best.accuracy >= 0 ? best.graph : model.toGraph();
-  model.dispose();
+  const trained = r.student;
+  const history = r.history;
+  const best = r.best ?? { accuracy: -1, epoch: 0 };
+  const val = flags.val;
+  alpha = r.alpha;
   const written = await writeExport(trained, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
   const evaluation = flags.val ? await runEval([flags.teacher, written.files[0]!], { data: flags.val, json: true }) : undefined;
   const { inspectGraph } = await import('../../report/inspect.js');

@@ -48,8 +48,7 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
   const { excludeFilter } = await import('../../quantize/plan.js');
-  const prune = await import('../../prune/index.js');
-  const { polynomialSparsity } = await import('../../prune/masks.js');
+  const { parsePattern } = await import('../../prune/index.js');
 
   const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
   if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
@@ -57,74 +56,24 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
   if (!(sparsity >= 0 && sparsity < 1)) throw usageError(`--sparsity: expected a fraction in [0, 1), got '${flags.sparsity}'`);
   if (flags.scope !== 'layer' && flags.scope !== 'global') throw usageError(`--scope: expected layer or global, got '${flags.scope}'`);
   if (flags.schedule !== 'constant' && flags.schedule !== 'polynomial') throw usageError(`--schedule: expected constant or polynomial, got '${flags.schedule}'`);
-  const spec = { sparsity, scope: flags.scope, pattern: prune.parsePattern(flags.pattern), exclude: excludeFilter(flags.exclude) } as const;
+  const spec = { sparsity, scope: flags.scope, pattern: parsePattern(flags.pattern), exclude: excludeFilter(flags.exclude) } as const;
   const training = await trainingOptions(flags, { model, data: flags.data, spec: { ...spec, exclude: flags.exclude }, schedule: flags.schedule }, flags.json === true);
   if (training.epochs > 0 && !flags.data) throw usageError('--epochs needs --data: fine-tuning trains on labelled samples');
   if (flags.schedule === 'polynomial' && training.epochs === 0) throw usageError('--schedule polynomial prunes during fine-tuning: give --data and --epochs');
-
   const src = detectFormat(model);
   const inputs = modelFiles(src.file, src.format).map((f) => f.path);
   checkNotInput(flags.output, inputs);
-  let graph = await loadModel(model);
-  const { weightLayers } = await import('../../train/model.js');
-  const paramsOf = (g: typeof graph): number => weightLayers(g).reduce((s, l) => s + g.constants.get(l.inputs[1]!)!.data.length, 0);
-  const paramsBefore = paramsOf(graph);
-  if (spec.pattern.kind === 'channel') {
-    const { pruneChannels } = await import('../../prune/channels.js');
-    graph = pruneChannels(graph, sparsity, spec.exclude);
-  }
-  const layers = prune.prunableLayers(graph, spec);
-  if (!layers.length) throw usageError(`${src.file}: no prunable layer (dense, conv, matMul with constant weights) after --exclude`);
-  const structured = spec.pattern.kind === 'channel';
-  let masks = structured ? new Map<string, Uint8Array>() : prune.computeMasks(graph, layers, spec, flags.schedule === 'polynomial' ? 0 : sparsity);
-  graph = prune.applyMasks(graph, masks);
 
-  let history: unknown[] = [];
-  if (training.epochs > 0) {
-    const { loadDataset } = await import('../../data/index.js');
-    const { fitToModel } = await import('../../data/index.js');
-    const { loadTf } = await import('../../runtime/tfjs/backend.js');
-    const { TrainableModel } = await import('../../train/model.js');
-    const { train } = await import('../../train/loop.js');
-    const { crossEntropy } = await import('../../train/losses.js');
-    const data = fitToModel(await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}), graph.inputs[0]!.shape);
-    if (!data.y) throw usageError(`${flags.data}: fine-tuning needs labels (y)`);
-    const tf = await loadTf(training.backend as never);
-    const tm = new TrainableModel(tf, graph);
-    const steps = training.epochs * Math.ceil(data.shape[0]! / training.batchSize);
-    // Polynomial: sparsity rises over the first 3/4 of the steps, masks refreshed ~50 times.
-    const end = Math.max(1, Math.floor(0.75 * steps));
-    const every = Math.max(1, Math.round(end / 50));
-    const maskTensors = new Map<string, ReturnType<typeof tf.tensor>>();
-    const upload = (): void => {
-      for (const t of maskTensors.values()) t.dispose();
-      maskTensors.clear();
-      for (const [name, m] of masks) maskTensors.set(name, tf.keep(tf.tensor(Float32Array.from(m), graph.constants.get(name)!.shape, 'float32')));
-    };
-    upload();
-    const reapply = (): void => {
-      tf.tidy(() => {
-        for (const [name, m] of maskTensors) (tm.variables.get(name) as unknown as { assign(t: unknown): void }).assign(tf.mul(tm.variables.get(name)!, m));
-      });
-    };
-    history = await train(tf, tm, data, (logits, b) => crossEntropy(tf, logits, b.y!), {
-      ...training,
-      afterStep: (step) => {
-        if (flags.schedule === 'polynomial' && (step % every === 0 || step === end) && step <= end) {
-          masks = prune.computeMasks(graph, layers, spec, polynomialSparsity(step, 0, sparsity, 0, end), (n) => tm.read(n));
-          upload();
-        }
-        reapply();
-      },
-    });
-    graph = tm.toGraph();
-    for (const t of maskTensors.values()) t.dispose();
-    tm.dispose();
-  }
+  const { loadDataset } = await import('../../data/index.js');
+  const { pruneModel } = await import('../../prune/run.js');
+  const data = flags.data ? await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {}) : undefined;
+  const pruned = await pruneModel(await loadModel(model), { ...spec, schedule: flags.schedule, ...(data ? { data } : {}), training, backend: training.backend as never });
+  const graph = pruned.graph;
+  const [paramsBefore, paramsAfter, structured] = [pruned.weightsBefore, pruned.weightsAfter, spec.pattern.kind === 'channel'];
+  const history = pruned.history;
   const written = await writeExport(graph, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
-  const report = prune.sparsityReport(graph, layers);
+  const report = { layers: pruned.layers, total: pruned.sparsity };
   const evaluation = flags.val ? await runEval([model, written.files[0]!], { data: flags.val, ...(flags.labels ? { labels: flags.labels } : {}), json: true }) : undefined;
-  const paramsAfter = paramsOf(graph);
   const headline = structured
     ? `removed ${(100 * sparsity).toFixed(0)}% of the hidden channels: layer weights ${paramsBefore} → ${paramsAfter} (${((100 * paramsAfter) / paramsBefore).toFixed(1)}%)`
     : `${(100 * report.total).toFixed(1)}% of the pruned layers' weights are zero`;

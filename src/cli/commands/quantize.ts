@@ -18,6 +18,7 @@ interface QuantizeFlags {
   io: string;
   perLayerReport?: boolean;
   externalData?: boolean;
+  maxAccuracyDrop?: string;
   data?: string;
   labels?: string;
   batch: string;
@@ -45,6 +46,7 @@ export function registerQuantize(program: Command): void {
     .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
     .option('--per-layer-report', 'print the error each quantized layer alone introduces (cosine, SQNR) on calibration data')
     .option('--data <file>', 'evaluation data: measure the artifact against the source in its runtime')
+    .option('--max-accuracy-drop <p>', 'with --data: keep the most sensitive layers in float until the artifact is at most p (e.g. 0.01) below the source')
     .option('--labels <file>', 'labels .npy for .npy data')
     .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
     .option('--json', 'print one JSON document on stdout')
@@ -65,8 +67,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const { exportFiles, writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
-  const { QUANT_MODES, defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
-  const { foldBatchNorm } = await import('../../ir/passes/fold-batchnorm.js');
+  const { QUANT_MODES } = await import('../../quantize/plan.js');
 
   const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
   if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
@@ -86,18 +87,30 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const src = detectFormat(model);
   const inputs = modelFiles(src.file, src.format).map((f) => f.path);
   checkNotInput(flags.output, inputs);
-  const graph = foldBatchNorm(await loadModel(model));
-  const plan = defaultPlan(mode, { bits, granularity: flags.granularity as 'tensor', blockSize, exclude: excludeFilter(flags.exclude), io: flags.io as 'float' });
   const show = !flags.json && process.stderr.isTTY === true;
-
+  const source = await loadModel(model);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDataset } = await import('../../data/index.js');
-  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport) ? await loadDataset(calibrationSource, { ...(flags.labels && !flags.calibration ? { labels: flags.labels } : {}), inputShape: graph.inputs[0]!.shape }) : undefined;
-  if (mode === 'int8') {
-    const { calibrate } = await import('../../quantize/calibrate.js');
-    const bar = progress('calibrate', show);
-    plan.ranges = await calibrate(graph, calibrationData!, { method: flags.calibrationMethod as 'minmax', limit: calibrationLimit, onProgress: (d, t) => bar.update(d, t) });
-    bar.stop();
+  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport || flags.maxAccuracyDrop !== undefined) ? await loadDataset(calibrationSource, { ...(flags.labels && !flags.calibration ? { labels: flags.labels } : {}), inputShape: source.inputs[0]!.shape }) : undefined;
+  const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
+  const bar = progress('calibrate', show);
+  let { graph, plan } = await quantizeModel(source, {
+    mode, bits, granularity: flags.granularity as 'auto', blockSize, exclude: flags.exclude, io: flags.io as 'float',
+    ...(mode === 'int8' ? { calibration: calibrationData!, calibrationMethod: flags.calibrationMethod as 'minmax', calibrationLimit } : {}),
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.stop();
+  let keptFloat: { node: string; sqnrDb: number; dropBefore: number }[] | undefined;
+  if (flags.maxAccuracyDrop !== undefined) {
+    const maxDrop = Number(flags.maxAccuracyDrop);
+    if (!(maxDrop >= 0 && maxDrop < 1)) throw usageError(`--max-accuracy-drop: expected a fraction such as 0.01, got '${flags.maxAccuracyDrop}'`);
+    if (!flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
+    const { evaluate } = await import('../../report/eval.js');
+    const evalData = await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {});
+    const sourceResult = await evaluate(model, evalData, { latencyRuns: 5 });
+    const fit = await fitAccuracy(graph, plan, format, evalData, sourceResult, maxDrop, { batchSize: batch, ...(calibrationData ? { calibration: calibrationData } : {}) });
+    plan = fit.plan;
+    keptFloat = fit.kept;
   }
   const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, quant: plan, externalData: flags.externalData === true });
   const output = written.files[0]!;
@@ -115,6 +128,8 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const quantized = quantizableLayers(graph, plan).length;
   const excluded = graph.nodes.filter((n) => plan.exclude(n)).map((n) => n.name);
   const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${flags.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
+  if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
+  else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
   if (perLayer) lines.push('', renderLayerErrors(perLayer));
   if (evaluation) lines.push('', renderEval(evaluation));
   const result: Record<string, unknown> & { text: string } = {
@@ -130,6 +145,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     sizeRatio: written.bytes / floatBytes,
     quantizedLayers: quantized,
     floatLayers: excluded,
+    ...(keptFloat ? { keptFloat } : {}),
     text: lines.join('\n'),
   };
   if (perLayer) result.perLayer = perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null }));

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+
+/** What can compute and run here: TF.js backends and the artifact runtimes, with versions. */
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check which compute backends (wasm, tfjs-node, cpu) and runtimes (LiteRT, onnxruntime) work on this machine')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (flags: { json?: boolean }) => {
+      const checks = await runChecks();
+      if (flags.json) return void process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
+      const { colours, table } = await import('../output.js');
+      const c = colours();
+      process.stdout.write(`${table(checks, [
+        { header: 'component', value: (r) => r.name },
+        { header: 'status', value: (r) => (r.ok ? c.green('ok') : c.yellow('unavailable')) },
+        { header: 'version', value: (r) => r.version ?? '' },
+        { header: 'note', value: (r) => r.note ?? '' },
+      ], c)}\n`);
+    });
+}
+
+interface Check {
+  name: string;
+  ok: boolean;
+  version?: string;
+  note?: string;
+}
+
+async function runChecks(): Promise<Check[]> {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const version = (pkg: string): string | undefined => {
+    try {
+      return (require(`${pkg}/package.json`) as { version: string }).version;
+    } catch {
+      return undefined;
+    }
+  };
+  const attempt = async (name: string, pkg: string, f: () => Promise<string | void>): Promise<Check> => {
+    try {
+      const note = await f();
+      return { name, ok: true, ...(version(pkg) ? { version: version(pkg)! } : {}), ...(note ? { note } : {}) };
+    } catch (e) {
+      return { name, ok: false, ...(version(pkg) ? { version: version(pkg)! } : {}), note: (e as Error).message.split('\n')[0]!.slice(0, 100) };
+    }
+  };
+  const { loadTf } = await import('../../runtime/tfjs/backend.js');
+  const sum = async (b: 'wasm' | 'cpu' | 'node'): Promise<string> => {
+    const tf = await loadTf(b);
+    const v = tf.tidy(() => tf.sum(tf.tensor([1, 2, 3])).dataSync()[0]);
+    if (v !== 6) throw new Error(`wrong result ${v}`);
+    return `backend ${tf.getBackend()}`;
+  };
+  const checks: Check[] = [
+    { name: 'node', ok: true, version: process.versions.node },
+    await attempt('TF.js wasm (default)', '@tensorflow/tfjs-backend-wasm', () => sum('wasm')),
+    await attempt('TF.js node (tfjs-node)', '@tensorflow/tfjs-node', () => sum('node')),
+    await attempt('TF.js cpu', '@tensorflow/tfjs', () => sum('cpu')),
+    await attempt('LiteRT (.tflite)', '@litertjs/core', async () => {
+      const { loadLiteRtNode } = await import('../../runtime/litert.js');
+      await loadLiteRtNode();
+      return 'CPU (XNNPACK) in WebAssembly';
+    }),
+    await attempt('onnxruntime-node (.onnx)', 'onnxruntime-node', async () => {
+      await import('onnxruntime-node');
+      return 'CPU execution provider';
+    }),
+  ];
+  return checks;
+}

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import type { PipelineReport } from '../../pipeline/index.js';
+import { colours, formatBytes, table } from '../output.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a pipeline file: steps (prune, distill, quantize), exports measured in their runtimes, reports, quality gates (exit 3 when one is missed)')
+    .argument('<pipeline>', 'pipeline .json or .yaml; paths inside are relative to it')
+    .option('--json', 'print the report document on stdout')
+    .option('--quiet', 'print nothing but errors (and --json output)')
+    .addHelpText('after', '\nExample:\n  edgelm run examples/pipeline.json --json > report.json\n')
+    .action(async (file: string, flags: { json?: boolean; quiet?: boolean }) => {
+      const report = await runPipelineFile(file, { json: flags.json === true, quiet: flags.quiet === true });
+      if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (!flags.quiet) process.stdout.write(`${renderPipeline(report)}\n`);
+      const failed = report.gates.filter((g) => !g.passed);
+      if (failed.length) {
+        const { EdgelmError } = await import('../../errors.js');
+        const what = failed.map((g) => `${g.gate} measured ${fmtGate(g.gate, g.value)}, limit ${fmtGate(g.gate, g.limit)}`).join('; ');
+        throw new EdgelmError('gate', `quality gate missed: ${what}`);
+      }
+    });
+}
+
+const fmtGate = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? `${v} bytes` : gate === 'maxLatencyMs' ? `${v.toFixed(3)} ms` : v.toFixed(4));
+
+export async function runPipelineFile(file: string, opts: { json: boolean; quiet: boolean }): Promise<PipelineReport> {
+  const { loadPipeline } = await import('../../pipeline/config.js');
+  const { runPipeline } = await import('../../pipeline/index.js');
+  const { renderHtml, renderMarkdown } = await import('../../report/render.js');
+  const { writeAtomic } = await import('../../export/write.js');
+  const pipeline = loadPipeline(file);
+  const log = opts.json || opts.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
+  const report = await runPipeline(pipeline, log ? { log } : {});
+  // Reports are written before gates are judged: a failing CI job still has them to show.
+  if (pipeline.report.json) writeAtomic(pipeline.report.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (pipeline.report.markdown) writeAtomic(pipeline.report.markdown, renderMarkdown(report));
+  if (pipeline.report.html) writeAtomic(pipeline.report.html, renderHtml(report));
+  return report;
+}
+
+export function renderPipeline(r: PipelineReport): string {
+  const c = colours();
+  const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
+  const lines = [
+    table(r.variants, [
+      { header: 'variant', value: (v) => v.name },
+      { header: 'runtime', value: (v) => v.runtime },
+      { header: 'size', value: (v) => formatBytes(v.bytes), align: 'right' },
+      { header: 'gzip', value: (v) => formatBytes(v.gzipBytes), align: 'right' },
+      { header: 'params', value: (v) => v.params.toLocaleString('en-US'), align: 'right' },
+      { header: 'sparsity', value: (v) => pct(v.sparsity), align: 'right' },
+      { header: 'accuracy', value: (v) => pct(v.accuracy), align: 'right' },
+      { header: 'agreement', value: (v) => pct(v.agreement), align: 'right' },
+      { header: 'latency', value: (v) => `${v.latencyMs.toFixed(3)} ms`, align: 'right' },
+    ], c),
+  ];
+  if (r.gates.length) lines.push('', ...r.gates.map((g) => `${g.passed ? c.green('pass') : c.red('FAIL')}  ${g.gate}: ${fmtGate(g.gate, g.value)} (limit ${fmtGate(g.gate, g.limit)})`));
+  return lines.join('\n');
+}

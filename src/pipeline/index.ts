@@ -1,0 +1,194 @@
+// Runs a pipeline: steps on the Graph in order, each export written and measured in its runtime,
+// reports written, gates checked (a missed gate is exit 3 after the reports are on disk).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDataset, type Dataset } from '../data/index.js';
+import { distillModel } from '../distill/index.js';
+import { EdgelmError } from '../errors.js';
+import { writeExport } from '../export/index.js';
+import { detectFormat, loadModel, modelFiles } from '../import/index.js';
+import type { Graph } from '../ir/graph.js';
+import { parsePattern } from '../prune/index.js';
+import { pruneModel } from '../prune/run.js';
+import { fitAccuracy, quantizeModel } from '../quantize/index.js';
+import { excludeFilter, type QuantPlan } from '../quantize/plan.js';
+import { layerErrors, type LayerError } from '../quantize/layer-error.js';
+import { evaluate, type EvalResult } from '../report/eval.js';
+import { inspectGraph } from '../report/inspect.js';
+import { weightLayers } from '../train/model.js';
+import { VERSION } from '../version.js';
+import type { Pipeline } from './config.js';
+
+export interface Variant {
+  name: string;
+  kind: 'original' | 'step' | 'export';
+  format: string;
+  runtime: string;
+  file?: string;
+  bytes: number;
+  gzipBytes: number;
+  params: number;
+  /** Fraction of exact zeros in the weight layers. */
+  sparsity: number;
+  accuracy?: number;
+  agreement?: number;
+  latencyMs: number;
+  perLayer?: LayerError[];
+}
+
+export interface GateResult {
+  gate: keyof Pipeline['gates'];
+  value: number;
+  limit: number;
+  passed: boolean;
+}
+
+/** The report document (schema "edgelm.report/1", documented in docs/report-schema.md). */
+export interface PipelineReport {
+  schema: 'edgelm.report/1';
+  edgelm: string;
+  pipeline: string;
+  model: string;
+  evalData?: string;
+  samples?: number;
+  variants: Variant[];
+  keptFloat?: { node: string; sqnrDb: number; dropBefore: number }[];
+  gates: GateResult[];
+  passed: boolean;
+}
+
+function weightSparsity(g: Graph): number {
+  let zeros = 0;
+  let total = 0;
+  for (const l of weightLayers(g)) {
+    const d = g.constants.get(l.inputs[1]!)!.data as Float32Array;
+    total += d.length;
+    for (const v of d) if (v === 0) zeros++;
+  }
+  return total ? zeros / total : 0;
+}
+
+function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Graph): Variant {
+  return {
+    name, kind, format: r.format, runtime: r.runtime, ...(kind !== 'step' ? { file: r.file } : {}),
+    bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: weightSparsity(graph),
+    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: r.latencyMs,
+  };
+}
+
+export interface RunOptions {
+  log?: (line: string) => void;
+  /** Extra training options (progress). */
+  onEpoch?: (step: string, epoch: number, loss: number) => void;
+}
+
+export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<PipelineReport> {
+  const log = opts.log ?? (() => {});
+  const source = detectFormat(p.model);
+  const inputs = modelFiles(source.file, source.format).map((f) => f.path);
+  let graph = await loadModel(p.model);
+  const original = graph;
+  const load = async (path: string | undefined): Promise<Dataset | undefined> => (path ? loadDataset(path) : undefined);
+  const [train, calibration, evalData] = [await load(p.data.train), await load(p.data.calibration ?? p.data.train), await load(p.data.eval)];
+  const variants: Variant[] = [];
+  let reference: EvalResult | undefined;
+  const scratch = mkdtempSync(join(tmpdir(), 'edgelm-run-'));
+  try {
+    if (evalData) {
+      reference = await evaluate(source.file, evalData, { latencyRuns: 20 });
+      variants.push(variantOf('original', 'original', reference, original));
+      log(`original: ${fmtAcc(reference.accuracy)} in ${reference.runtime}`);
+    }
+    let plan: QuantPlan | undefined;
+    let keptFloat: PipelineReport['keptFloat'];
+    let perLayer: LayerError[] | undefined;
+    for (const [i, step] of p.steps.entries()) {
+      const training = (epochs: number, lr: number) => ({ epochs, batchSize: p.batchSize, lr, optimizer: 'adam' as const, seed: p.seed });
+      let name: string;
+      if ('prune' in step) {
+        const s = step.prune;
+        name = `prune ${s.pattern} ${s.scope} ${s.sparsity}`;
+        log(`step ${i + 1}: ${name}${s.epochs ? `, fine-tune ${s.epochs} epoch(s)` : ''}`);
+        graph = (await pruneModel(graph, { sparsity: s.sparsity, scope: s.scope, pattern: parsePattern(s.pattern), exclude: excludeFilter(s.exclude), schedule: s.schedule, ...(train ? { data: train } : {}), training: training(s.epochs, s.lr) })).graph;
+      } else if ('distill' in step) {
+        const s = step.distill;
+        name = `distill ${s.student ? 'student' : `width ${s.studentWidth}`}`;
+        log(`step ${i + 1}: ${name}, ${s.epochs} epoch(s), T ${s.temperature}, α ${s.alpha}`);
+        const student = s.student ? await loadModel(s.student) : undefined;
+        graph = (await distillModel(graph, { ...(student ? { student } : { studentWidth: s.studentWidth! }), data: train!, temperature: s.temperature, alpha: s.alpha, training: training(s.epochs, s.lr) })).student;
+      } else {
+        const s = step.quantize;
+        name = `quantize ${s.mode}`;
+        log(`step ${i + 1}: ${name}`);
+        const q = await quantizeModel(graph, { mode: s.mode, bits: s.bits, granularity: s.granularity, exclude: s.exclude, ...(calibration ? { calibration } : {}) });
+        graph = q.graph;
+        plan = q.plan;
+        const firstFormat = p.export[0]?.format ?? 'onnx';
+        if (calibration) perLayer = await layerErrors(graph, plan, firstFormat, calibration);
+        if (s.maxAccuracyDrop !== undefined && evalData && reference) {
+          const fit = await fitAccuracy(graph, plan, firstFormat, evalData, reference, s.maxAccuracyDrop, { ...(calibration ? { calibration } : {}) });
+          plan = fit.plan;
+          keptFloat = fit.kept;
+        }
+        continue; // quantization is applied by the writers: its variants are the exports
+      }
+      if (evalData && reference) {
+        // A step's model, measured as float ONNX in onnxruntime.
+        const out = join(scratch, `step-${i + 1}.onnx`);
+        await writeExport(graph, 'onnx', out, inputs);
+        const r = await evaluate(out, evalData, { reference: reference.predictions, latencyRuns: 20 });
+        variants.push(variantOf(`step ${i + 1}: ${name}`, 'step', r, graph));
+        log(`  → ${fmtAcc(r.accuracy)}, ${r.bytes} bytes (float)`);
+      }
+    }
+    for (const e of p.export) {
+      const written = await writeExport(graph, e.format, e.path, inputs, { ...(plan ? { quant: plan } : {}) });
+      log(`wrote ${written.files[0]} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
+      if (evalData) {
+        const r = await evaluate(written.files[0]!, evalData, { ...(reference ? { reference: reference.predictions } : {}), latencyRuns: 20 });
+        const v = variantOf(`export ${e.format}`, 'export', r, graph);
+        if (perLayer && plan) v.perLayer = perLayer.filter((l) => !plan!.exclude(graph.nodes.find((n) => n.name === l.node)!));
+        variants.push(v);
+        log(`  → ${fmtAcc(r.accuracy)} in ${r.runtime}, agreement ${fmtAcc(r.agreement)}, ${r.bytes} bytes, ${r.latencyMs.toFixed(3)} ms`);
+      }
+    }
+    const gates = checkGates(p, variants);
+    return {
+      schema: 'edgelm.report/1', edgelm: VERSION, pipeline: p.file, model: source.file,
+      ...(evalData ? { evalData: evalData.source, samples: evalData.shape[0]! } : {}),
+      variants, ...(keptFloat ? { keptFloat } : {}), gates, passed: gates.every((g) => g.passed),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const fmtAcc = (v: number | undefined): string => (v === undefined ? 'no labels' : `${(100 * v).toFixed(2)}%`);
+
+/** Each gate against the worst export (or the last step's model when nothing is exported). */
+export function checkGates(p: Pipeline, variants: Variant[]): GateResult[] {
+  const original = variants.find((v) => v.kind === 'original');
+  const exports = variants.filter((v) => v.kind === 'export');
+  const measured = exports.length ? exports : variants.filter((v) => v.kind === 'step').slice(-1);
+  const out: GateResult[] = [];
+  const g = p.gates;
+  if (!measured.length && Object.keys(g).length) throw new EdgelmError('usage', `${p.file}: gates need something to measure: add export entries and data.eval`);
+  if (g.maxAccuracyDrop !== undefined) {
+    const value = Math.max(...measured.map((v) => (original?.accuracy ?? 0) - (v.accuracy ?? 0)));
+    out.push({ gate: 'maxAccuracyDrop', value, limit: g.maxAccuracyDrop, passed: value <= g.maxAccuracyDrop + 1e-12 });
+  }
+  if (g.minAgreement !== undefined) {
+    const value = Math.min(...measured.map((v) => v.agreement ?? 0));
+    out.push({ gate: 'minAgreement', value, limit: g.minAgreement, passed: value >= g.minAgreement });
+  }
+  if (g.maxSizeBytes !== undefined) {
+    const value = Math.max(...measured.map((v) => v.bytes));
+    out.push({ gate: 'maxSizeBytes', value, limit: g.maxSizeBytes, passed: value <= g.maxSizeBytes });
+  }
+  if (g.maxLatencyMs !== undefined) {
+    const value = Math.max(...measured.map((v) => v.latencyMs));
+    out.push({ gate: 'maxLatencyMs', value, limit: g.maxLatencyMs, passed: value <= g.maxLatencyMs });
+  }
+  return out;
+}
