@@ -1,7 +1,10 @@
 // The CLI's single entry: parses arguments, runs a command, and is the one place that turns errors
 // into messages and exit codes (0 ok, 1 bug, 2 usage/input, 3 quality gate missed).
+import { rmSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { pendingTempFiles } from '../export/write.js';
 import { EdgelmError, exitCodeOf } from '../errors.js';
+import { setQuiet } from './output.js';
 import { VERSION } from '../version.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
@@ -18,6 +21,7 @@ export function buildProgram(): Command {
     .description('Make neural networks small enough for edge devices: quantize, prune, distill; export TFLite and ONNX.')
     .version(VERSION, '-v, --version')
     .option('--debug', 'print stack traces of errors')
+    .option('-q, --quiet', 'print nothing but errors (and --json documents)')
     .showHelpAfterError('(run edgelm --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -35,6 +39,19 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
+  // --quiet: results and logs are dropped; errors (stderr) and --json documents stay.
+  if ((argv.includes('--quiet') || argv.includes('-q')) && !argv.includes('--json')) {
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    setQuiet();
+  }
+  // Interrupted: remove temporary files (artifacts are renamed into place only when complete) and
+  // exit 130 (SIGINT) or 143 (SIGTERM), the shell's convention.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+    process.once(signal, () => {
+      for (const tmp of pendingTempFiles()) rmSync(tmp, { force: true });
+      process.stderr.write(`edgelm: interrupted (${signal}); no partial output was left\n`);
+      process.exit(code);
+    });
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

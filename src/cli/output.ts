@@ -1,6 +1,15 @@
 // Terminal output helpers. The library never prints; only the CLI writes to stdout/stderr.
 import chalk, { Chalk, type ChalkInstance } from 'chalk';
 
+let quiet = false;
+/** --quiet: no logs or progress on stderr (errors still print). */
+export function setQuiet(): void {
+  quiet = true;
+}
+export function isQuiet(): boolean {
+  return quiet;
+}
+
 /** Colours only on a TTY and never when NO_COLOR is set (https://no-color.org). */
 export function colours(stream: NodeJS.WriteStream = process.stdout): ChalkInstance {
   const on = stream.isTTY === true && !process.env.NO_COLOR;

@@ -1,5 +1,6 @@
 // Progress bars for long work: drawn on a TTY (stderr), silent otherwise, never with --json.
 import cliProgress from 'cli-progress';
+import { isQuiet } from './output.js';
 
 export interface Progress {
   update(done: number, total: number, label?: string): void;
@@ -7,7 +8,7 @@ export interface Progress {
 }
 
 export function progress(title: string, enabled = process.stderr.isTTY === true): Progress {
-  if (!enabled) return { update: () => {}, stop: () => {} };
+  if (!enabled || isQuiet()) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { format: `${title.padEnd(18)} [{bar}] {percentage}% {value}/{total} {label}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

@@ -66,6 +66,7 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
         }
       }
       opts.onProgress?.(b.start + rows, n);
+      await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
   } finally {
     exec.dispose();

@@ -67,6 +67,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       const out = await session.run(x, shape);
       predictions.set(argmaxRows(out, shape[0]!).subarray(0, rows), b.start);
       opts.onProgress?.(b.start + rows, n);
+      await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
     // Latency: one sample at a time, the way an edge device serves requests; first runs warm up.
     // A static-batch model is timed on one full batch.

@@ -113,6 +113,9 @@ export async function train(tf: Tf, model: TrainableModel, data: Dataset, loss: 
         y?.dispose();
         step++;
         opts.afterStep?.(step);
+        // Let the event loop turn: wasm kernels resolve as microtasks, and signals (Ctrl-C) are only
+        // delivered between macrotasks.
+        await new Promise((resolve) => setImmediate(resolve));
         opts.onProgress?.(epoch, Math.min(n, s + opts.batchSize), n, lossSum / Math.min(n, s + opts.batchSize));
       }
       const stats: EpochStats = { epoch: epoch + 1, loss: lossSum / n, seconds: (performance.now() - start) / 1000, ...(labelled ? { accuracy: correct / labelled } : {}) };

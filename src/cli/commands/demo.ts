@@ -9,11 +9,11 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export function registerDemo(program: Command): void {
   program
     .command('demo')
+    .addHelpText('after', '\nExample:\n  npx edgelm demo            # artifacts and reports in ./edgelm-demo/\n')
     .description('the main job on the bundled MNIST teacher: prune, distill, quantize to int8, export TFLite and ONNX, measure each in its runtime, write reports')
     .option('-o, --out <dir>', 'where the artifacts and reports go', 'edgelm-demo')
     .option('--json', 'print the report document on stdout')
-    .option('--quiet', 'print nothing but errors')
-    .action(async (flags: { out: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (flags: { out: string; json?: boolean }) => {
       const { EdgelmError } = await import('../../errors.js');
       const { validatePipeline } = await import('../../pipeline/config.js');
       const pipelineFile = join(PACKAGE_ROOT, 'fixtures', 'pipelines', 'demo.json');
@@ -28,13 +28,14 @@ export function registerDemo(program: Command): void {
       const { renderHtml, renderMarkdown } = await import('../../report/render.js');
       const { writeAtomic } = await import('../../export/write.js');
       const { renderPipeline } = await import('./run.js');
-      const quiet = flags.json === true || flags.quiet === true;
+      const { isQuiet } = await import('../output.js');
+      const quiet = flags.json === true || isQuiet();
       const log = quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
       const report = await runPipeline(pipeline, log ? { log } : {});
       writeAtomic(pipeline.report.json!, `${JSON.stringify(report, null, 2)}\n`);
       writeAtomic(pipeline.report.markdown!, renderMarkdown(report));
       writeAtomic(pipeline.report.html!, renderHtml(report));
       if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else if (!flags.quiet) process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
+      else process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
     });
 }

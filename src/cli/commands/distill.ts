@@ -20,6 +20,7 @@ interface DistillFlags extends TrainingFlags {
 export function registerDistill(program: Command): void {
   const cmd = program
     .command('distill')
+    .addHelpText('after', '\nExamples:\n  edgelm distill --teacher fixtures/models/mlp --student-width 0.1 --data fixtures/data/mnist-train.npz -o student.onnx --epochs 20\n  edgelm distill --teacher big.onnx --student small/model.json --data train.npz --val test.npz --early-stop 3 -o s.tflite\n')
     .description('train a smaller student on a teacher\'s softened logits (Hinton et al. 2015) and write it in any format')
     .requiredOption('--teacher <model>', 'the teacher model (inference only)')
     .option('--student <model>', 'the student model (its weights are the starting point unless --reinit)')

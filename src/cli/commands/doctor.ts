@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
+    .addHelpText('after', '\nExample:\n  edgelm doctor --json\n')
     .description('check which compute backends (wasm, tfjs-node, cpu) and runtimes (LiteRT, onnxruntime) work on this machine')
     .option('--json', 'print one JSON document on stdout')
     .action(async (flags: { json?: boolean }) => {

@@ -14,6 +14,7 @@ export interface EvalFlags {
 export function registerEval(program: Command): void {
   program
     .command('eval')
+    .addHelpText('after', '\nExamples:\n  edgelm eval fixtures/models/mlp mlp.tflite mlp.onnx --data fixtures/data/mnist-test.npz\n  edgelm eval model.onnx --data x.npy --labels y.npy --json\n')
     .description('run each model in the runtime that will run it (LiteRT, onnxruntime, TF.js): accuracy, agreement with the first model, size, latency')
     .argument('<models...>', 'models to evaluate; the first one is the reference for agreement')
     .requiredOption('--data <file>', 'evaluation data: .npz (x, y), .npy or .jsonl')

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 export function registerExport(program: Command): void {
   program
     .command('export')
+    .addHelpText('after', '\nExamples:\n  edgelm export fixtures/models/cnn -o cnn.tflite\n  edgelm export model.onnx -o web/model.json      # TF.js GraphModel\n  edgelm export model.json -o model.onnx --external-data\n')
     .description('write a model in another format (float): TFLite, ONNX or a TF.js GraphModel')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')

@@ -5,6 +5,7 @@ import { colours, formatBytes, formatCount, table } from '../output.js';
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
+    .addHelpText('after', '\nExamples:\n  edgelm inspect fixtures/models/mlp\n  edgelm inspect model.tflite --json | jq .params\n')
     .description('show a model: format, inputs/outputs, ops, parameters and every weight tensor')
     .argument('<model>', 'model.json (TF.js), .onnx or .tflite file, or a folder with a model.json')
     .option('--json', 'print one JSON document on stdout')

@@ -22,6 +22,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerPrune(program: Command): void {
   const cmd = program
     .command('prune')
+    .addHelpText('after', '\nExamples:\n  edgelm prune fixtures/models/mlp -o mlp-90.onnx --sparsity 0.9 --scope global --data fixtures/data/mnist-train.npz --epochs 3\n  edgelm prune fixtures/models/mlp -o mlp-24.tflite --pattern 2:4 --sparsity 0.5\n  edgelm prune fixtures/models/cnn -o small.tflite --pattern channel --sparsity 0.5 --data train.npz --epochs 2\n')
     .description('magnitude pruning (per layer or global, as torch.nn.utils.prune chooses), N:M or channels, with optional fine-tuning')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')

@@ -30,6 +30,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerQuantize(program: Command): void {
   program
     .command('quantize')
+    .addHelpText('after', '\nExamples:\n  edgelm quantize fixtures/models/mlp -o mlp.tflite                       # int8 weights, float activations\n  edgelm quantize fixtures/models/cnn -o cnn.tflite --mode int8 --calibration fixtures/data/mnist-train.npz\n  edgelm quantize model.onnx -o model-int8.onnx --mode int8 --calibration train.npz \\\n      --data test.npz --max-accuracy-drop 0.01 --per-layer-report\n')
     .description('quantize a model with min-max Q(x) and write TFLite, ONNX or TF.js: int8 weights (dynamic), full int8 with calibration, or float16')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')

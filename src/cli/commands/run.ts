@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { PipelineReport } from '../../pipeline/index.js';
-import { colours, formatBytes, table } from '../output.js';
+import { colours, formatBytes, isQuiet, table } from '../output.js';
 
 export function registerRun(program: Command): void {
   program
@@ -8,12 +8,11 @@ export function registerRun(program: Command): void {
     .description('run a pipeline file: steps (prune, distill, quantize), exports measured in their runtimes, reports, quality gates (exit 3 when one is missed)')
     .argument('<pipeline>', 'pipeline .json or .yaml; paths inside are relative to it')
     .option('--json', 'print the report document on stdout')
-    .option('--quiet', 'print nothing but errors (and --json output)')
     .addHelpText('after', '\nExample:\n  edgelm run examples/pipeline.json --json > report.json\n')
-    .action(async (file: string, flags: { json?: boolean; quiet?: boolean }) => {
-      const report = await runPipelineFile(file, { json: flags.json === true, quiet: flags.quiet === true });
+    .action(async (file: string, flags: { json?: boolean }) => {
+      const report = await runPipelineFile(file, { json: flags.json === true, quiet: isQuiet() });
       if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else if (!flags.quiet) process.stdout.write(`${renderPipeline(report)}\n`);
+      else process.stdout.write(`${renderPipeline(report)}\n`);
       const failed = report.gates.filter((g) => !g.passed);
       if (failed.length) {
         const { EdgelmError } = await import('../../errors.js');

@@ -53,7 +53,8 @@ export async function trainingOptions(flags: TrainingFlags, identity: unknown, j
     const id = createHash('sha256').update(JSON.stringify({ identity, batchSize: opts.batchSize, lr, optimizer: opts.optimizer, seed: opts.seed })).digest('hex').slice(0, 16);
     opts.checkpoint = { dir: flags.checkpoint, resume: flags.resume === true, identity: id };
   }
-  const show = !json && process.stderr.isTTY === true;
+  const { isQuiet } = await import('../output.js');
+  const show = !json && !isQuiet() && process.stderr.isTTY === true;
   let bar: ReturnType<typeof progress> | undefined;
   opts.onProgress = (epoch, done, total, loss) => {
     bar ??= progress(`epoch ${epoch + 1}/${opts.epochs}`, show);
