@@ -60,6 +60,21 @@ describe('edgelm run', () => {
     expect(Math.abs(acc - onnx.accuracy)).toBeLessThanOrEqual(0.002);
   });
 
+  it('reports what LiteRT measures when run independently (within 0.2 point)', async () => {
+    const tfl = report.variants.find((v) => v.kind === 'export' && v.runtime === 'litert')!;
+    const data = await loadDataset(fixture('data', 'mnist-test.npz'));
+    const { openLiteRt } = await import('../../src/runtime/litert.js');
+    const s = await openLiteRt(readFileSync(tfl.file!), tfl.file!);
+    let right = 0;
+    const n = data.shape[0]!;
+    for (let i = 0; i < n; i++) {
+      const [o] = await s.run([{ data: (data.x as Float32Array).subarray(i * 784, (i + 1) * 784), shape: [1, 28, 28, 1] }]);
+      if (argmax(o!.data as Float32Array, 10)[0] === data.y![i]) right++;
+    }
+    s.dispose();
+    expect(Math.abs(right / n - tfl.accuracy)).toBeLessThanOrEqual(0.002);
+  });
+
   it('an unmeetable gate exits 3, naming the gate, the value and the limit, with the reports written', async () => {
     const r = await cliAsync(['run', pipeline('gate', { steps: [{ quantize: { mode: 'dynamic' } }], gates: { maxSizeBytes: 1000 } })]);
     expect(r.code).toBe(3);
