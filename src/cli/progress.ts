@@ -1,5 +1,5 @@
 // Progress bars for long work: drawn on a TTY (stderr), silent otherwise, never with --json.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import { isQuiet } from './output.js';
 
 export interface Progress {
@@ -9,6 +9,8 @@ export interface Progress {
 
 export function progress(title: string, enabled = process.stderr.isTTY === true): Progress {
   if (!enabled || isQuiet()) return { update: () => {}, stop: () => {} };
+  // Loaded on first use: `edgelm --help` should not pay for it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: `${title.padEnd(18)} [{bar}] {percentage}% {value}/{total} {label}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

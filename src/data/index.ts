@@ -12,7 +12,7 @@ export interface Dataset {
   /** Samples, row-major [N, ...sample]. Float inputs as float32; integer inputs (token ids) as int32. */
   x: Float32Array | Int32Array;
   shape: number[];
-  /** Class labels, one per sample, when the data has them. */
+  /** Class labels when the data has them: one per sample, or one per position ([N, T] next-token labels, flattened). */
   y?: Int32Array;
   source: string;
 }
@@ -43,6 +43,8 @@ export async function loadDataset(path: string, opts: LoadOptions = {}): Promise
   }
   if (opts.labels) y = parseNpy(opts.labels, readInputFile(opts.labels), 'labels');
   if (x.shape.length < 1) throw inputError(path, 'x must have a leading sample dimension');
+  // Zero samples would reach the runtimes as empty batches (an internal error there), as .jsonl already refuses.
+  if (x.shape[0] === 0) throw inputError(path, 'no samples (x has 0 rows)');
   const ds: Dataset = { x: asSamples(path, x), shape: x.shape, source: path };
   if (y) ds.y = asLabels(opts.labels ?? path, y, x.shape[0]!);
   return fitToModel(ds, opts.inputShape);
@@ -72,7 +74,8 @@ function asSamples(file: string, a: NdArray): Float32Array | Int32Array {
 function asLabels(file: string, a: NdArray, n: number): Int32Array {
   if (a.dtype.startsWith('float')) throw inputError(file, `labels must be integers, got ${a.dtype}`);
   const flat = a.data instanceof BigInt64Array ? Int32Array.from(a.data, (v) => Number(v)) : Int32Array.from(a.data as ArrayLike<number>);
-  if (flat.length !== n) throw inputError(file, `${flat.length} labels for ${n} samples`);
+  // One label per sample, or a fixed number per sample (sequence models: a label per position).
+  if (a.shape[0] !== n || flat.length % n !== 0) throw inputError(file, `${flat.length} labels for ${n} samples (labels shape [${a.shape}])`);
   return flat;
 }
 
@@ -93,7 +96,7 @@ function readJsonl(file: string): Dataset {
     if (typeof row !== 'object' || row === null || !('input' in row)) throw inputError(file, `line ${i + 1}: expected {"input": [...], "label": n}`);
     const input = (row as { input: unknown }).input;
     const shape = nestedShape(input);
-    if (!shape || shape.length === 0) throw inputError(file, `line ${i + 1}: "input" must be a (nested) array of numbers`);
+    if (!shape || shape.length === 0) throw inputError(file, `line ${i + 1}: "input" must be a (nested) array of numbers, at most ${MAX_SAMPLE_RANK} levels deep`);
     if (sampleShape && shape.join() !== sampleShape.join()) throw inputError(file, `line ${i + 1}: input shape [${shape}] differs from the first line's [${sampleShape}]`);
     sampleShape = shape;
     for (const v of (input as unknown[]).flat(Infinity as 1) as number[]) xs.push(v);
@@ -112,13 +115,18 @@ function readJsonl(file: string): Dataset {
   return ds;
 }
 
-function nestedShape(v: unknown): number[] | undefined {
+/** Deeper nesting is no sample shape; the bound also keeps the recursion off the stack limit. */
+const MAX_SAMPLE_RANK = 32;
+
+function nestedShape(v: unknown, depth = 0): number[] | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? [] : undefined;
-  if (!Array.isArray(v) || v.length === 0) return undefined;
-  const inner = nestedShape(v[0]);
+  if (!Array.isArray(v) || v.length === 0 || depth >= MAX_SAMPLE_RANK) return undefined;
+  const inner = nestedShape(v[0], depth + 1);
   if (!inner) return undefined;
-  for (const e of v) {
-    const s = nestedShape(e);
+  // From the second element on: checking v[0] again made every level walk its first subtree twice,
+  // 2^depth steps for [[[[...]]]] (a hang on one line of 1,000 brackets).
+  for (let i = 1; i < v.length; i++) {
+    const s = nestedShape(v[i], depth + 1);
     if (!s || s.join() !== inner.join()) return undefined;
   }
   return [v.length, ...inner];
@@ -147,7 +155,10 @@ export function* batches(ds: Dataset, size: number): Generator<{ x: Float32Array
       shape: [e - s, ...ds.shape.slice(1)],
       start: s,
     };
-    if (ds.y) batch.y = ds.y.subarray(s, e);
+    if (ds.y) {
+      const k = ds.y.length / n;
+      batch.y = ds.y.subarray(s * k, e * k);
+    }
     yield batch;
   }
 }

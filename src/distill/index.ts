@@ -80,7 +80,8 @@ export async function distillModel(teacher: Graph, opts: DistillOptions): Promis
     const history = await train(tf, model, data, (logits, b) => {
       const rows = new Float32Array(b.indices.length * classes);
       b.indices.forEach((i, k) => rows.set(cache!.subarray(i * classes, (i + 1) * classes), k * classes));
-      return distillationLoss(tf, logits, tf.tensor(rows, [b.indices.length, classes], 'float32'), b.y, temperature, alpha);
+      // Cached teacher logits in the student's logits shape ([B, classes] or [B, T, vocab]).
+      return distillationLoss(tf, logits, tf.tensor(rows, logits.shape, 'float32'), b.y, temperature, alpha);
     }, {
       ...opts.training,
       onEpoch: (stats) => {

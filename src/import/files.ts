@@ -1,5 +1,5 @@
 // File access for readers: every path a model names is resolved inside the model's folder.
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { inputError } from '../errors.js';
 
@@ -15,6 +15,21 @@ export function readInputFile(file: string): Buffer {
     return readFileSync(file);
   } catch (e) {
     throw inputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** The first `n` bytes of a file (format detection must not read a multi-gigabyte model). */
+export function readHead(file: string, n: number): Buffer {
+  const whole = statSync(file, { throwIfNoEntry: false });
+  if (!whole) throw inputError(file, 'no such file');
+  if (whole.isDirectory()) throw inputError(file, 'is a directory, expected a model file');
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(n, whole.size));
+    readSync(fd, buf, 0, buf.length, 0);
+    return buf;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgelmError, inputError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
-import { isRecord, readInputFile, readJsonFile, resolveInside } from './files.js';
+import { isRecord, readHead, readInputFile, readJsonFile, resolveInside } from './files.js';
 import { externalDataFiles } from './onnx/proto.js';
 
 export type ModelFormat = 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'tflite';
@@ -15,7 +15,7 @@ export function detectFormat(path: string): { file: string; format: ModelFormat 
     file = join(path, 'model.json');
     if (!existsSync(file)) throw inputError(path, 'is a folder without a model.json');
   }
-  const head = readInputFile(file).subarray(0, 8);
+  const head = readHead(file, 8);
   if (head.length >= 8 && head.toString('latin1', 4, 8) === 'TFL3') return { file, format: 'tflite' };
   if (file.endsWith('.onnx')) return { file, format: 'onnx' };
   if (file.endsWith('.tflite')) throw inputError(file, 'not a TFLite flatbuffer (no TFL3 identifier)');

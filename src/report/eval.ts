@@ -52,7 +52,9 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
     const data = fitToModel(dataset, session.inputs[0]?.shape);
     const n = data.shape[0]!;
     const batch = Math.max(1, Math.min(opts.batchSize ?? 64, session.maxBatch));
-    const predictions = new Int32Array(n);
+    // Labels per sample: 1 for classifiers, T for next-token labels of a sequence model.
+    const k = data.y ? data.y.length / n : 1;
+    const predictions = new Int32Array(n * k);
     for (const b of batches(data, batch)) {
       // A static-batch model (TFLite) gets the last, short batch padded to its size.
       let x = b.x;
@@ -65,7 +67,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
         shape = [batch, ...b.shape.slice(1)];
       }
       const out = await session.run(x, shape);
-      predictions.set(argmaxRows(out, shape[0]!).subarray(0, rows), b.start);
+      predictions.set(argmaxRows(out, shape[0]! * k).subarray(0, rows * k), b.start * k);
       opts.onProgress?.(b.start + rows, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }

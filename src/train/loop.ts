@@ -93,7 +93,8 @@ export async function train(tf: Tf, model: TrainableModel, data: Dataset, loss: 
         const xb = new (data.x.constructor as Float32ArrayConstructor)(idx.length * per);
         for (let k = 0; k < idx.length; k++) xb.set(data.x.subarray(idx[k]! * per, (idx[k]! + 1) * per), k * per);
         const x = tf.tensor(xb, [idx.length, ...sampleShape], data.x instanceof Int32Array ? 'int32' : 'float32');
-        const y = data.y ? tf.tensor(Int32Array.from(idx, (i) => data.y![i]!), [idx.length], 'int32') : undefined;
+        const k = data.y ? data.y.length / n : 1; // labels per sample (a sequence model has one per position)
+        const y = data.y ? tf.tensor(Int32Array.from({ length: idx.length * k }, (_, j) => data.y![idx[Math.floor(j / k)]! * k + (j % k)]!), k === 1 ? [idx.length] : [idx.length, k], 'int32') : undefined;
         let hits: TfTensor | undefined;
         const cost = optimizer.minimize(() => {
           const logits = model.forward(x);
@@ -105,7 +106,7 @@ export async function train(tf: Tf, model: TrainableModel, data: Dataset, loss: 
         lossSum += c * idx.length;
         if (hits) {
           correct += (await hits.data())[0]!;
-          labelled += idx.length;
+          labelled += idx.length * k;
           hits.dispose();
         }
         cost.dispose();
@@ -185,11 +186,12 @@ export function accuracyOn(tf: Tf, model: TrainableModel, data: Dataset, batchSi
     const e = Math.min(n, s + batchSize);
     const hits = tf.tidy(() => {
       const x = tf.tensor(data.x.subarray(s * per, e * per), [e - s, ...data.shape.slice(1)], data.x instanceof Int32Array ? 'int32' : 'float32');
-      const y = tf.tensor(data.y!.subarray(s, e), [e - s], 'int32');
+      const k = data.y!.length / n;
+      const y = tf.tensor(data.y!.subarray(s * k, e * k), k === 1 ? [e - s] : [e - s, k], 'int32');
       return tf.sum(tf.cast(tf.equal(tf.argMax(model.forward(x), -1), y), 'int32'));
     });
     correct += hits.dataSync()[0]!;
     hits.dispose();
   }
-  return correct / n;
+  return correct / data.y!.length;
 }

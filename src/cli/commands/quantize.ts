@@ -63,6 +63,8 @@ function positiveInt(flag: string, v: string, usageError: (m: string) => Error):
   return n;
 }
 
+const formatOf = (f: string): string => (f === 'tfjs-layers' || f === 'tfjs-graph' ? 'tfjs' : f);
+
 async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<string, unknown> & { text: string }> {
   const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
   const { exportFiles, writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
@@ -115,7 +117,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   }
   const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch, quant: plan, externalData: flags.externalData === true });
   const output = written.files[0]!;
-  const floatBytes = (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
+  // The float size to compare with: the source itself when it is already in this format (writing a
+  // second float copy of a large model only to measure it would double the work), else a float export.
+  const floatBytes = formatOf(src.format) === format ? modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0) : (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
 
   let perLayer: LayerError[] | undefined;
   if (flags.perLayerReport) {
