@@ -88,10 +88,11 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const calibrationLimit = positiveInt('--calibration-limit', flags.calibrationLimit, usageError);
 
   const src = detectFormat(model);
-  const inputs = modelFiles(src.file, src.format).map((f) => f.path);
-  checkNotInput(flags.output, inputs);
+  checkNotInput(flags.output, [src.file]); // before the (possibly long) load; shards and external data after it
   const show = !flags.json && process.stderr.isTTY === true;
   const source = await loadModel(model);
+  const inputs = modelFiles(src.file, src.format).map((f) => f.path);
+  checkNotInput(flags.output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDataset } = await import('../../data/index.js');
   const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport || flags.maxAccuracyDrop !== undefined) ? await loadDataset(calibrationSource, { ...(flags.labels && !flags.calibration ? { labels: flags.labels } : {}), inputShape: source.inputs[0]!.shape }) : undefined;

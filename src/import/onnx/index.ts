@@ -1,18 +1,19 @@
 // ONNX reader: .onnx (opset 7–21, external data inside the model's folder) → Graph.
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
-import { GraphBuilder } from '../../ir/builder.js';
+import { ReaderGraphBuilder } from '../builder.js';
 import { dtypeFromOnnx } from '../../ir/dtype.js';
 import { halfToFloat } from '../../ir/float16.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
 import { readInputFile } from '../files.js';
 import { ONNX_OPS, type OnnxCtx } from './ops.js';
-import { attributes, decodeModel, num, tensorFromProto } from './proto.js';
+import { attributes, decodeModel, rememberExternalFiles, num, tensorFromProto } from './proto.js';
 
 export const ONNX_OPSET_RANGE = [7, 21] as const;
 
 export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(file)): Graph {
   const model = decodeModel(file, bytes);
+  rememberExternalFiles(file, model);
   const g = model.graph!;
   const opsetEntry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
   const opset = opsetEntry ? num(opsetEntry.version) : 0;
@@ -29,7 +30,7 @@ export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(fi
   });
   if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, Object.keys(ONNX_OPS));
 
-  const b = new GraphBuilder(file);
+  const b = new ReaderGraphBuilder(file);
   const values = new Map<string, string>(); // ONNX value name → IR value name
   const initializerNames = new Set<string>();
   for (const t of g.initializer ?? []) {

@@ -53,6 +53,9 @@ function values(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 
+/** Largest constant a reader folds from shape values (ConstantOfShape, Range): 4 Mi elements. */
+const MAX_FOLDED_ELEMENTS = 1 << 22;
+
 /** Integer list from a constant input (e.g. Reshape's shape), or from an attribute in older opsets. */
 function constInts(c: OnnxCtx, i: number, what: string, attr?: string): number[] | undefined {
   if (c.input(i)) {
@@ -63,7 +66,20 @@ function constInts(c: OnnxCtx, i: number, what: string, attr?: string): number[]
   return attr !== undefined ? (Array.isArray(c.attrs.get(attr)) ? (c.attrs.get(attr) as number[]) : undefined) : undefined;
 }
 
+/**
+ * constInts for an input the op cannot do without: a damaged file may leave it out (an empty input
+ * name), which must be an input error naming the node, not an undefined list deeper in (a TypeError).
+ */
+function requiredInts(c: OnnxCtx, i: number, what: string, attr?: string): number[] {
+  const v = constInts(c, i, what, attr);
+  if (v === undefined) throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what} (input ${i}) is missing`);
+  return v;
+}
+
 function constTensor(c: OnnxCtx, dtype: DType, shape: number[], vals: ArrayLike<number>): Tensor {
+  // Folded shape arithmetic can divide by zero or meet a NaN dim; BigInt() would throw a RangeError.
+  if (dtype !== 'float32' && dtype !== 'float64' && Array.prototype.some.call(vals, (v: number) => !Number.isFinite(v)))
+    throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): folds to a non-finite integer value`);
   const data =
     dtype === 'int64' ? BigInt64Array.from(Array.from(vals), (v) => BigInt(Math.trunc(v)))
     : dtype === 'float32' ? Float32Array.from(vals)
@@ -147,7 +163,8 @@ function binary(op: OpType, fold?: (a: Tensor, b: Tensor, c: OnnxCtx) => Tensor)
   return (c) => {
     const a = c.konst(0);
     const b = c.konst(1);
-    if (fold && a && b && sizeOf(a.shape) <= 65536 && sizeOf(b.shape) <= 65536) return bindConst(c, 0, fold(a, b, c));
+    // The broadcast result is bounded too: [65536, 1] x [1, 65536] would fold 2^32 values.
+    if (fold && a && b && sizeOf(a.shape) <= 65536 && sizeOf(b.shape) <= 65536 && sizeOf(broadcastShape(a.shape, b.shape, c)) <= 65536) return bindConst(c, 0, fold(a, b, c));
     emit(c, op, [c.input(0), c.input(1)]);
   };
 }
@@ -158,6 +175,10 @@ function spatial(c: OnnxCtx, kernel: number[], spatialShape: Dim[]): Attrs {
   const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
   if (kernel.length !== 2) throw c.fail(`only 2-D ${c.opType} is supported (kernel of rank ${kernel.length})`);
   let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
+  // Checked here: shape inference takes them as given, and a short or negative list gives NaN dims.
+  const ints = (v: number[], n: number, min: number): boolean => v.length === n && v.every((d) => Number.isSafeInteger(d) && d >= min);
+  if (!ints(kernel, 2, 1) || !ints(strides, 2, 1) || !ints(dilations, 2, 1) || !ints(pads, 4, 0))
+    throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): invalid kernel_shape [${kernel}], strides [${strides}], dilations [${dilations}] or pads [${pads}]`);
   let padding = 'EXPLICIT';
   if (autoPad === 'SAME_UPPER') padding = 'SAME';
   else if (autoPad === 'VALID') padding = 'VALID';
@@ -231,12 +252,16 @@ export const ONNX_OPS: Record<string, Translate> = {
     bindConst(c, 0, constTensor(c, 'int64', [picked.length], picked));
   },
   ConstantOfShape: (c) => {
-    const shape = constInts(c, 0, 'shape')!;
+    const shape = requiredInts(c, 0, 'shape');
     if (shape.some((d) => d < 0)) throw c.fail('ConstantOfShape of a run-time shape is not supported');
     const v = c.attrs.get('value');
     const t = v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
     const dtype = t?.dtype ?? 'float32';
     const fill = t ? values(t)[0] ?? 0 : 0;
+    // The element count comes from a few bytes of shape values: capped before anything is allocated.
+    const n = sizeOf(shape);
+    if (!Number.isFinite(n) || n > MAX_FOLDED_ELEMENTS)
+      throw new EdgelmError('input', `${c.file}: node ${c.name} (ConstantOfShape): shape [${shape}] is larger than edgelm folds (${MAX_FOLDED_ELEMENTS} values)`);
     bindConst(c, 0, constTensor(c, dtype, shape, new Array<number>(sizeOf(shape)).fill(fill)));
   },
   Cast: (c) => {
@@ -266,7 +291,7 @@ export const ONNX_OPS: Record<string, Translate> = {
     emit(c, 'gather', [c.input(0), c.input(1)], { axis });
   },
   Unsqueeze: (c) => {
-    const axes = c.opset >= 13 ? constInts(c, 1, 'axes')! : attrInts(c, 'axes', []);
+    const axes = c.opset >= 13 ? requiredInts(c, 1, 'axes') : attrInts(c, 'axes', []);
     const k = c.konst(0);
     if (k) {
       const rank = k.shape.length + axes.length;
@@ -290,7 +315,8 @@ export const ONNX_OPS: Record<string, Translate> = {
   },
   Concat: (c) => {
     const axis = attrInt(c, 'axis', 0);
-    if (allConst(c) && c.inputs.every((_, i) => c.konst(i)!.shape.length === 1)) {
+    // konst(i)?: allConst counts an empty (omitted) input as constant, and Concat has no optional inputs.
+    if (allConst(c) && c.inputs.every((_, i) => c.konst(i)?.shape.length === 1)) {
       const parts = c.inputs.map((_, i) => c.konst(i)!);
       const all = parts.flatMap(values);
       return bindConst(c, 0, constTensor(c, parts[0]!.dtype, [all.length], all));
@@ -298,7 +324,7 @@ export const ONNX_OPS: Record<string, Translate> = {
     emit(c, 'concat', c.inputs.map((_, i) => c.input(i)), { axis });
   },
   Reshape: (c) => {
-    const target = constInts(c, 1, 'shape', 'shape')!;
+    const target = requiredInts(c, 1, 'shape', 'shape');
     const input = c.typeOf(c.input(0)).shape;
     if (attrInt(c, 'allowzero', 0) === 1 && target.includes(0)) throw c.fail('Reshape with allowzero=1 and a zero dim is not supported');
     const shape = reshapeTargetFromFolded(target, input);
@@ -343,8 +369,8 @@ export const ONNX_OPS: Record<string, Translate> = {
     let axes: number[] | undefined;
     let steps: number[] | undefined;
     if (c.opset >= 10) {
-      starts = constInts(c, 1, 'starts')!;
-      ends = constInts(c, 2, 'ends')!;
+      starts = requiredInts(c, 1, 'starts');
+      ends = requiredInts(c, 2, 'ends');
       axes = constInts(c, 3, 'axes');
       steps = constInts(c, 4, 'steps');
     } else {
@@ -515,21 +541,26 @@ export const ONNX_OPS: Record<string, Translate> = {
   ReduceMin: reduce('reduceMin', 18),
   ReduceSum: reduce('reduceSum', 13),
   Expand: (c) => {
-    const shape = constInts(c, 1, 'shape')!;
+    const shape = requiredInts(c, 1, 'shape');
     if (shape.some((d) => d < 0)) throw c.fail('Expand to a run-time shape is not supported');
     emit(c, 'expand', [c.input(0)], { shape });
   },
   Pad: (c) => {
     const mode = attrStr(c, 'mode', 'constant');
     if (mode !== 'constant' && mode !== 'reflect') throw c.fail(`Pad mode '${mode}' is not supported`);
-    const pads = c.opset >= 11 ? constInts(c, 1, 'pads')! : attrInts(c, 'pads', []);
+    const pads = c.opset >= 11 ? requiredInts(c, 1, 'pads') : attrInts(c, 'pads', []);
     const value = c.opset >= 11 ? (c.input(2) ? constScalar(c, 2, 'constant_value') : 0) : attrFloat(c, 'value', 0);
     if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
     emit(c, 'pad', [c.input(0)], { pads, mode, value });
   },
   Range: (c) => {
     if (!allConst(c)) throw c.fail('Range of run-time values is not supported');
-    const [start, limit, delta] = [0, 1, 2].map((i) => values(c.konst(i)!)[0]!) as [number, number, number];
+    // constScalar: a missing input is an error, not values(undefined).
+    const [start, limit, delta] = (['start', 'limit', 'delta'] as const).map((what, i) => constScalar(c, i, what)) as [number, number, number];
+    // Checked before the loop: delta 0 never ends, and the count comes from the file's numbers.
+    const count = Math.ceil((limit - start) / delta);
+    if (!Number.isFinite(count) || count > MAX_FOLDED_ELEMENTS)
+      throw new EdgelmError('input', `${c.file}: node ${c.name} (Range): start ${start}, limit ${limit}, delta ${delta} give ${count} values (edgelm folds at most ${MAX_FOLDED_ELEMENTS})`);
     const out: number[] = [];
     for (let v = start; delta > 0 ? v < limit : v > limit; v += delta) out.push(v);
     bindConst(c, 0, constTensor(c, c.konst(0)!.dtype, [out.length], out));

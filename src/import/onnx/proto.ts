@@ -141,14 +141,34 @@ export function attributes(modelFile: string, node: NodeProto): Map<string, Attr
   return m;
 }
 
-/** The external data files an ONNX model's initializers refer to (resolved inside its folder). */
-export function externalDataFiles(modelFile: string, bytes: Uint8Array): string[] {
-  const model = decodeModel(modelFile, bytes);
+/** External data files per model file version: decoding a large model twice just to list them is costly. */
+const externalCache = new Map<string, string[]>();
+const versionKey = (file: string): string => {
+  const st = fstatLike(file);
+  return `${file}|${st.size}|${st.mtimeMs}`;
+};
+function fstatLike(file: string): { size: number; mtimeMs: number } {
+  const fd = openSync(file, 'r');
+  try {
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The external data files a decoded model's initializers refer to (resolved inside its folder). */
+export function rememberExternalFiles(modelFile: string, model: ModelProto): string[] {
   const files = new Set<string>();
   for (const t of model.graph?.initializer ?? []) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     if (location) files.add(resolveInside(modelFile, location, `external data of tensor '${t.name}'`));
   }
+  externalCache.set(versionKey(modelFile), [...files]);
   return [...files];
+}
+
+/** The external data files an ONNX model refers to (decoded once per file version). */
+export function externalDataFiles(modelFile: string, read: () => Uint8Array): string[] {
+  return externalCache.get(versionKey(modelFile)) ?? rememberExternalFiles(modelFile, decodeModel(modelFile, read()));
 }

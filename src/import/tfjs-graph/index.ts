@@ -1,7 +1,8 @@
 // TF.js GraphModel reader: model.json as tensorflowjs_converter writes it (a TensorFlow GraphDef in
 // JSON: int64 as strings, strings base64-encoded, Const values in the weight manifest) → Graph.
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
-import { GraphBuilder } from '../../ir/builder.js';
+import type { GraphBuilder } from '../../ir/builder.js';
+import { ReaderGraphBuilder } from '../builder.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Attrs, Graph } from '../../ir/graph.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -370,7 +371,7 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
   if (unsupported.size) throw new UnsupportedOpError(file, 'the GraphModel', unsupported, ['Const', 'Placeholder', ...Object.keys(TF_OPS)]);
 
   const weights = readWeights(file, json.weightsManifest ?? []);
-  const b = new GraphBuilder(file);
+  const b = new ReaderGraphBuilder(file);
   const irValues = new Map<string, string>(); // "node" or "node:k" → IR value
   const valueOf = (ref: string, reader: string): string => {
     const key = ref.endsWith(':0') ? ref.slice(0, -2) : ref;
@@ -398,6 +399,12 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
       continue;
     }
     const data = node.input.filter((i) => !i.startsWith('^'));
+    // An attr list's values must be a JSON array: a damaged model.json can hold a string or an object there.
+    const listOf = (k: string, v: unknown): unknown[] => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v)) throw inputError(file, `node '${node.name}' (${node.op}): attr '${k}' list is not an array`);
+      return v;
+    };
     const attr = (k: string): Record<string, unknown> | undefined => node.attr[k];
     const ctx: Ctx = {
       b,
@@ -421,10 +428,10 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
       attrB: (k, d) => (typeof attr(k)?.b === 'boolean' ? (attr(k)!.b as boolean) : d),
       attrS: (k, d) => (attr(k)?.s !== undefined ? decode(attr(k)!.s) : d),
       attrInts: (k, d) => {
-        const l = attr(k)?.list as { i?: unknown[] } | undefined;
-        return l ? (l.i ?? []).map(Number) : d;
+        const l = attr(k)?.list as { i?: unknown } | undefined;
+        return l ? listOf(k, l.i).map(Number) : d;
       },
-      attrStrs: (k) => ((attr(k)?.list as { s?: unknown[] } | undefined)?.s ?? []).map(decode),
+      attrStrs: (k) => listOf(k, (attr(k)?.list as { s?: unknown } | undefined)?.s).map(decode),
     };
     TF_OPS[node.op]!(ctx);
   }

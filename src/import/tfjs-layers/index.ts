@@ -1,6 +1,6 @@
 // TF.js LayersModel reader: model.json ("layers-model") + weight shards → Graph.
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
-import { GraphBuilder } from '../../ir/builder.js';
+import { ReaderGraphBuilder } from '../builder.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -37,7 +37,7 @@ export function readLayersModel(file: string, json: unknown = readJsonFile(file)
   }
   if (unsupported.size) throw new UnsupportedOpError(file, 'the LayersModel', unsupported, Object.keys(LAYERS));
 
-  const b = new GraphBuilder(file);
+  const b = new ReaderGraphBuilder(file);
   const values = new Map<string, string>(); // "layer:node:tensor" → IR value name
   const key = (layer: string, node: number, tensor: number): string => `${layer}:${node}:${tensor}`;
   const usedWeights = new Set<string>();

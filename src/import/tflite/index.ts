@@ -1,7 +1,8 @@
 // Reads a TFLite flatbuffer's structure (tensors, quantization, buffers, operators) with every offset
 // bounds-checked: a corrupt or hostile file gets a clear error, never an out-of-range read.
 import { inputError } from '../../errors.js';
-import { dtypeFromTflite, type DType } from '../../ir/dtype.js';
+import { DTYPES, dtypeFromTflite, type DType } from '../../ir/dtype.js';
+import { sizeOf } from '../../ir/tensor.js';
 import { OP_NAMES, SLOT } from '../../export/tflite/schema.js';
 import { readInputFile } from '../files.js';
 
@@ -23,6 +24,8 @@ export interface TfliteModelInfo {
   inputs: number[];
   outputs: number[];
 }
+
+const TFLITE_MAX_TENSOR_TYPE = 19;
 
 class Reader {
   private readonly dv: DataView;
@@ -113,9 +116,20 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
     const name = r.string(t, SLOT.Tensor.name) || `tensor_${i}`;
     const shape = r.ints(t, SLOT.Tensor.shape);
     const code = r.scalar(t, SLOT.Tensor.type, 'u8');
+    // The schema's TensorType enum ends at 19 (INT2); a larger code is a damaged file, not a type.
+    if (code > TFLITE_MAX_TENSOR_TYPE) r.fail(`tensor '${name}' has type ${code}, which the TFLite schema does not define`);
     const buffer = r.scalar(t, SLOT.Tensor.buffer, 'u32');
     if (buffer >= Math.max(buffers.length, 1)) r.fail(`tensor '${name}' refers to buffer ${buffer} of ${buffers.length}`);
     const info: TfliteTensorInfo = { name, shape, dtype: dtypeFromTflite(code) ?? `tflite:${code}`, data: buffers[buffer] ?? new Uint8Array(0) };
+    // Constant data must be what the shape declares: consumers walk `shape` elements of `data`,
+    // and a corrupt shape ([65536, 65536] over a few bytes) would otherwise mean billions of steps.
+    if (info.data.length) {
+      const n = sizeOf(shape);
+      const dt = dtypeFromTflite(code);
+      // Types edgelm does not model may pack several elements per byte (int4, int2): bound them only.
+      if (!Number.isFinite(n) || (dt ? n * DTYPES[dt].bytes !== info.data.length : n > 8 * info.data.length))
+        r.fail(`tensor '${name}' has shape [${shape}] but its buffer holds ${info.data.length} bytes`);
+    }
     const q = r.ref(t, SLOT.Tensor.quantization);
     if (q) {
       const s = r.vector(q, SLOT.QuantizationParameters.scale, 4);
@@ -131,8 +145,9 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
     }
     return info;
   });
-  const index = (list: number[], what: string): number[] => {
-    for (const k of list) if (k < -1 || k >= tensors.length) r.fail(`${what} refers to tensor ${k} of ${tensors.length}`);
+  // -1 marks an omitted optional operator input; the subgraph's own inputs and outputs must exist.
+  const index = (list: number[], what: string, optional = true): number[] => {
+    for (const k of list) if (k < (optional ? -1 : 0) || k >= tensors.length) r.fail(`${what} refers to tensor ${k} of ${tensors.length}`);
     return list;
   };
   const operators = r.tables(sg, SLOT.SubGraph.operators).map((o, i) => {
@@ -145,7 +160,7 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
     description: r.string(model, SLOT.Model.description),
     tensors,
     operators,
-    inputs: index(r.ints(sg, SLOT.SubGraph.inputs), 'the subgraph inputs'),
-    outputs: index(r.ints(sg, SLOT.SubGraph.outputs), 'the subgraph outputs'),
+    inputs: index(r.ints(sg, SLOT.SubGraph.inputs), 'the subgraph inputs', false),
+    outputs: index(r.ints(sg, SLOT.SubGraph.outputs), 'the subgraph outputs', false),
   };
 }
