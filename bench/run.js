@@ -17,6 +17,7 @@ const FIGURES = [
   ['4', 'int8-latency.js'],
   ['5', 'train.js'],
   ['3', 'e2e-onnx.js'],
+  ['6', 'huge-onnx.js'],
 ];
 const args = process.argv.slice(2);
 const docs = args.includes('--docs');

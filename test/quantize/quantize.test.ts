@@ -1,7 +1,7 @@
 // `edgelm quantize` end to end, as a user runs it; every artifact measured in the runtime that runs it
 // (LiteRT, onnxruntime, and Arm NN as a second TFLite consumer), weights checked against the formula.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readLayersModel } from '../../src/import/tfjs-layers/index.js';
@@ -131,6 +131,27 @@ describe('integer-only TFLite (--io uint8) and ONNX external data', () => {
     expect(r.bytes).toBe(size(file) + size(`${file}.data`));
     expect(r.eval.source.accuracy - r.eval.artifact.accuracy).toBeLessThanOrEqual(0.005);
     if (hasOnnx) onnxChecker(file);
+  });
+});
+
+describe('streaming ONNX quantization (bounded memory, for models past 2 GiB)', () => {
+  it.each([
+    ['inline weights', fixture('models', 'lenet-300-100.onnx')],
+    ['external data', fixture('models', 'lenet-external', 'lenet.onnx')],
+  ])('%s: int8 weights behind DequantizeLinear, external data out, same accuracy as the in-memory path', (_, model) => {
+    const file = out(`streamed-${_.split(' ')[0]}.onnx`);
+    const r = quantize(model, file, '--stream') as QuantizeJson & { streamed: boolean };
+    expect(r.streamed).toBe(true);
+    expect(existsSync(`${file}.data`)).toBe(true);
+    expect(r.eval.source.accuracy - r.eval.artifact.accuracy).toBeLessThanOrEqual(0.005);
+    expect(r.bytes).toBeLessThanOrEqual(0.3 * floatSizes.mlpOnnx!);
+    if (hasOnnx) onnxChecker(file);
+  });
+
+  it('refuses models older than opset 13 (no per-channel DequantizeLinear) with exit 2', () => {
+    const r = cli(['quantize', fixture('models', 'mlp-opset11.onnx'), '-o', out('old.onnx'), '--stream']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/opset 13/);
   });
 });
 

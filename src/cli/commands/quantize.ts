@@ -19,6 +19,7 @@ interface QuantizeFlags {
   perLayerReport?: boolean;
   externalData?: boolean;
   maxAccuracyDrop?: string;
+  stream?: boolean;
   data?: string;
   labels?: string;
   batch: string;
@@ -44,6 +45,7 @@ export function registerQuantize(program: Command): void {
     .option('--block-size <n>', 'elements per block with --granularity block', '32')
     .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable', collect, [])
     .option('--io <type>', 'int8 TFLite: type of the model inputs and outputs, float, int8 or uint8', 'float')
+    .option('--stream', 'ONNX → ONNX dynamic: quantize one tensor at a time in bounded memory (automatic past 1 GiB)')
     .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
     .option('--per-layer-report', 'print the error each quantized layer alone introduces (cosine, SQNR) on calibration data')
     .option('--data <file>', 'evaluation data: measure the artifact against the source in its runtime')
@@ -62,6 +64,9 @@ function positiveInt(flag: string, v: string, usageError: (m: string) => Error):
   if (!Number.isInteger(n) || n < 1) throw usageError(`${flag}: expected a positive integer, got '${v}'`);
   return n;
 }
+
+/** ONNX sources past this size are quantized tensor by tensor (bounded memory). */
+const STREAM_BYTES = 1024 ** 3;
 
 const formatOf = (f: string): string => (f === 'tfjs-layers' || f === 'tfjs-graph' ? 'tfjs' : f);
 
@@ -90,6 +95,25 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   const src = detectFormat(model);
   checkNotInput(flags.output, [src.file]); // before the (possibly long) load; shards and external data after it
   const show = !flags.json && process.stderr.isTTY === true;
+  // Large ONNX models (or --stream): weight-only int8, one tensor in memory at a time.
+  const { modelBytes } = await import('../../report/inspect.js');
+  if (src.format === 'onnx' && format === 'onnx' && mode === 'dynamic' && (flags.stream || modelBytes(src.file) > STREAM_BYTES)) {
+    if (flags.perLayerReport || flags.maxAccuracyDrop !== undefined) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization');
+    const { streamQuantizeOnnx } = await import('../../quantize/stream-onnx.js');
+    const { defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
+    const r = streamQuantizeOnnx(src.file, flags.output, defaultPlan('dynamic', { bits, granularity: flags.granularity as 'auto', exclude: excludeFilter(flags.exclude) }));
+    const floatBytes = modelBytes(src.file);
+    const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
+    const text = [`wrote ${r.files[0]} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / floatBytes).toFixed(1)}% of the source (${formatBytes(floatBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
+    if (evaluation) text.push('', renderEval(evaluation));
+    const result: Record<string, unknown> & { text: string } = { input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, text: text.join('\n') };
+    if (evaluation) {
+      const [s0, a0] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
+      result.eval = { source: s0, artifact: a0, ...(s0.accuracy !== undefined && a0.accuracy !== undefined ? { accuracyDrop: s0.accuracy - a0.accuracy } : {}) };
+    }
+    Object.defineProperty(result, 'text', { enumerable: false });
+    return result;
+  }
   const source = await loadModel(model);
   const inputs = modelFiles(src.file, src.format).map((f) => f.path);
   checkNotInput(flags.output, inputs);
