@@ -18,6 +18,7 @@ const FIGURES = [
   ['5', 'train.js'],
   ['3', 'e2e-onnx.js'],
   ['6', 'huge-onnx.js'],
+  ['7', 'scaling.js'],
 ];
 const args = process.argv.slice(2);
 const docs = args.includes('--docs');
