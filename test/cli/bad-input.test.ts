@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, tempDir, type CliResult } from '../helpers.js';
+import { prng } from '../../src/train/loop.js';
 
 const { onnx } = onnxProto;
 
@@ -42,17 +43,6 @@ function editOnnx(src: string, dst: string, edit: (m: any) => void): void {
   writeFileSync(dst, onnx.ModelProto.encode(m).finish());
 }
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('inspect: unreadable or unrecognized files', () => {
   it('missing file', () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseParams, dequantizeTensor, qrange, quantizeTensor, roundHalfEven, type QuantScheme } from '../../src/quantize/minmax.js';
+import { prng as rng } from '../../src/train/loop.js';
 
-/** Seeded PRNG (mulberry32) so every property case is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SCHEMES: [string, QuantScheme][] = [];
 for (const bits of [2, 3, 4, 8])

@@ -59,6 +59,12 @@ export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions'> {
   return rest;
 }
 
+/** The JSON summary of a source evaluated against its artifact: both results and the accuracy drop. */
+export function comparison(evaluation: EvalResult[]): Record<string, unknown> {
+  const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
+  return { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+}
+
 export function renderEval(results: EvalResult[]): string {
   const c = colours();
   const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);

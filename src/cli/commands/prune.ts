@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { LayerSparsity } from '../../prune/index.js';
 import { colours, table } from '../output.js';
-import { publicResult, renderEval, runEval } from './eval.js';
+import { comparison, renderEval, runEval } from './eval.js';
 import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
 
 interface PruneFlags extends TrainingFlags {
@@ -96,8 +96,7 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
     text: lines.join('\n'),
   };
   if (evaluation) {
-    const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
-    result.eval = { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+    result.eval = comparison(evaluation);
   }
   Object.defineProperty(result, 'text', { enumerable: false });
   return result;

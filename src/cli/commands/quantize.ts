@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { LayerError } from '../../quantize/layer-error.js';
 import { colours, formatBytes, table } from '../output.js';
 import { progress } from '../progress.js';
-import { publicResult, renderEval, runEval } from './eval.js';
+import { comparison, renderEval, runEval } from './eval.js';
 
 interface QuantizeFlags {
   output: string;
@@ -108,8 +108,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     if (evaluation) text.push('', renderEval(evaluation));
     const result: Record<string, unknown> & { text: string } = { input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, text: text.join('\n') };
     if (evaluation) {
-      const [s0, a0] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
-      result.eval = { source: s0, artifact: a0, ...(s0.accuracy !== undefined && a0.accuracy !== undefined ? { accuracyDrop: s0.accuracy - a0.accuracy } : {}) };
+      result.eval = comparison(evaluation);
     }
     Object.defineProperty(result, 'text', { enumerable: false });
     return result;
@@ -180,8 +179,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   };
   if (perLayer) result.perLayer = perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null }));
   if (evaluation) {
-    const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
-    result.eval = { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+    result.eval = comparison(evaluation);
   }
   Object.defineProperty(result, 'text', { enumerable: false });
   return result;
