@@ -2,40 +2,17 @@
 // quantized to int8 weights in bounded memory: `edgelm quantize` streams one tensor at a time, so
 // its peak RSS must stay under 1 GiB; the output (external data too) must load and run in
 // onnxruntime. The model is generated here, deterministically, one layer at a time.
-import { closeSync, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '../dist/export/onnx/proto.js';
 import { CLI, OUT, emit, fmt, measure, row } from './lib.js';
-import { weights } from './onnx-models.js';
+import { writeExternalMlp } from './onnx-models.js';
 
 const WIDTH = 8192;
 const LAYERS = 10; // 10 × 8192² float32 = 2.5 GiB
 const model = join(OUT, 'huge.onnx');
 const data = join(OUT, 'huge.onnx.data');
-const expected = LAYERS * (WIDTH * WIDTH + WIDTH) * 4;
 
-if (!existsSync(model) || !existsSync(data) || statSync(data).size !== expected) {
-  const b = new OnnxGraphBuilder('huge_mlp');
-  let x = b.input('x', 'float32', ['N', WIDTH]);
-  const fd = openSync(data, 'w');
-  let offset = 0;
-  for (let i = 0; i < LAYERS; i++) {
-    const w = weights(WIDTH * WIDTH, WIDTH, WIDTH, 7000 + i);
-    const bias = new Float32Array(WIDTH).fill(0.01);
-    for (const [name, shape, arr] of [[`fc${i}.weight`, [WIDTH, WIDTH], w], [`fc${i}.bias`, [WIDTH], bias]]) {
-      const bytes = new Uint8Array(arr.buffer);
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(1 << 26, bytes.length - done), offset + done);
-      b.initializer(name, 'float32', shape, arr, { location: 'huge.onnx.data', offset });
-      offset += bytes.length;
-    }
-    x = b.node1('Gemm', [x, `fc${i}.weight`, `fc${i}.bias`], {}, `fc${i}`);
-    if (i + 1 < LAYERS) x = b.node1('Relu', [x], {}, `relu${i}`);
-  }
-  closeSync(fd);
-  b.output(x, 'float32', ['N', WIDTH]);
-  writeFileSync(model, b.encode({ opset: 13, producer: 'edgelm-bench' }));
-}
+writeExternalMlp(model, WIDTH, LAYERS, 7000);
 
 const out = join(OUT, 'huge-int8.onnx');
 const r = await measure(process.execPath, [CLI, 'quantize', model, '-o', out, '--json']);

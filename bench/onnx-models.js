@@ -1,5 +1,5 @@
 // Deterministic ONNX models for the benchmarks, written with edgelm's own ONNX builder (onnx-proto).
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { OnnxGraphBuilder, attr } from '../dist/export/onnx/proto.js';
 
 /** Uniform weights in ±limit from an LCG (Glorot-like), deterministic per seed. */
@@ -34,5 +34,36 @@ export function writeMlp(file, widths, { matmul = false, batch = 'N', opset = 13
   if (existsSync(file) && Math.abs(statSync(file).size - bytes) < 1 << 20) return file;
   writeFileSync(file, b.encode({ opset, producer: 'edgelm-bench' }));
   void attr;
+  return file;
+}
+
+/**
+ * A square MLP (`layers` Gemm layers of width × width, ReLU between) whose weights live in external
+ * data (`<file>.data`), written one layer at a time so that models past 2 GiB need little memory.
+ * Skips writing when both files are already there with the expected size.
+ */
+export function writeExternalMlp(file, width, layers, seed) {
+  const data = `${file}.data`;
+  const expected = layers * (width * width + width) * 4;
+  if (existsSync(file) && existsSync(data) && statSync(data).size === expected) return file;
+  const location = data.split('/').pop();
+  const b = new OnnxGraphBuilder('external_mlp');
+  let x = b.input('x', 'float32', ['N', width]);
+  const fd = openSync(data, 'w');
+  let offset = 0;
+  for (let i = 0; i < layers; i++) {
+    for (const [name, shape, arr] of [[`fc${i}.weight`, [width, width], weights(width * width, width, width, seed + i)], [`fc${i}.bias`, [width], new Float32Array(width).fill(0.01)]]) {
+      const bytes = new Uint8Array(arr.buffer);
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(1 << 26, bytes.length - done), offset + done);
+      b.initializer(name, 'float32', shape, arr, { location, offset });
+      offset += bytes.length;
+    }
+    x = b.node1('Gemm', [x, `fc${i}.weight`, `fc${i}.bias`], {}, `fc${i}`);
+    if (i + 1 < layers) x = b.node1('Relu', [x], {}, `relu${i}`);
+  }
+  closeSync(fd);
+  b.output(x, 'float32', ['N', width]);
+  writeFileSync(file, b.encode({ opset: 13, producer: 'edgelm-bench' }));
   return file;
 }

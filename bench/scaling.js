@@ -2,38 +2,10 @@
 // wall time and peak RSS per size, drawn as an HTML page with inline SVG charts in the style of
 // edgelm's reports (docs/scaling.html). Models up to 1 GiB go through the in-memory path, larger
 // ones stream one tensor at a time (the CLI's automatic switch).
-import { closeSync, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '../dist/export/onnx/proto.js';
 import { CLI, OUT, ROOT, emit, fmt, measure, row } from './lib.js';
-import { weights } from './onnx-models.js';
-
-/** An MLP of `layers` Gemm layers of width × width with its weights in external data. */
-function writeModel(name, width, layers) {
-  const model = join(OUT, `${name}.onnx`);
-  const data = `${model}.data`;
-  const expected = layers * (width * width + width) * 4;
-  if (existsSync(model) && existsSync(data) && statSync(data).size === expected) return model;
-  const b = new OnnxGraphBuilder(name);
-  let x = b.input('x', 'float32', ['N', width]);
-  const fd = openSync(data, 'w');
-  let offset = 0;
-  for (let i = 0; i < layers; i++) {
-    for (const [n, shape, arr] of [[`fc${i}.weight`, [width, width], weights(width * width, width, width, 9000 + i)], [`fc${i}.bias`, [width], new Float32Array(width).fill(0.01)]]) {
-      const bytes = new Uint8Array(arr.buffer);
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(1 << 26, bytes.length - done), offset + done);
-      b.initializer(n, 'float32', shape, arr, { location: `${name}.onnx.data`, offset });
-      offset += bytes.length;
-    }
-    x = b.node1('Gemm', [x, `fc${i}.weight`, `fc${i}.bias`], {}, `fc${i}`);
-    if (i + 1 < layers) x = b.node1('Relu', [x], {}, `relu${i}`);
-  }
-  closeSync(fd);
-  b.output(x, 'float32', ['N', width]);
-  writeFileSync(model, b.encode({ opset: 13, producer: 'edgelm-bench' }));
-  return model;
-}
+import { writeExternalMlp } from './onnx-models.js';
 
 const SIZES = [
   ['scale-64m', 4096, 1],
@@ -43,7 +15,7 @@ const SIZES = [
 ];
 const points = [];
 for (const [name, width, layers] of SIZES) {
-  const model = writeModel(name, width, layers);
+  const model = writeExternalMlp(join(OUT, `${name}.onnx`), width, layers, 9000);
   const mib = (statSync(model).size + statSync(`${model}.data`).size) / 2 ** 20;
   const r = await measure(process.execPath, [CLI, 'quantize', model, '-o', join(OUT, `${name}-int8.onnx`), '--json']);
   points.push({ mib, seconds: r.seconds, rss: r.peakRssMiB, streamed: JSON.parse(r.stdout).streamed === true });
