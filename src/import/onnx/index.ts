@@ -8,6 +8,7 @@ import type { Dim, Tensor } from '../../ir/tensor.js';
 import { readInputFile } from '../files.js';
 import { ONNX_OPS, type OnnxCtx } from './ops.js';
 import { attributes, decodeModel, rememberExternalFiles, num, tensorFromProto } from './proto.js';
+import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 
 export const ONNX_OPSET_RANGE = [7, 21] as const;
 
@@ -102,7 +103,7 @@ export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(fi
   for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
   const graph = b.build(g.name || 'model', 'onnx', outputs, metadata);
   // Keep the source's output names: rename the IR values that carry them.
-  return renameOutputs(graph, (g.output ?? []).map((o) => o.name ?? ''));
+  return renameOutputs(fusePatterns(graph), (g.output ?? []).map((o) => o.name ?? ''));
 }
 
 /** Halfs are widened at import: the IR computes in float32. */

@@ -61,7 +61,10 @@ function constInts(c: OnnxCtx, i: number, what: string, attr?: string): number[]
   if (c.input(i)) {
     const k = c.konst(i);
     if (!k) throw c.fail(`${what} (input ${i}) must be constant; edgelm folds shape computations but this one depends on run-time data`);
-    return values(k);
+    // A float tensor where ints belong (a damaged data_type) gives fractional steps: loops that never end.
+    const v = values(k);
+    if (!v.every(Number.isInteger)) throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what} (input ${i}) must hold integers`);
+    return v;
   }
   return attr !== undefined ? (Array.isArray(c.attrs.get(attr)) ? (c.attrs.get(attr) as number[]) : undefined) : undefined;
 }
@@ -315,8 +318,8 @@ export const ONNX_OPS: Record<string, Translate> = {
   },
   Concat: (c) => {
     const axis = attrInt(c, 'axis', 0);
-    // konst(i)?: allConst counts an empty (omitted) input as constant, and Concat has no optional inputs.
-    if (allConst(c) && c.inputs.every((_, i) => c.konst(i)?.shape.length === 1)) {
+    // konst(i)?: allConst counts an empty (omitted) input as constant; and a Concat without inputs has no parts[0].
+    if (c.inputs.length > 0 && allConst(c) && c.inputs.every((_, i) => c.konst(i)?.shape.length === 1)) {
       const parts = c.inputs.map((_, i) => c.konst(i)!);
       const all = parts.flatMap(values);
       return bindConst(c, 0, constTensor(c, parts[0]!.dtype, [all.length], all));
@@ -359,6 +362,9 @@ export const ONNX_OPS: Record<string, Translate> = {
   Transpose: (c) => {
     const rank = c.typeOf(c.input(0)).shape.length;
     const perm = attrInts(c, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+    // Checked before the constant fold below indexes shape and data with it.
+    if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
+      throw new EdgelmError('input', `${c.file}: node ${c.name} (Transpose): perm [${perm}] is not a permutation of the input's ${rank} axes`);
     const k = c.konst(0);
     if (k) return bindConst(c, 0, { ...k, shape: perm.map((p) => k.shape[p]!), data: transposeData(k.data, k.shape, perm) });
     emit(c, 'transpose', [c.input(0)], { perm });
@@ -383,6 +389,8 @@ export const ONNX_OPS: Record<string, Translate> = {
     const stepList = steps ?? starts.map(() => 1);
     // Ends past the int32 range mean "to the end"; clamp so TF.js and TFLite see int32.
     const clampEnd = (e: number): number => Math.max(-2147483648, Math.min(2147483647, e));
+    // sliceBounds throws a ShapeError (not an EdgelmError) on step 0; the fold below calls it directly.
+    if (stepList.some((st) => st === 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
     const k = c.konst(0);
     if (k && k.shape.length === 1) {
       const v = values(k);
@@ -517,11 +525,12 @@ export const ONNX_OPS: Record<string, Translate> = {
       const [k, n] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
       let data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
       if (alpha !== 1) data = data.map((v) => v * alpha);
-      const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [k, n], data });
+      // Named after the initializers they come from, so that messages and reports speak the user's names.
+      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data });
       let bt = '';
       if (bias) {
         const bd = Float32Array.from(bias.data as Float32Array, (v) => v * beta);
-        bt = c.b.addConstant({ name: `${c.name}/bias`, dtype: 'float32', shape: [n], data: bd });
+        bt = beta === 1 && bias.dtype === 'float32' && sizeOf(bias.shape) === n && bias.shape.length === 1 ? c.input(2) : c.b.addConstant({ name: `${c.input(2)}/scaled`, dtype: 'float32', shape: [n], data: bd });
       }
       emit(c, 'dense', [a, wt, bt]);
       return;

@@ -207,8 +207,9 @@ function broadcastDims(a: Dim[], b: Dim[]): Dim[] {
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
-    const x = a[i - (n - a.length)] ?? 1;
-    const y = b[i - (n - b.length)] ?? 1;
+    // Missing leading dims broadcast as 1; a run-time dim (null) must stay null, so no `?? 1` here.
+    const x = i < n - a.length ? 1 : a[i - (n - a.length)]!;
+    const y = i < n - b.length ? 1 : b[i - (n - b.length)]!;
     out.push(x === 1 ? y : y === 1 ? x : x === null ? y : x);
   }
   return out;

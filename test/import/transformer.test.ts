@@ -1,0 +1,63 @@
+// A causal transformer as torch.onnx.export writes it (opsets 14 and 17: Gather embeddings, decomposed
+// LayerNorm, Erf GELU, causal mask through Where, per-head Reshape/Transpose/MatMul): edgelm's import,
+// its ONNX export and its TFLite export (int32 token ids) compute what onnxruntime computes on the source.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readOnnxModel } from '../../src/import/onnx/index.js';
+import { loadTf } from '../../src/runtime/tfjs/backend.js';
+import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
+import { openLiteRt } from '../../src/runtime/litert.js';
+import { prng } from '../../src/train/loop.js';
+import { argmax, cli, fixture, relError, tempDir } from '../helpers.js';
+
+const [B, T, V] = [2, 32, 48];
+const rand = prng(11);
+const ids = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
+const dir = tempDir();
+
+async function ortLogits(file: string): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+  const out = await s.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [B, T]) });
+  return out[s.outputNames[0]!]!.data as Float32Array;
+}
+
+const agreement = (a: Float32Array, b: Float32Array): number => {
+  const [pa, pb] = [argmax(a, V), argmax(b, V)];
+  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
+};
+
+describe.each([14, 17])('PyTorch-exported transformer, opset %i', (opset) => {
+  const source = fixture('lm', `tiny-transformer-opset${opset}.onnx`);
+
+  it('imports with LayerNorm and GELU recognized; the executor matches onnxruntime', async () => {
+    const want = await ortLogits(source);
+    const graph = readOnnxModel(source);
+    const ops = new Set(graph.nodes.map((n) => n.op));
+    expect(ops.has('layerNorm') && ops.has('gelu') && !ops.has('erf')).toBe(true);
+    const tf = await loadTf('wasm');
+    const ex = new GraphExecutor(tf, graph);
+    const [y] = ex.run({ ids: tf.tensor(ids, [B, T], 'int32') });
+    const got = y!.dataSync() as Float32Array;
+    y!.dispose();
+    ex.dispose();
+    expect(relError(got, want)).toBeLessThan(1e-4);
+  });
+
+  it('exports to ONNX and TFLite with the same next-token predictions', async () => {
+    const want = await ortLogits(source);
+    const onnxOut = join(dir, `t${opset}.onnx`);
+    const tflOut = join(dir, `t${opset}.tflite`);
+    expect(cli(['export', source, '-o', onnxOut]).code).toBe(0);
+    expect(cli(['export', source, '-o', tflOut, '--batch', String(B)]).code).toBe(0);
+    expect(relError(await ortLogits(onnxOut), want)).toBeLessThan(1e-4);
+    const s = await openLiteRt(readFileSync(tflOut), tflOut);
+    expect(s.inputs[0]!.dtype).toBe('int32'); // LiteRT's JS API has no int64: ids are int32
+    const [o] = await s.run([{ data: ids, shape: [B, T] }]);
+    s.dispose();
+    const got = o!.data as Float32Array;
+    expect(relError(got, want)).toBeLessThan(1e-4);
+    expect(agreement(got, want)).toBe(1);
+  });
+});
