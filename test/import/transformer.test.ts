@@ -61,3 +61,19 @@ describe.each([14, 17])('PyTorch-exported transformer, opset %i', (opset) => {
     expect(agreement(got, want)).toBe(1);
   });
 });
+
+describe('weight-only int8 of the transformer', () => {
+  it('ONNX and TFLite: every MatMul weight int8, next-token predictions kept', async () => {
+    const source = fixture('lm', 'tiny-transformer-opset17.onnx');
+    const want = await ortLogits(source);
+    const q = JSON.parse(cli(['quantize', source, '-o', join(dir, 'tq.onnx'), '--json']).stdout) as { quantizedLayers: number; sizeRatio: number };
+    expect(q.quantizedLayers).toBe(9); // qkv, proj, fc1, fc2 in 2 blocks, and the head
+    expect(q.sizeRatio).toBeLessThan(0.35);
+    expect(agreement(await ortLogits(join(dir, 'tq.onnx')), want)).toBeGreaterThanOrEqual(0.95);
+    expect(cli(['quantize', source, '-o', join(dir, 'tq.tflite'), '--batch', String(B)]).code).toBe(0);
+    const s = await openLiteRt(readFileSync(join(dir, 'tq.tflite')), 'tq.tflite');
+    const [o] = await s.run([{ data: ids, shape: [B, T] }]);
+    s.dispose();
+    expect(agreement(o!.data as Float32Array, want)).toBeGreaterThanOrEqual(0.95);
+  });
+});
