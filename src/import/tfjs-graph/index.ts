@@ -273,7 +273,8 @@ const TF_OPS: Record<string, (c: Ctx) => void> = {
   Pack: (c) => {
     const axis = c.attrI('axis', 0);
     const ins = Array.from({ length: c.count }, (_, i) => i);
-    if (ins.every((i) => c.konst(i) && c.konst(i)!.shape.length === 0) && axis === 0) {
+    // ins.length: with no inputs `every` holds and there is no konst(0) to take the dtype from.
+    if (ins.length > 0 && ins.every((i) => c.konst(i) && c.konst(i)!.shape.length === 0) && axis === 0) {
       return c.bind(constOf(c, ins.map((i) => values(c.konst(i)!)[0]!), [c.count], c.konst(0)!.dtype));
     }
     const parts = ins.map((i) => emit(c, 'unsqueeze', [c.input(i)], { axes: [axis] }, `${c.node.name}/${i}`));
@@ -289,6 +290,8 @@ function stridedSlice(c: Ctx): void {
   const strides = c.ints(3, 'strides');
   const [bm, em, elm, nam, sam] = ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask'].map((k) => c.attrI(k, 0)) as [number, number, number, number, number];
   if (elm || nam) throw c.fail('StridedSlice with ellipsis or new-axis masks is not supported');
+  // sliceBounds throws a ShapeError (not an EdgelmError) on stride 0; the fold below calls it directly.
+  if (strides.some((s) => s === 0)) throw inputError(c.b.file, `node '${c.node.name}' (StridedSlice): stride 0`);
   const x = c.b.typeOf(c.input(0)).shape;
   const starts: number[] = [];
   const ends: number[] = [];
@@ -390,9 +393,12 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
     if (node.op === 'Placeholder') {
       const dtype = TF_DTYPES[String(node.attr.dtype?.type)];
       if (!dtype) throw inputError(file, `input '${node.name}': unsupported dtype ${String(node.attr.dtype?.type)}`);
-      const dims = (node.attr.shape?.shape as { dim?: { size?: string }[] } | undefined)?.dim ?? [];
+      const dims = (node.attr.shape?.shape as { dim?: unknown } | undefined)?.dim ?? [];
+      // From untrusted JSON: a list of {size}, each an integer (negative: unknown); NaN dims would spread.
+      if (!Array.isArray(dims)) throw inputError(file, `input '${node.name}': shape.dim must be a list`);
       const shape: Dim[] = dims.map((d) => {
-        const v = Number(d.size ?? -1);
+        const v = Number(isRecord(d) ? (d.size ?? -1) : Number.NaN);
+        if (!Number.isSafeInteger(v)) throw inputError(file, `input '${node.name}': invalid dim ${JSON.stringify(d)}`);
         return v < 0 ? null : v;
       });
       irValues.set(node.name, b.addInput(node.name, dtype, shape));
@@ -419,7 +425,10 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
       ints(i, what) {
         const k = this.konst(i);
         if (!k) throw this.fail(`${what} must be constant`);
-        return values(k);
+        // A float constant where ints belong (a damaged dtype) gives fractional strides: loops that never end.
+        const v = values(k);
+        if (!v.every(Number.isInteger)) throw inputError(file, `node '${node.name}' (${node.op}): ${what} must hold integers`);
+        return v;
       },
       bind: (value, output = 0) => irValues.set(output ? `${node.name}:${output}` : node.name, value),
       fail: (what) => new EdgelmError('unsupported', `${file}: node ${node.name} (${node.op}): ${what}`),

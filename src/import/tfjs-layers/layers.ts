@@ -3,7 +3,7 @@ import type { EdgelmError } from '../../errors.js';
 import type { GraphBuilder } from '../../ir/builder.js';
 import type { Layout, Padding } from '../../ir/ops/nn.js';
 import type { OpType } from '../../ir/registry.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { sizeOf, type Tensor } from '../../ir/tensor.js';
 
 export interface LayerContext {
   b: GraphBuilder;
@@ -16,6 +16,9 @@ export interface LayerContext {
 }
 
 type LayerFn = (ctx: LayerContext, inputs: string[]) => string;
+
+/** Largest constant a layer synthesizes from config rather than reads from the weights (4 Mi values). */
+const MAX_SYNTHESIZED = 1 << 22;
 
 /** Keras activation name → IR op (undefined = identity). */
 export const ACTIVATIONS: Record<string, { op: OpType; attrs?: Record<string, number | string> } | undefined> = {
@@ -166,7 +169,12 @@ export const LAYERS = {
     if (!norm.every((a, i) => a === rank - norm.length + i)) throw ctx.fail(`normalizing over axes [${axes}] is not supported (only trailing axes)`);
     const [g, bta] = [ctx.config.scale === false ? undefined : konst(ctx, 'gamma'), ctx.config.center === false ? '' : konst(ctx, 'beta')];
     const dims = ctx.b.typeOf(x!).shape.slice(rank - norm.length) as number[];
-    const gamma = g ?? ctx.b.addConstant({ name: `${ctx.name}/gamma`, dtype: 'float32', shape: dims, data: new Float32Array(dims.reduce((p, d) => p * d, 1)).fill(1) });
+    // scale=false: a gamma of ones is made from the declared input shape, not from file bytes, so its
+    // size is checked first (run-time dims give NaN, absurd dims a RangeError or gigabytes of ones).
+    const n = sizeOf(dims);
+    if (g === undefined && (!Number.isFinite(n) || n > MAX_SYNTHESIZED))
+      throw ctx.fail(`scale=false over dims [${dims.map((d) => d ?? '?')}] needs static dims of at most ${MAX_SYNTHESIZED} values`);
+    const gamma = g ?? ctx.b.addConstant({ name: `${ctx.name}/gamma`, dtype: 'float32', shape: dims, data: new Float32Array(n).fill(1) });
     return ctx.b.add1('layerNorm', [x!, gamma, bta], { axis: rank - norm.length, epsilon: num(ctx, 'epsilon', 1e-3) }, { name: ctx.name });
   },
   Activation: (ctx, [x]) => {
@@ -192,6 +200,11 @@ export const LAYERS = {
   Embedding: (ctx, [x]) => ctx.b.add1('gather', [konst(ctx, 'embeddings'), x!], { axis: 0 }, { name: ctx.name }),
   ZeroPadding2D: (ctx, [x]) => {
     const p = ctx.config.padding ?? 1;
+    // Keras writes n, [h, w] or [[top, bottom], [left, right]]; anything else destructured below is a
+    // TypeError ({} is not iterable) or NaN pads.
+    const nat = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+    const pairs = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every((e) => Array.isArray(e) && e.length === 2 && e.every(nat));
+    if (!nat(p) && !(Array.isArray(p) && p.length === 2 && p.every(nat)) && !pairs(p)) throw ctx.fail('padding must be n, [h, w] or [[top, bottom], [left, right]] of non-negative integers');
     const [[t, bt], [l, r]] = (typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p) && typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : p) as [[number, number], [number, number]];
     const pads = ctx.layout === 'NHWC' ? [0, t, l, 0, 0, bt, r, 0] : [0, 0, t, l, 0, 0, bt, r];
     return ctx.b.add1('pad', [x!], { pads }, { name: ctx.name });
