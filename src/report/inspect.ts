@@ -1,5 +1,5 @@
 // What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
-import { DTYPES, isFloatDType, type DType } from '../ir/dtype.js';
+import { DTYPES, isDType, isFloatDType } from '../ir/dtype.js';
 import { readTfliteInfo } from '../import/tflite/index.js';
 import type { Graph } from '../ir/graph.js';
 import { detectFormat, modelFiles } from '../import/index.js';
@@ -79,17 +79,19 @@ export function inspectTflite(file: string): InspectReport {
     const n = t.shape.reduce((p, d) => p * d, 1);
     const width = n ? t.data.length / n : 1;
     let zeros = 0;
+    // Types edgelm does not model (STRING, COMPLEX64, ...) are counted bytewise.
+    const float = isDType(t.dtype) && isFloatDType(t.dtype);
     // An element is zero when all its bytes are (also −0.0 in float16/32 after masking the sign bit).
     for (let i = 0; i < n; i++) {
       let nonzero = 0;
-      for (let b = 0; b < width; b++) nonzero |= t.data[i * width + b]! & (b === width - 1 && isFloatDType(t.dtype as DType) ? 0x7f : 0xff);
+      for (let b = 0; b < width; b++) nonzero |= t.data[i * width + b]! & (b === width - 1 && float ? 0x7f : 0xff);
       if (!nonzero) zeros++;
     }
     const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: t.data.length, sparsity: n ? zeros / n : 0 };
     if (t.quant) r.quantization = { scale: t.quant.scale, zeroPoint: t.quant.zeroPoint, bits: 8 * width, ...(t.quant.scale.length > 1 ? { axis: t.quant.axis } : {}) };
     return r;
   });
-  const isParam = (t: (typeof constants)[number]): boolean => (typeof t.dtype === 'string' && t.dtype in DTYPES && isFloatDType(t.dtype as DType)) || t.quant !== undefined;
+  const isParam = (t: (typeof constants)[number]): boolean => (isDType(t.dtype) && isFloatDType(t.dtype)) || t.quant !== undefined;
   return {
     file,
     format: 'tflite',
