@@ -63,3 +63,15 @@ export function pruneUnused(graph: Graph): Graph {
   const constants = new Map([...graph.constants].filter(([name]) => needed.has(name)));
   return { ...graph, nodes: keep, constants };
 }
+
+/** Ops whose weight (input 1) quantization, pruning and channel surgery act on. */
+const WEIGHT_OPS = new Set(['dense', 'conv2d', 'depthwiseConv2d', 'matMul']);
+
+/** The layers with a float32 constant weight matrix or kernel, in graph order. */
+export function weightLayers(graph: Graph): Node[] {
+  return graph.nodes.filter((n) => {
+    if (!WEIGHT_OPS.has(n.op)) return false;
+    const w = graph.constants.get(n.inputs[1] ?? '');
+    return w !== undefined && w.dtype === 'float32' && (n.op !== 'matMul' || w.shape.length === 2);
+  });
+}

@@ -8,15 +8,14 @@ import { distillModel } from '../distill/index.js';
 import { EdgelmError } from '../errors.js';
 import { writeExport } from '../export/index.js';
 import { detectFormat, loadModel, modelFiles } from '../import/index.js';
-import type { Graph } from '../ir/graph.js';
-import { parsePattern } from '../prune/index.js';
+import { weightLayers, type Graph } from '../ir/graph.js';
+import { parsePattern, sparsityReport } from '../prune/index.js';
 import { pruneModel } from '../prune/run.js';
 import { fitAccuracy, quantizeModel } from '../quantize/index.js';
 import { excludeFilter, type QuantPlan } from '../quantize/plan.js';
 import { layerErrors, type LayerError } from '../quantize/layer-error.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
 import { inspectGraph } from '../report/inspect.js';
-import { weightLayers } from '../train/model.js';
 import { VERSION } from '../version.js';
 import type { Pipeline } from './config.js';
 
@@ -58,16 +57,7 @@ export interface PipelineReport {
   passed: boolean;
 }
 
-function weightSparsity(g: Graph): number {
-  let zeros = 0;
-  let total = 0;
-  for (const l of weightLayers(g)) {
-    const d = g.constants.get(l.inputs[1]!)!.data as Float32Array;
-    total += d.length;
-    for (const v of d) if (v === 0) zeros++;
-  }
-  return total ? zeros / total : 0;
-}
+const weightSparsity = (g: Graph): number => sparsityReport(g, weightLayers(g)).total;
 
 function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Graph): Variant {
   return {

@@ -4,11 +4,10 @@
 // dense/conv/depthwise layers with activations, pooling, batch norm, padding, per-channel constants
 // and flattening reshapes; anything else that reads a resized value is refused, naming the node.
 import { EdgelmError, usageError } from '../errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { inferTypes } from '../ir/infer.js';
 import { prng } from '../train/loop.js';
-import { weightLayers } from '../train/model.js';
 
 /** Kept channel indices of a value along its channel axis, or of a flattened [.., positions·C] value. */
 interface Kept {

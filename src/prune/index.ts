@@ -1,10 +1,9 @@
 // Magnitude pruning of a Graph's weight layers: masks per layer or global, N:M structured, and the
 // fine-tuning schedule that re-applies them after every training step.
 import { usageError } from '../errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import { attrsOf } from '../ir/registry.js';
 import type { Tensor } from '../ir/tensor.js';
-import { weightLayers } from '../train/model.js';
 import { globalUnstructuredMasks, l1UnstructuredMask, nmMask } from './masks.js';
 
 export type PrunePattern = { kind: 'unstructured' } | { kind: 'nm'; n: number; m: number } | { kind: 'channel' };

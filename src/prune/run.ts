@@ -3,11 +3,11 @@
 import type { Dataset } from '../data/index.js';
 import { fitToModel } from '../data/index.js';
 import { usageError } from '../errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import { loadTf, type Backend } from '../runtime/tfjs/backend.js';
 import { train, type EpochStats, type TrainOptions } from '../train/loop.js';
 import { crossEntropy } from '../train/losses.js';
-import { TrainableModel, weightLayers } from '../train/model.js';
+import { TrainableModel } from '../train/model.js';
 import { pruneChannels } from './channels.js';
 import { applyMasks, computeMasks, prunableLayers, sparsityReport, type LayerSparsity, type PruneSpec } from './index.js';
 import { polynomialSparsity } from './masks.js';

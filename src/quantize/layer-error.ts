@@ -6,7 +6,7 @@ import type { Dataset } from '../data/index.js';
 import { batches, fitToModel } from '../data/index.js';
 import { decodeHalfs } from '../ir/float16.js';
 import { floatToHalf } from '../ir/float16.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import { attrsOf, opDef } from '../ir/registry.js';
 import type { TfTensor } from '../ir/op.js';
 import { loadTf } from '../runtime/tfjs/backend.js';
@@ -25,14 +25,9 @@ export interface LayerError {
   sqnrDb: number;
 }
 
-/** Layers whose weights a plan quantizes: the ops with weight tensors. */
+/** Layers whose weights a plan quantizes: the weight layers it does not exclude. */
 export function quantizableLayers(graph: Graph, plan: QuantPlan): Node[] {
-  return graph.nodes.filter((n) => {
-    if (plan.exclude(n)) return false;
-    if (!['dense', 'conv2d', 'depthwiseConv2d', 'matMul'].includes(n.op)) return false;
-    const w = graph.constants.get(n.inputs[1] ?? '');
-    return w !== undefined && w.dtype === 'float32' && (n.op !== 'matMul' || w.shape.length === 2);
-  });
+  return weightLayers(graph).filter((n) => !plan.exclude(n));
 }
 
 /** x̂ of a weight in IR layout, grouped by output channel as the writers group it. */

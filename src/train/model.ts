@@ -2,7 +2,7 @@
 // constant, and the forward pass is the reference executor's. Training edits the weights in place;
 // `toGraph()` writes them back as constants of a new Graph.
 import { EdgelmError } from '../errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import type { Graph } from '../ir/graph.js';
 import type { Tf, TfTensor } from '../ir/op.js';
 import { producers } from '../ir/graph.js';
 import { forward, toTfTensor } from '../runtime/tfjs/executor.js';
@@ -19,18 +19,6 @@ const PARAM_INPUTS: Partial<Record<string, number[]>> = {
   layerNorm: [1, 2],
   batchNorm: [1, 2],
 };
-
-/** Ops whose weight (input 1) pruning and channel surgery act on. */
-export const WEIGHT_OPS = new Set(['dense', 'conv2d', 'depthwiseConv2d', 'matMul']);
-
-/** The layers with a float32 constant weight matrix or kernel, in graph order. */
-export function weightLayers(graph: Graph): Node[] {
-  return graph.nodes.filter((n) => {
-    if (!WEIGHT_OPS.has(n.op)) return false;
-    const w = graph.constants.get(n.inputs[1] ?? '');
-    return w !== undefined && w.dtype === 'float32' && (n.op !== 'matMul' || w.shape.length === 2);
-  });
-}
 
 export function trainableNames(graph: Graph): string[] {
   const names: string[] = [];
