@@ -56,7 +56,8 @@ export function quantizeWeights(name: string, data: Float32Array, shape: readonl
     scheme.blockSize = plan.blockSize;
   }
   const q = quantizeTensor(name, data, shape, scheme);
-  return { codes: Int8Array.from(q.codes), params: q.params };
+  // Signed codes of at most 8 bits come as an Int8Array already.
+  return { codes: q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes), params: q.params };
 }
 
 /** int8 activation parameters for a calibrated range: asymmetric over [−128, 127], zero exact. */

@@ -12,7 +12,7 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
-import { chooseParams, qrange, quantizeValue } from '../../quantize/minmax.js';
+import { quantizeTensor } from '../../quantize/minmax.js';
 import type { QuantPlan } from '../../quantize/plan.js';
 import { VERSION } from '../../version.js';
 
@@ -78,20 +78,10 @@ class Writer {
       bytes = new Uint8Array(Uint16Array.from(data as Float32Array, floatToHalf).buffer);
     } else if (mode === 'dynamic' || mode === 'int8') {
       // Q(x) over [0, 255] per tensor; the converter stores min = −z·scale so that 0 decodes exactly.
-      const f = data as Float32Array;
-      let mn = Infinity;
-      let mx = -Infinity;
-      for (const v of f) {
-        if (!Number.isFinite(v)) throw usageError(`${this.file}: weight '${name}' holds ${v}; cannot quantize NaN or Inf`);
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
-      }
-      const s = { bits: 8, signed: false, symmetric: false, narrow: false, granularity: 'tensor' as const };
-      const p = chooseParams(mn, mx, s);
-      const [qmin, qmax] = qrange(s);
-      const inv = Math.fround(1 / p.scale);
-      bytes = Uint8Array.from(f, (v) => quantizeValue(v, inv, p.zeroPoint, qmin, qmax));
-      entry.quantization = { dtype: 'uint8', min: -p.zeroPoint * p.scale, scale: p.scale, original_dtype: 'float32' };
+      const q = quantizeTensor(name, data as Float32Array, shape, { bits: 8, signed: false, symmetric: false, narrow: false, granularity: 'tensor' });
+      const [scale, zeroPoint] = [q.params.scale[0]!, q.params.zeroPoint[0]!];
+      bytes = q.codes as Uint8Array;
+      entry.quantization = { dtype: 'uint8', min: -zeroPoint * scale, scale, original_dtype: 'float32' };
     } else {
       const typed = dtype === 'int32' ? Int32Array.from(data as ArrayLike<number | bigint>, (v) => Number(v)) : data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
       bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);

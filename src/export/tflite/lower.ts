@@ -241,7 +241,7 @@ export class Lowerer {
   operandConst(name: string, dtype: DType, shape: number[], data: TypedArray): number {
     if (!this.q8 || dtype !== 'float32') return this.constTensor(name, dtype, shape, data);
     const q = quantizeTensor(name, data as Float32Array, shape, { bits: 8, signed: true, symmetric: false, narrow: false, granularity: 'tensor' });
-    return this.addTensor(name, shape, T_INT8, new Uint8Array(Int8Array.from(q.codes).buffer), toTflQuant(q.params));
+    return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
   }
 
   /**
@@ -255,7 +255,7 @@ export class Lowerer {
       const granularity = weightGranularity(plan, node.op, 'tflite');
       if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
       const q = quantizeWeights(name, data, shape, plan, granularity, channelAxis);
-      return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer), toTflQuant(q.params));
+      return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
     }
     if (plan?.mode === 'float16' && !plan.exclude(node)) {
       const half = this.addTensor(`${name}/float16`, shape, T_FLOAT16, new Uint8Array(Uint16Array.from(data, floatToHalf).buffer));
