@@ -36,6 +36,13 @@ export function formatOfPath(path: string): ExportFormat | undefined {
   return undefined;
 }
 
+/** The format to write: --format when given, else the output path's. */
+export function outputFormat(output: string, format?: string): ExportFormat {
+  const f = format ? parseFormat(format) : formatOfPath(output);
+  if (!f) throw usageError(`cannot tell the format from '${output}': add --format ${EXPORT_FORMATS.join('|')}`);
+  return f;
+}
+
 /** Where a TF.js model goes: `out` itself when it names a .json file, else out/model.json. */
 export function tfjsModelPath(out: string): string {
   return out.endsWith('.json') ? out : join(out, 'model.json');

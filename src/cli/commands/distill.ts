@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { publicResult, renderEval, runEval } from './eval.js';
+import { intOption, summary, type Summary } from '../args.js';
 import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
 
 interface DistillFlags extends TrainingFlags {
@@ -42,22 +43,21 @@ export function registerDistill(program: Command): void {
   });
 }
 
-async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> & { text: string }> {
+async function runDistill(flags: DistillFlags): Promise<Summary> {
   const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-  const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { writeExport, outputFormat } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
   const { loadDataset } = await import('../../data/index.js');
 
-  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
+  const format = outputFormat(flags.output, flags.format);
+  const batch = intOption('--batch', flags.batch);
   if (!flags.student === !flags.studentWidth) throw usageError('give exactly one of --student MODEL and --student-width F');
   const temperature = Number(flags.temperature);
   if (!(temperature > 0)) throw usageError(`--temperature: expected a positive number, got '${flags.temperature}'`);
   let alpha = Number(flags.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw usageError(`--alpha: expected a number in [0, 1], got '${flags.alpha}'`);
-  const earlyStop = flags.earlyStop === undefined ? undefined : Number(flags.earlyStop);
-  if (earlyStop !== undefined && (!Number.isInteger(earlyStop) || earlyStop < 1)) throw usageError(`--early-stop: expected a positive integer, got '${flags.earlyStop}'`);
+  const earlyStop = flags.earlyStop === undefined ? undefined : intOption('--early-stop', flags.earlyStop);
   if (earlyStop !== undefined && !flags.val) throw usageError('--early-stop needs --val DATA');
   const training = await trainingOptions(flags, { teacher: flags.teacher, student: flags.student, width: flags.studentWidth, reinit: flags.reinit, data: flags.data, temperature, alpha }, flags.json === true);
 
@@ -82,7 +82,7 @@ async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> 
   const best = r.best ?? { accuracy: -1, epoch: 0 };
   const val = flags.val;
   alpha = r.alpha;
-  const written = await writeExport(trained, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
+  const written = await writeExport(trained, format, flags.output, inputs, { batchSize: batch });
   const evaluation = flags.val ? await runEval([flags.teacher, written.files[0]!], { data: flags.val, json: true }) : undefined;
   const { inspectGraph } = await import('../../report/inspect.js');
   const tParams = inspectGraph(teacher, detectFormat(flags.teacher).file).params;
@@ -92,7 +92,7 @@ async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> 
     `wrote ${written.files[0]} (${format}): student ${sParams} parameters (${((100 * sParams) / tParams).toFixed(1)}% of the teacher's ${tParams}), ${history.length} epoch${history.length === 1 ? '' : 's'}${last ? `, final loss ${last.loss.toFixed(4)}` : ''}${val ? `, best val accuracy ${(100 * best.accuracy).toFixed(2)}% at epoch ${best.epoch}` : ''}`,
   ];
   if (evaluation) lines.push('', renderEval(evaluation));
-  const result: Record<string, unknown> & { text: string } = {
+  return summary({
     teacher: flags.teacher,
     output: written.files[0],
     files: written.files,
@@ -104,12 +104,6 @@ async function runDistill(flags: DistillFlags): Promise<Record<string, unknown> 
     alpha,
     epochs: history,
     ...(val ? { bestEpoch: best.epoch, bestValAccuracy: best.accuracy } : {}),
-    text: lines.join('\n'),
-  };
-  if (evaluation) {
-    const [t, s] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
-    result.eval = { teacher: t, student: s };
-  }
-  Object.defineProperty(result, 'text', { enumerable: false });
-  return result;
+    ...(evaluation ? { eval: { teacher: publicResult(evaluation[0]!), student: publicResult(evaluation[1]!) } } : {}),
+  }, lines.join('\n'));
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { intOption } from '../args.js';
 
 export function registerExport(program: Command): void {
   program
@@ -13,13 +14,10 @@ export function registerExport(program: Command): void {
     .option('--json', 'print a JSON summary on stdout')
     .action(async (model: string, flags: { output: string; format?: string; batch: string; json?: boolean; externalData?: boolean }) => {
       const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-      const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+      const { writeExport, outputFormat } = await import('../../export/index.js');
       const { checkNotInput } = await import('../../export/write.js');
-      const { usageError } = await import('../../errors.js');
-      const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-      if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
-      const batch = Number(flags.batch);
-      if (!Number.isInteger(batch) || batch < 1) throw usageError(`--batch: expected a positive integer, got '${flags.batch}'`);
+      const format = outputFormat(flags.output, flags.format);
+      const batch = intOption('--batch', flags.batch);
       const src = detectFormat(model);
       const inputs = modelFiles(src.file, src.format).map((f) => f.path);
       checkNotInput(flags.output, inputs);

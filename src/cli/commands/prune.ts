@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { LayerSparsity } from '../../prune/index.js';
 import { colours, table } from '../output.js';
 import { comparison, renderEval, runEval } from './eval.js';
+import { intOption, summary, type Summary } from '../args.js';
 import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
 
 interface PruneFlags extends TrainingFlags {
@@ -43,16 +44,16 @@ export function registerPrune(program: Command): void {
   });
 }
 
-async function runPrune(model: string, flags: PruneFlags): Promise<Record<string, unknown> & { text: string }> {
+async function runPrune(model: string, flags: PruneFlags): Promise<Summary> {
   const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-  const { writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { writeExport, outputFormat } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
   const { excludeFilter } = await import('../../quantize/plan.js');
   const { parsePattern } = await import('../../prune/index.js');
 
-  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
+  const format = outputFormat(flags.output, flags.format);
+  const batch = intOption('--batch', flags.batch);
   const sparsity = Number(flags.sparsity);
   if (!(sparsity >= 0 && sparsity < 1)) throw usageError(`--sparsity: expected a fraction in [0, 1), got '${flags.sparsity}'`);
   if (flags.scope !== 'layer' && flags.scope !== 'global') throw usageError(`--scope: expected layer or global, got '${flags.scope}'`);
@@ -72,7 +73,7 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
   const graph = pruned.graph;
   const [paramsBefore, paramsAfter, structured] = [pruned.weightsBefore, pruned.weightsAfter, spec.pattern.kind === 'channel'];
   const history = pruned.history;
-  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: Number(flags.batch) || 1 });
+  const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch });
   const report = { layers: pruned.layers, total: pruned.sparsity };
   const evaluation = flags.val ? await runEval([model, written.files[0]!], { data: flags.val, ...(flags.labels ? { labels: flags.labels } : {}), json: true }) : undefined;
   const headline = structured
@@ -80,7 +81,7 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
     : `${(100 * report.total).toFixed(1)}% of the pruned layers' weights are zero`;
   const lines = [`wrote ${written.files[0]} (${format}): ${headline}`, '', renderSparsity(report.layers)];
   if (evaluation) lines.push('', renderEval(evaluation));
-  const result: Record<string, unknown> & { text: string } = {
+  return summary({
     input: src.file,
     output: written.files[0],
     files: written.files,
@@ -93,13 +94,8 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Record<string
     weightsAfter: paramsAfter,
     layers: report.layers,
     training: history,
-    text: lines.join('\n'),
-  };
-  if (evaluation) {
-    result.eval = comparison(evaluation);
-  }
-  Object.defineProperty(result, 'text', { enumerable: false });
-  return result;
+    ...(evaluation ? { eval: comparison(evaluation) } : {}),
+  }, lines.join('\n'));
 }
 
 function renderSparsity(rows: LayerSparsity[]): string {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { LayerError } from '../../quantize/layer-error.js';
 import { colours, formatBytes, table } from '../output.js';
+import { intOption, summary, type Summary } from '../args.js';
 import { progress } from '../progress.js';
 import { comparison, renderEval, runEval } from './eval.js';
 
@@ -59,26 +60,19 @@ export function registerQuantize(program: Command): void {
     });
 }
 
-function positiveInt(flag: string, v: string, usageError: (m: string) => Error): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw usageError(`${flag}: expected a positive integer, got '${v}'`);
-  return n;
-}
-
 /** ONNX sources past this size are quantized tensor by tensor (bounded memory). */
 const STREAM_BYTES = 1024 ** 3;
 
 const formatOf = (f: string): string => (f === 'tfjs-layers' || f === 'tfjs-graph' ? 'tfjs' : f);
 
-async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<string, unknown> & { text: string }> {
+async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary> {
   const { loadModel, detectFormat, modelFiles } = await import('../../import/index.js');
-  const { exportFiles, writeExport, parseFormat, formatOfPath } = await import('../../export/index.js');
+  const { exportFiles, writeExport, outputFormat } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
   const { QUANT_MODES } = await import('../../quantize/plan.js');
 
-  const format = flags.format ? parseFormat(flags.format) : formatOfPath(flags.output);
-  if (!format) throw usageError(`cannot tell the format from '${flags.output}': add --format tflite|onnx|tfjs`);
+  const format = outputFormat(flags.output, flags.format);
   const mode = flags.mode as (typeof QUANT_MODES)[number];
   if (!QUANT_MODES.includes(mode)) throw usageError(`--mode: expected ${QUANT_MODES.join(', ')}, got '${flags.mode}'`);
   const bits = Number(flags.bits);
@@ -88,9 +82,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   if (!['float', 'int8', 'uint8'].includes(flags.io)) throw usageError(`--io: expected float, int8 or uint8, got '${flags.io}'`);
   if (flags.io !== 'float' && (mode !== 'int8' || format !== 'tflite')) throw usageError('--io int8|uint8 applies to --mode int8 TFLite files');
   if (mode === 'int8' && !flags.calibration) throw usageError('--mode int8 needs --calibration DATA: activation ranges come from running the model on real samples');
-  const batch = positiveInt('--batch', flags.batch, usageError);
-  const blockSize = positiveInt('--block-size', flags.blockSize, usageError);
-  const calibrationLimit = positiveInt('--calibration-limit', flags.calibrationLimit, usageError);
+  const batch = intOption('--batch', flags.batch);
+  const blockSize = intOption('--block-size', flags.blockSize);
+  const calibrationLimit = intOption('--calibration-limit', flags.calibrationLimit);
 
   const src = detectFormat(model);
   checkNotInput(flags.output, [src.file]); // before the (possibly long) load; shards and external data after it
@@ -106,12 +100,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
     const text = [`wrote ${r.files[0]} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / floatBytes).toFixed(1)}% of the source (${formatBytes(floatBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
     if (evaluation) text.push('', renderEval(evaluation));
-    const result: Record<string, unknown> & { text: string } = { input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, text: text.join('\n') };
-    if (evaluation) {
-      result.eval = comparison(evaluation);
-    }
-    Object.defineProperty(result, 'text', { enumerable: false });
-    return result;
+    return summary({ input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
   }
   const source = await loadModel(model);
   const inputs = modelFiles(src.file, src.format).map((f) => f.path);
@@ -161,7 +150,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
   else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
   if (perLayer) lines.push('', renderLayerErrors(perLayer));
   if (evaluation) lines.push('', renderEval(evaluation));
-  const result: Record<string, unknown> & { text: string } = {
+  return summary({
     input: src.file,
     output,
     files: written.files,
@@ -175,14 +164,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Record<
     quantizedLayers: quantized,
     floatLayers: excluded,
     ...(keptFloat ? { keptFloat } : {}),
-    text: lines.join('\n'),
-  };
-  if (perLayer) result.perLayer = perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null }));
-  if (evaluation) {
-    result.eval = comparison(evaluation);
-  }
-  Object.defineProperty(result, 'text', { enumerable: false });
-  return result;
+    ...(perLayer ? { perLayer: perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null })) } : {}),
+    ...(evaluation ? { eval: comparison(evaluation) } : {}),
+  }, lines.join('\n'));
 }
 
 export function renderLayerErrors(rows: LayerError[]): string {

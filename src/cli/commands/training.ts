@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import type { EpochStats, TrainOptions } from '../../train/loop.js';
+import { intOption } from '../args.js';
 import { progress } from '../progress.js';
 
 export interface TrainingFlags {
@@ -31,21 +32,17 @@ export function addTrainingOptions(cmd: Command, defaults: { epochs: string; lr:
 
 export async function trainingOptions(flags: TrainingFlags, identity: unknown, json: boolean): Promise<Omit<TrainOptions, 'afterStep'> & { backend: string }> {
   const { usageError } = await import('../../errors.js');
-  const int = (flag: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw usageError(`${flag}: expected an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
+
   const lr = Number(flags.lr);
   if (!(lr > 0) || !Number.isFinite(lr)) throw usageError(`--lr: expected a positive number, got '${flags.lr}'`);
   if (flags.optimizer !== 'adam' && flags.optimizer !== 'sgd') throw usageError(`--optimizer: expected adam or sgd, got '${flags.optimizer}'`);
   if (flags.resume && !flags.checkpoint) throw usageError('--resume needs --checkpoint DIR');
   const opts: Omit<TrainOptions, 'afterStep'> & { backend: string } = {
-    epochs: int('--epochs', flags.epochs, 0),
-    batchSize: int('--batch-size', flags.batchSize, 1),
+    epochs: intOption('--epochs', flags.epochs, 0),
+    batchSize: intOption('--batch-size', flags.batchSize),
     lr,
     optimizer: flags.optimizer,
-    seed: int('--seed', flags.seed, 0),
+    seed: intOption('--seed', flags.seed, 0),
     backend: flags.backend,
   };
   if (flags.checkpoint) {
