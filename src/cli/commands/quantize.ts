@@ -90,20 +90,21 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   checkNotInput(flags.output, [src.file]); // before the (possibly long) load; shards and external data after it
   const show = !flags.json && process.stderr.isTTY === true;
   // Large ONNX models (or --stream): weight-only int8, one tensor in memory at a time.
-  const { modelBytes } = await import('../../report/inspect.js');
-  if (src.format === 'onnx' && format === 'onnx' && mode === 'dynamic' && (flags.stream || modelBytes(src.file) > STREAM_BYTES)) {
+  const sourceBytes = (): number => modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
+  if (src.format === 'onnx' && format === 'onnx' && mode === 'dynamic' && (flags.stream || sourceBytes() > STREAM_BYTES)) {
     if (flags.perLayerReport || flags.maxAccuracyDrop !== undefined) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization');
     const { streamQuantizeOnnx } = await import('../../quantize/stream-onnx.js');
     const { defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
     const r = streamQuantizeOnnx(src.file, flags.output, defaultPlan('dynamic', { bits, granularity: flags.granularity as 'auto', exclude: excludeFilter(flags.exclude) }));
-    const floatBytes = modelBytes(src.file);
+    const floatBytes = sourceBytes();
     const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
     const text = [`wrote ${r.files[0]} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / floatBytes).toFixed(1)}% of the source (${formatBytes(floatBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
     if (evaluation) text.push('', renderEval(evaluation));
     return summary({ input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
   }
   const source = await loadModel(model);
-  const inputs = modelFiles(src.file, src.format).map((f) => f.path);
+  const sourceFiles = modelFiles(src.file, src.format);
+  const inputs = sourceFiles.map((f) => f.path);
   checkNotInput(flags.output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDataset } = await import('../../data/index.js');
@@ -132,7 +133,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   const output = written.files[0]!;
   // The float size to compare with: the source itself when it is already in this format (writing a
   // second float copy of a large model only to measure it would double the work), else a float export.
-  const floatBytes = formatOf(src.format) === format ? modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0) : (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
+  const floatBytes = formatOf(src.format) === format ? sourceFiles.reduce((s, f) => s + f.bytes, 0) : (await exportFiles(graph, format, flags.output, { batchSize: batch })).reduce((s, f) => s + f.bytes.length, 0);
 
   let perLayer: LayerError[] | undefined;
   if (flags.perLayerReport) {
