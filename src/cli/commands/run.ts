@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Pipeline } from '../../pipeline/config.js';
 import type { PipelineReport } from '../../pipeline/index.js';
 import { colours, formatBytes, isQuiet, table } from '../output.js';
 
@@ -26,10 +27,14 @@ const fmtGate = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? 
 
 export async function runPipelineFile(file: string, opts: { json: boolean; quiet: boolean }): Promise<PipelineReport> {
   const { loadPipeline } = await import('../../pipeline/config.js');
+  return executePipeline(loadPipeline(file), opts);
+}
+
+/** Runs a validated pipeline with logs on stderr (unless --json or --quiet) and writes its reports. */
+export async function executePipeline(pipeline: Pipeline, opts: { json: boolean; quiet: boolean }): Promise<PipelineReport> {
   const { runPipeline } = await import('../../pipeline/index.js');
   const { renderHtml, renderMarkdown } = await import('../../report/render.js');
   const { writeAtomic } = await import('../../export/write.js');
-  const pipeline = loadPipeline(file);
   const log = opts.json || opts.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
   const report = await runPipeline(pipeline, log ? { log } : {});
   // Reports are written before gates are judged: a failing CI job still has them to show.
