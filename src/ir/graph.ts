@@ -1,5 +1,6 @@
 import type { Tensor, ValueInfo } from './tensor.js';
 import type { OpType } from './registry.js';
+import { UnsupportedOpError } from '../errors.js';
 
 export type AttrValue = number | string | boolean | number[] | string[];
 export type Attrs = Record<string, AttrValue>;
@@ -74,4 +75,14 @@ export function weightLayers(graph: Graph): Node[] {
     const w = graph.constants.get(n.inputs[1] ?? '');
     return w !== undefined && w.dtype === 'float32' && (n.op !== 'matMul' || w.shape.length === 2);
   });
+}
+
+/**
+ * Refuses, in one error, every op of the graph that a writer has no entry for (each named with a
+ * node that uses it); `table` is the writer's op → implementation map.
+ */
+export function requireOps(graph: Graph, file: string, writer: string, table: Partial<Record<string, unknown>>): void {
+  const unsupported = new Map<string, string>();
+  for (const n of graph.nodes) if (!table[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
+  if (unsupported.size) throw new UnsupportedOpError(file, writer, unsupported, Object.keys(table));
 }

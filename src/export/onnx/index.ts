@@ -4,7 +4,7 @@ import { UnsupportedOpError } from '../../errors.js';
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
 import { decodeHalfs } from '../../ir/float16.js';
 import { VERSION } from '../../version.js';
-import type { Graph, Node } from '../../ir/graph.js';
+import { requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -323,9 +323,7 @@ const EXTERNAL_AUTO_BYTES = 1.8 * 2 ** 30;
  */
 export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: { externalData?: boolean } = {}): { model: Uint8Array; data?: { location: string; bytes: Uint8Array } } {
   const graph = plan ? foldBatchNorm(source) : source;
-  const unsupported = new Map<string, string>();
-  for (const n of graph.nodes) if (!EMIT[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX writer', unsupported, Object.keys(EMIT));
+  requireOps(graph, file, 'the ONNX writer', EMIT);
   const w = new Writer(graph, file, plan);
   const dims = (shape: (number | null)[]): (number | string)[] => shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `d${i}`) : d));
   for (const i of graph.inputs) w.b.input(i.name, i.dtype, dims(i.shape));

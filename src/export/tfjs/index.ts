@@ -5,7 +5,7 @@
 import { UnsupportedOpError, usageError } from '../../errors.js';
 import type { DType, TypedArray } from '../../ir/dtype.js';
 import { decodeHalfs, floatToHalf } from '../../ir/float16.js';
-import type { Graph, Node } from '../../ir/graph.js';
+import { requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -364,9 +364,7 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
   if (plan?.mode === 'int8') throw usageError(`${file}: TF.js runs float kernels; use --mode dynamic (uint8 weights, as tensorflowjs_converter --quantize_uint8) or float16`);
   if (plan && (plan.granularity === 'channel' || plan.granularity === 'block')) throw usageError(`${file}: TF.js stores quantized weights per tensor; use --granularity auto or tensor`);
   const graph = plan ? foldBatchNorm(source) : source;
-  const unsupported = new Map<string, string>();
-  for (const n of graph.nodes) if (!EMIT[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the TF.js writer', unsupported, Object.keys(EMIT));
+  requireOps(graph, file, 'the TF.js writer', EMIT);
   const w = new Writer(graph, file, plan);
   for (const i of graph.inputs) w.nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: A.type(i.dtype === 'int32' || i.dtype === 'int64' ? 'int32' : 'float32'), shape: A.shape(i.shape.map((d) => d ?? -1)) } });
   for (const n of graph.nodes) EMIT[n.op]!(w, n, attrsOf(n));

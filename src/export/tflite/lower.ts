@@ -2,9 +2,9 @@
 // each value's layout, so a value may live in the flatbuffer *physically permuted* (an NCHW value kept
 // as NHWC) and is only transposed back when an op needs its logical order. Elementwise ops pass the
 // permutation through, so an NCHW CNN gets one TRANSPOSE at each edge instead of two per layer.
-import { EdgelmError, UnsupportedOpError } from '../../errors.js';
+import { EdgelmError } from '../../errors.js';
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
-import { consumers, type Graph, type Node } from '../../ir/graph.js';
+import { consumers, requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -894,9 +894,7 @@ function specialize(graph: Graph, batch: number): Graph {
 /** Lowers a graph into the model description serializeTflite writes. */
 export function lowerToTflite(source: Graph, file: string, options: TfliteLowerOptions = {}): TflModel {
   const graph = specialize(options.quant ? foldBatchNorm(source) : source, options.batchSize ?? 1);
-  const unsupported = new Map<string, string>();
-  for (const n of graph.nodes) if (!TFLITE_LOWERINGS[n.op] && !unsupported.has(n.op)) unsupported.set(n.op, n.name);
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the TFLite writer', unsupported, Object.keys(TFLITE_LOWERINGS));
+  requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
   const io = options.quant?.mode === 'int8' ? options.quant.io : 'float';
   // uint8 edges carry the int8 parameters shifted by 128 and a QUANTIZE (requantize) to/from int8.
