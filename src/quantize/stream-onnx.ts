@@ -104,9 +104,12 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
       });
       quantized.push(name);
     }
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(tmpData, { force: true }); // a failed run leaves nothing behind
+    throw e;
   }
+  closeSync(fd);
   g.initializer = initializers;
   // Old exports list initializers among the graph inputs; a quantized weight is now computed.
   const computed = new Set(quantized);

@@ -1,5 +1,5 @@
 // NaN and Inf are refused, naming the tensor: in weights (quantize) and in calibration data.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
@@ -19,11 +19,15 @@ describe('non-finite numbers', () => {
     t.rawData = raw;
     const file = join(dir, 'nan.onnx');
     writeFileSync(file, onnx.ModelProto.encode(m).finish());
-    const r = cli(['quantize', file, '-o', join(dir, 'nan-int8.onnx')]);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(t.name!);
-    expect(r.stderr).toMatch(/NaN/);
+    for (const extra of [[], ['--stream']]) {
+      const r = cli(['quantize', file, '-o', join(dir, 'nan-int8.onnx'), ...extra]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(t.name!);
+      expect(r.stderr).toMatch(/NaN/);
+      // Nothing half-written: no output and no temporary file (the streaming path writes as it goes).
+      expect(readdirSync(dir).filter((f) => f.startsWith('nan-int8') || f.endsWith('.tmp'))).toEqual([]);
+    }
   });
 
   it('Inf in calibration data: int8 quantization exits 2 naming the value', async () => {
