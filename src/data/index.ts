@@ -7,6 +7,8 @@ import { sizeOf, type Dim } from '../ir/tensor.js';
 import type { NdArray } from './npy.js';
 import { parseNpy } from './npy.js';
 import { parseNpz } from './npz.js';
+import { textWindows, vocabularyOf } from './text.js';
+import type { Graph } from '../ir/graph.js';
 
 export interface Dataset {
   /** Samples, row-major [N, ...sample]. Float inputs as float32; integer inputs (token ids) as int32. */
@@ -22,6 +24,8 @@ export interface LoadOptions {
   labels?: string;
   /** The model's input shape ([batch, ...]); samples are reshaped to it when the element counts match. */
   inputShape?: readonly Dim[];
+  /** A language model's vocabulary, for .txt data (one token per character). */
+  vocab?: readonly string[];
 }
 
 export async function loadDataset(path: string, opts: LoadOptions = {}): Promise<Dataset> {
@@ -38,8 +42,14 @@ export async function loadDataset(path: string, opts: LoadOptions = {}): Promise
     x = parseNpy(path, readInputFile(path));
   } else if (ext === '.jsonl') {
     return fitToModel(readJsonl(path), opts.inputShape);
+  } else if (ext === '.txt') {
+    const context = opts.inputShape?.[1];
+    if (!opts.vocab) throw usageError(`${path}: text data needs a model vocabulary (--vocab FILE or the model's metadata)`);
+    if (opts.inputShape?.length !== 2 || typeof context !== 'number')
+      throw usageError(`${path}: text data needs a model with token-id input [batch, context] of fixed context length (model input [${opts.inputShape?.map((d) => d ?? '?') ?? ''}])`);
+    return textWindows(path, opts.vocab, context);
   } else {
-    throw usageError(`${path}: unknown data format '${ext || '(none)'}' (expected .npz, .npy or .jsonl)`);
+    throw usageError(`${path}: unknown data format '${ext || '(none)'}' (expected .npz, .npy, .jsonl or .txt)`);
   }
   if (opts.labels) y = parseNpy(opts.labels, readInputFile(opts.labels), 'labels');
   if (x.shape.length < 1) throw inputError(path, 'x must have a leading sample dimension');
@@ -161,4 +171,31 @@ export function* batches(ds: Dataset, size: number): Generator<{ x: Float32Array
     }
     yield batch;
   }
+}
+
+/**
+ * Loads `path` for `model` (a file; its loaded `graph` when the command has it). With `fit`, samples
+ * are reshaped to the model's input; `labels` is a separate .npy of labels, `vocab` a vocabulary file overriding the model's.
+ */
+export async function loadDatasetFor(path: string, model: string, opts: { graph?: Graph; fit?: boolean; labels?: string; vocab?: string } = {}): Promise<Dataset> {
+  if (extname(path).toLowerCase() !== '.txt') {
+    return loadDataset(path, {
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.fit && opts.graph ? { inputShape: opts.graph.inputs[0]!.shape } : {}),
+    });
+  }
+  const m = opts.graph ? { metadata: opts.graph.metadata, inputShape: opts.graph.inputs[0]?.shape } : await describe(model);
+  return loadDataset(path, { ...(m.inputShape ? { inputShape: m.inputShape } : {}), vocab: vocabularyOf(m.metadata, model, opts.vocab) });
+}
+
+/** Metadata and first input shape of a model file, without building a graph for TFLite (edgelm reads TFLite's structure only). */
+async function describe(model: string): Promise<{ metadata: Record<string, string>; inputShape?: readonly (number | null)[] }> {
+  const { detectFormat, loadModel } = await import('../import/index.js');
+  const { file, format } = detectFormat(model);
+  if (format === 'tflite') {
+    const info = (await import('../import/tflite/index.js')).readTfliteInfo(file);
+    return { metadata: info.metadata, inputShape: info.tensors[info.inputs[0]!]?.shape };
+  }
+  const g = await loadModel(file);
+  return { metadata: g.metadata, inputShape: g.inputs[0]?.shape };
 }

@@ -2,6 +2,7 @@
 // 2015), the teacher in inference only with its logits cached once per sample.
 import type { Dataset } from '../data/index.js';
 import { fitToModel } from '../data/index.js';
+import { VOCAB_KEY } from '../data/text.js';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { reinitialize, scaleWidths } from '../prune/channels.js';
@@ -43,6 +44,8 @@ export async function distillModel(teacher: Graph, opts: DistillOptions): Promis
   const seed = opts.training.seed;
   let student = opts.student ?? scaleWidths(teacher, opts.studentWidth!, seed);
   if (opts.student && opts.reinit) student = reinitialize(student, seed);
+  // A language-model student reads the teacher's tokens: it carries the teacher's vocabulary.
+  if (teacher.metadata[VOCAB_KEY] !== undefined) student = { ...student, metadata: { ...student.metadata, [VOCAB_KEY]: teacher.metadata[VOCAB_KEY] } };
   const data = fitToModel(opts.data, teacher.inputs[0]!.shape);
   if (!data.y) alpha = 1; // no labels: the teacher is the only signal
   const val = opts.val ? fitToModel(opts.val, student.inputs[0]!.shape) : undefined;

@@ -70,3 +70,10 @@ export function resolveInside(modelFile: string, ref: string, what: string): str
 
 /** Narrowing helpers for untrusted JSON. */
 export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The metadata edgelm's TF.js writer keeps under userDefinedMetadata.edgelm (a vocabulary, ...). */
+export function tfjsMetadata(json: Record<string, unknown>): Record<string, string> {
+  const user = json.userDefinedMetadata;
+  const ours = isRecord(user) && isRecord(user.edgelm) ? user.edgelm : {};
+  return Object.fromEntries(Object.entries(ours).filter(([k, v]) => typeof v === 'string' && k !== 'source_format')) as Record<string, string>;
+}

@@ -15,7 +15,7 @@ export type Step = PruneStep | DistillStep | QuantizeStep;
 export interface Pipeline {
   file: string;
   model: string;
-  data: { train?: string; calibration?: string; eval?: string };
+  data: { train?: string; calibration?: string; eval?: string; vocab?: string };
   steps: Step[];
   export: { format: ExportFormat; path: string }[];
   report: { json?: string; markdown?: string; html?: string };
@@ -87,8 +87,8 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
   const data: Pipeline['data'] = {};
   if (root.data !== undefined) {
     const d = c.obj(root.data, 'data');
-    c.keys(d, 'data', ['train', 'calibration', 'eval']);
-    for (const k of ['train', 'calibration', 'eval'] as const) if (d[k] !== undefined) data[k] = rel(c.str(d[k], `data.${k}`));
+    c.keys(d, 'data', ['train', 'calibration', 'eval', 'vocab']);
+    for (const k of ['train', 'calibration', 'eval', 'vocab'] as const) if (d[k] !== undefined) data[k] = rel(c.str(d[k], `data.${k}`));
   }
   const steps: Step[] = [];
   const rawSteps = root.steps ?? [];

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDataset, type Dataset } from '../data/index.js';
+import { loadDatasetFor, type Dataset } from '../data/index.js';
 import { distillModel } from '../distill/index.js';
 import { EdgelmError } from '../errors.js';
 import { writeExport } from '../export/index.js';
@@ -33,6 +33,9 @@ export interface Variant {
   accuracy?: number;
   agreement?: number;
   latencyMs: number;
+  /** Language models: perplexity of the next token and positions per second (see EvalResult). */
+  perplexity?: number;
+  tokensPerSecond?: number;
   perLayer?: LayerError[];
 }
 
@@ -64,6 +67,7 @@ function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Gr
     name, kind, format: r.format, runtime: r.runtime, ...(kind !== 'step' ? { file: r.file } : {}),
     bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: weightSparsity(graph),
     ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: r.latencyMs,
+    ...(r.perplexity !== undefined ? { perplexity: r.perplexity, tokensPerSecond: r.tokensPerSecond! } : {}),
   };
 }
 
@@ -79,7 +83,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
   const inputs = modelFiles(source.file, source.format).map((f) => f.path);
   let graph = await loadModel(p.model);
   const original = graph;
-  const load = async (path: string | undefined): Promise<Dataset | undefined> => (path ? loadDataset(path) : undefined);
+  const load = async (path: string | undefined): Promise<Dataset | undefined> => (path ? loadDatasetFor(path, p.model, { graph, ...(p.data.vocab ? { vocab: p.data.vocab } : {}) }) : undefined);
   const [train, calibration, evalData] = [await load(p.data.train), await load(p.data.calibration ?? p.data.train), await load(p.data.eval)];
   const variants: Variant[] = [];
   let reference: EvalResult | undefined;

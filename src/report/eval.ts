@@ -20,6 +20,10 @@ export interface EvalResult {
   agreement?: number;
   /** Median wall time of one single-sample inference, in milliseconds. */
   latencyMs: number;
+  /** Sequence models (a label per position): exp of the mean negative log-likelihood of the labels. */
+  perplexity?: number;
+  /** Sequence models: positions computed per second by the single-sample runs (a full window per run). */
+  tokensPerSecond?: number;
   /** Top-1 class per sample (kept for agreement with later models). */
   predictions: Int32Array;
 }
@@ -55,6 +59,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
     // Labels per sample: 1 for classifiers, T for next-token labels of a sequence model.
     const k = data.y ? data.y.length / n : 1;
     const predictions = new Int32Array(n * k);
+    let nllSum = 0;
     for (const b of batches(data, batch)) {
       // A static-batch model (TFLite) gets the last, short batch padded to its size.
       let x = b.x;
@@ -68,6 +73,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       }
       const out = await session.run(x, shape);
       predictions.set(argmaxRows(out, shape[0]! * k).subarray(0, rows * k), b.start * k);
+      if (k > 1 && b.y) nllSum += negativeLogLikelihood(out, out.length / (shape[0]! * k), b.y);
       opts.onProgress?.(b.start + rows, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
@@ -98,11 +104,40 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       predictions,
     };
     if (data.y) result.accuracy = agreement(predictions, data.y);
+    if (k > 1 && data.y) {
+      result.perplexity = Math.exp(nllSum / data.y.length);
+      result.tokensPerSecond = (rows * k * 1000) / Math.max(result.latencyMs, 1e-6);
+    }
     if (opts.reference) result.agreement = agreement(predictions, opts.reference);
     return result;
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * Summed −log p(label) over the first labels.length rows of `out`: rows of logits (log-softmax
+ * computed stably), or of probabilities when the model ends in a softmax (every row sums to 1).
+ */
+function negativeLogLikelihood(out: Float32Array, classes: number, labels: Int32Array): number {
+  const row = (r: number): Float32Array => out.subarray(r * classes, (r + 1) * classes);
+  const first = row(0);
+  const probabilities = first.every((v) => v >= 0) && Math.abs(first.reduce((a, v) => a + v, 0) - 1) < 1e-3;
+  let sum = 0;
+  for (let r = 0; r < labels.length; r++) {
+    const z = row(r);
+    const label = labels[r]!;
+    if (probabilities) {
+      sum -= Math.log(Math.max(z[label]!, 1e-30));
+      continue;
+    }
+    let max = -Infinity;
+    for (const v of z) if (v > max) max = v;
+    let e = 0;
+    for (const v of z) e += Math.exp(v - max);
+    sum += max + Math.log(e) - z[label]!;
+  }
+  return sum;
 }
 
 function agreement(a: Int32Array, b: Int32Array): number {

@@ -11,15 +11,37 @@ export function bytes(n: number): string {
 }
 const gateValue = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? bytes(v) : gate === 'maxLatencyMs' ? `${v.toFixed(3)} ms` : pct(v));
 
+/** The variants table's columns, shared by both renderings; language models add perplexity and tokens/s. */
+function columns(variants: Variant[]): { header: string; value: (v: Variant) => string }[] {
+  const cols: { header: string; value: (v: Variant) => string }[] = [
+    { header: 'variant', value: (v) => v.name },
+    { header: 'runtime', value: (v) => v.runtime },
+    { header: 'size', value: (v) => bytes(v.bytes) },
+    { header: 'gzip', value: (v) => bytes(v.gzipBytes) },
+    { header: 'params', value: (v) => v.params.toLocaleString('en-US') },
+    { header: 'sparsity', value: (v) => pct(v.sparsity) },
+    { header: 'accuracy', value: (v) => pct(v.accuracy) },
+    { header: 'agreement', value: (v) => pct(v.agreement) },
+    { header: 'latency', value: (v) => `${v.latencyMs.toFixed(3)} ms` },
+  ];
+  if (variants.some((v) => v.perplexity !== undefined))
+    cols.push(
+      { header: 'perplexity', value: (v) => v.perplexity?.toFixed(3) ?? '—' },
+      { header: 'tokens/s', value: (v) => (v.tokensPerSecond === undefined ? '—' : Math.round(v.tokensPerSecond).toLocaleString('en-US')) },
+    );
+  return cols;
+}
+
 export function renderMarkdown(r: PipelineReport): string {
+  const cols = columns(r.variants);
   const lines = [
     `## edgelm report: ${r.passed ? '✅ all gates passed' : '❌ a quality gate failed'}`,
     '',
     `Model \`${r.model}\`${r.evalData ? `, evaluated on \`${r.evalData}\` (${r.samples} samples)` : ''}; edgelm ${r.edgelm}.`,
     '',
-    '| variant | runtime | size | gzip | params | sparsity | accuracy | agreement | latency |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.variants.map((v) => `| ${v.name} | ${v.runtime} | ${bytes(v.bytes)} | ${bytes(v.gzipBytes)} | ${v.params.toLocaleString('en-US')} | ${pct(v.sparsity)} | ${pct(v.accuracy)} | ${pct(v.agreement)} | ${v.latencyMs.toFixed(3)} ms |`),
+    `| ${cols.map((c) => c.header).join(' | ')} |`,
+    `|${cols.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
+    ...r.variants.map((v) => `| ${cols.map((c) => c.value(v)).join(' | ')} |`),
   ];
   if (r.gates.length) {
     lines.push('', '| gate | measured | limit | result |', '|---|---:|---:|---|');
@@ -72,9 +94,8 @@ function layerErrorChart(variants: Variant[]): string {
 }
 
 export function renderHtml(r: PipelineReport): string {
-  const rows = r.variants
-    .map((v) => `<tr><td>${esc(v.name)}</td><td>${v.runtime}</td><td>${bytes(v.bytes)}</td><td>${bytes(v.gzipBytes)}</td><td>${v.params.toLocaleString('en-US')}</td><td>${pct(v.sparsity)}</td><td>${pct(v.accuracy)}</td><td>${pct(v.agreement)}</td><td>${v.latencyMs.toFixed(3)} ms</td></tr>`)
-    .join('\n');
+  const cols = columns(r.variants);
+  const rows = r.variants.map((v) => `<tr>${cols.map((c) => `<td>${esc(c.value(v))}</td>`).join('')}</tr>`).join('\n');
   const gates = r.gates.map((g) => `<tr class="${g.passed ? 'pass' : 'fail'}"><td>${g.gate}</td><td>${gateValue(g.gate, g.value)}</td><td>${gateValue(g.gate, g.limit)}</td><td>${g.passed ? 'pass' : 'FAIL'}</td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgelm report</title>
@@ -86,7 +107,7 @@ svg{display:block;margin:1rem 0}svg text{font-size:11px;fill:#1b1f24}.axis{strok
 </style></head><body>
 <h1>edgelm report: ${r.passed ? 'all gates passed' : 'a quality gate failed'}</h1>
 <p>Model <code>${esc(r.model)}</code>${r.evalData ? `, evaluated on <code>${esc(r.evalData)}</code> (${r.samples} samples)` : ''}; edgelm ${r.edgelm}.</p>
-<table><thead><tr><th>variant</th><th>runtime</th><th>size</th><th>gzip</th><th>params</th><th>sparsity</th><th>accuracy</th><th>agreement</th><th>latency</th></tr></thead><tbody>
+<table><thead><tr>${cols.map((c) => `<th>${c.header}</th>`).join('')}</tr></thead><tbody>
 ${rows}
 </tbody></table>
 ${gates ? `<h2>Gates</h2><table><thead><tr><th>gate</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>${gates}</tbody></table>` : ''}

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { publicResult, renderEval, runEval } from './eval.js';
 import { intOption, summary, type Summary } from '../args.js';
+import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
 
-interface DistillFlags extends TrainingFlags {
+interface DistillFlags extends TrainingFlags, DataFlags {
   teacher: string;
   student?: string;
   studentWidth?: string;
@@ -29,6 +30,7 @@ export function registerDistill(program: Command): void {
     .option('--reinit', 're-initialize the --student model before training')
     .requiredOption('--data <file>', 'training samples (.npz, .npy, .jsonl); labels are optional')
     .option('--labels <file>', 'labels .npy for .npy data')
+    .option(...VOCAB_OPTION)
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
     .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--temperature <T>', 'softmax temperature of the soft targets', '2')
@@ -48,7 +50,7 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
   const { writeExport, outputFormat } = await import('../../export/index.js');
   const { checkNotInput } = await import('../../export/write.js');
   const { usageError } = await import('../../errors.js');
-  const { loadDataset } = await import('../../data/index.js');
+  const { loadDatasetFor } = await import('../../data/index.js');
 
   const format = outputFormat(flags.output, flags.format);
   const batch = intOption('--batch', flags.batch);
@@ -69,8 +71,8 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
   const r = await distillModel(teacher, {
     ...(flags.student ? { student: await loadModel(flags.student) } : { studentWidth: Number(flags.studentWidth) }),
     reinit: flags.reinit === true,
-    data: await loadDataset(flags.data!, flags.labels ? { labels: flags.labels } : {}),
-    ...(flags.val ? { val: await loadDataset(flags.val, {}) } : {}),
+    data: await loadDatasetFor(flags.data!, flags.teacher, { ...dataFlags(flags), graph: teacher }),
+    ...(flags.val ? { val: await loadDatasetFor(flags.val, flags.teacher, { ...dataFlags({ vocab: flags.vocab }), graph: teacher }) } : {}),
     temperature,
     alpha,
     ...(earlyStop !== undefined ? { earlyStop } : {}),
@@ -83,7 +85,7 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
   const val = flags.val;
   alpha = r.alpha;
   const written = await writeExport(trained, format, flags.output, inputs, { batchSize: batch });
-  const evaluation = flags.val ? await runEval([flags.teacher, written.files[0]!], { data: flags.val, json: true }) : undefined;
+  const evaluation = flags.val ? await runEval([flags.teacher, written.files[0]!], { data: flags.val, ...dataFlags({ vocab: flags.vocab }), json: true }) : undefined;
   const { inspectGraph } = await import('../../report/inspect.js');
   const tParams = inspectGraph(teacher, detectFormat(flags.teacher).file).params;
   const sParams = inspectGraph(trained, written.files[0]!).params;

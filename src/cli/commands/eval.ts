@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, table } from '../output.js';
 import { progress } from '../progress.js';
+import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 
-export interface EvalFlags {
+export interface EvalFlags extends DataFlags {
   data: string;
-  labels?: string;
   limit?: string;
   json?: boolean;
   backend?: string;
@@ -14,11 +14,12 @@ export interface EvalFlags {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .addHelpText('after', '\nExamples:\n  edgelm eval fixtures/models/mlp mlp.tflite mlp.onnx --data fixtures/data/mnist-test.npz\n  edgelm eval model.onnx --data x.npy --labels y.npy --json\n')
+    .addHelpText('after', '\nExamples:\n  edgelm eval fixtures/models/mlp mlp.tflite mlp.onnx --data fixtures/data/mnist-test.npz\n  edgelm eval model.onnx --data x.npy --labels y.npy --json\n  edgelm eval char-lm.onnx char-lm.tflite --data held-out.txt   # next-character accuracy, perplexity, tokens/s\n')
     .description('run each model in the runtime that will run it (LiteRT, onnxruntime, TF.js): accuracy, agreement with the first model, size, latency')
     .argument('<models...>', 'models to evaluate; the first one is the reference for agreement')
-    .requiredOption('--data <file>', 'evaluation data: .npz (x, y), .npy or .jsonl')
+    .requiredOption('--data <file>', 'evaluation data: .npz (x, y), .npy, .jsonl, or .txt for a character language model')
     .option('--labels <file>', 'labels .npy for .npy data')
+    .option(...VOCAB_OPTION)
     .option('--limit <n>', 'evaluate only the first n samples')
     .option('--backend <name>', 'TF.js backend for TF.js models: wasm, cpu, node, auto', 'wasm')
     .option('--json', 'print one JSON document on stdout')
@@ -29,19 +30,20 @@ export function registerEval(program: Command): void {
 }
 
 export async function runEval(models: string[], flags: EvalFlags): Promise<EvalResult[]> {
-  const { loadDataset } = await import('../../data/index.js');
+  const { loadDatasetFor } = await import('../../data/index.js');
   const { evaluate } = await import('../../report/eval.js');
   const { detectFormat } = await import('../../import/index.js');
   const { usageError } = await import('../../errors.js');
   for (const m of models) detectFormat(m); // fail fast on a bad path, before loading data
   // Each model gets the samples in its own input shape (see evaluate).
-  let data = await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {});
+  let data = await loadDatasetFor(flags.data, models[0]!, dataFlags(flags));
   if (flags.limit !== undefined) {
     const n = Number(flags.limit);
     if (!Number.isInteger(n) || n < 1) throw usageError(`--limit: expected a positive integer, got '${flags.limit}'`);
     const per = data.x.length / data.shape[0]!;
     const keep = Math.min(n, data.shape[0]!);
-    data = { ...data, x: data.x.subarray(0, keep * per), shape: [keep, ...data.shape.slice(1)], ...(data.y ? { y: data.y.subarray(0, keep) } : {}) };
+    const k = data.y ? data.y.length / data.shape[0]! : 0; // labels per sample (one per position for a language model)
+    data = { ...data, x: data.x.subarray(0, keep * per), shape: [keep, ...data.shape.slice(1)], ...(data.y ? { y: data.y.subarray(0, keep * k) } : {}) };
   }
   const results: EvalResult[] = [];
   for (const m of models) {
@@ -76,5 +78,12 @@ export function renderEval(results: EvalResult[]): string {
     { header: 'accuracy', value: (r) => pct(r.accuracy), align: 'right' },
     { header: 'agreement', value: (r) => pct(r.agreement), align: 'right' },
     { header: 'latency', value: (r) => `${r.latencyMs.toFixed(3)} ms`, align: 'right' },
+    // Language models: perplexity of the next character and positions per second.
+    ...(results.some((r) => r.perplexity !== undefined)
+      ? [
+          { header: 'perplexity', value: (r: EvalResult) => r.perplexity?.toFixed(3) ?? '—', align: 'right' as const },
+          { header: 'tokens/s', value: (r: EvalResult) => (r.tokensPerSecond === undefined ? '—' : Math.round(r.tokensPerSecond).toLocaleString('en-US')), align: 'right' as const },
+        ]
+      : []),
   ], c);
 }

@@ -4,8 +4,9 @@ import { colours, table } from '../output.js';
 import { comparison, renderEval, runEval } from './eval.js';
 import { intOption, summary, type Summary } from '../args.js';
 import { addTrainingOptions, trainingOptions, type TrainingFlags } from './training.js';
+import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 
-interface PruneFlags extends TrainingFlags {
+interface PruneFlags extends TrainingFlags, DataFlags {
   output: string;
   format?: string;
   sparsity: string;
@@ -34,6 +35,7 @@ export function registerPrune(program: Command): void {
     .option('--exclude <pattern>', 'leave layers whose name matches dense (glob or substring); repeatable', collect, [])
     .option('--data <file>', 'training data for fine-tuning (.npz with x and y)')
     .option('--labels <file>', 'labels .npy for .npy data')
+    .option(...VOCAB_OPTION)
     .option('--schedule <s>', 'constant (prune once, then fine-tune) or polynomial (Zhu & Gupta: sparsity grows during fine-tuning)', 'constant')
     .option('--val <file>', 'held-out data: evaluate the source and the pruned artifact in their runtimes')
     .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
@@ -66,16 +68,17 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Summary> {
   const inputs = modelFiles(src.file, src.format).map((f) => f.path);
   checkNotInput(flags.output, inputs);
 
-  const { loadDataset } = await import('../../data/index.js');
   const { pruneModel } = await import('../../prune/run.js');
-  const data = flags.data ? await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {}) : undefined;
-  const pruned = await pruneModel(await loadModel(model), { ...spec, schedule: flags.schedule, ...(data ? { data } : {}), training, backend: training.backend as never });
+  const { loadDatasetFor } = await import('../../data/index.js');
+  const source = await loadModel(model);
+  const data = flags.data ? await loadDatasetFor(flags.data, model, { ...dataFlags(flags), graph: source }) : undefined;
+  const pruned = await pruneModel(source, { ...spec, schedule: flags.schedule, ...(data ? { data } : {}), training, backend: training.backend as never });
   const graph = pruned.graph;
   const [paramsBefore, paramsAfter, structured] = [pruned.weightsBefore, pruned.weightsAfter, spec.pattern.kind === 'channel'];
   const history = pruned.history;
   const written = await writeExport(graph, format, flags.output, inputs, { batchSize: batch });
   const report = { layers: pruned.layers, total: pruned.sparsity };
-  const evaluation = flags.val ? await runEval([model, written.files[0]!], { data: flags.val, ...(flags.labels ? { labels: flags.labels } : {}), json: true }) : undefined;
+  const evaluation = flags.val ? await runEval([model, written.files[0]!], { data: flags.val, ...dataFlags(flags), json: true }) : undefined;
   const headline = structured
     ? `removed ${(100 * sparsity).toFixed(0)}% of the hidden channels: layer weights ${paramsBefore} → ${paramsAfter} (${((100 * paramsAfter) / paramsBefore).toFixed(1)}%)`
     : `${(100 * report.total).toFixed(1)}% of the pruned layers' weights are zero`;

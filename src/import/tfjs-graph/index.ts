@@ -9,7 +9,7 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
-import { isRecord, readJsonFile } from '../files.js';
+import { isRecord, readJsonFile, tfjsMetadata } from '../files.js';
 import { foldedShape, reshapeTargetFromFolded } from '../fold.js';
 import { readWeights } from '../tfjs-weights.js';
 
@@ -446,7 +446,7 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
   }
 
   const outputs = outputNames(json, nodes).map((ref) => valueOf(ref, 'signature'));
-  return b.build('graph_model', 'tfjs-graph', outputs, { producer: String(json.convertedBy ?? 'TensorFlow.js Converter') });
+  return b.build('graph_model', 'tfjs-graph', outputs, { producer: String(json.convertedBy ?? 'TensorFlow.js Converter'), ...tfjsMetadata(json) });
 }
 
 

@@ -4,7 +4,7 @@ import { ReaderGraphBuilder } from '../builder.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import type { Tensor } from '../../ir/tensor.js';
-import { isRecord, readJsonFile } from '../files.js';
+import { isRecord, readJsonFile, tfjsMetadata } from '../files.js';
 import { readWeights } from '../tfjs-weights.js';
 import { ACTIVATIONS, LAYERS, type LayerContext } from './layers.js';
 
@@ -94,7 +94,7 @@ export function readLayersModel(file: string, json: unknown = readJsonFile(file)
     return v;
   });
   const name = typeof topology.config === 'object' && isRecord(topology.config) && typeof topology.config.name === 'string' ? topology.config.name : 'model';
-  return b.build(name, 'tfjs-layers', outNames, { producer: 'TensorFlow.js Layers' });
+  return b.build(name, 'tfjs-layers', outNames, { producer: 'TensorFlow.js Layers', ...tfjsMetadata(json) });
 }
 
 function parseShape(file: string, layer: string, shape: unknown): (number | null)[] {

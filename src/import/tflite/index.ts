@@ -23,6 +23,8 @@ export interface TfliteModelInfo {
   operators: { op: string; version: number; inputs: number[]; outputs: number[] }[];
   inputs: number[];
   outputs: number[];
+  /** Model.metadata entries as UTF-8 text (edgelm writes the graph's metadata there). */
+  metadata: Record<string, string>;
 }
 
 const TFLITE_MAX_TENSOR_TYPE = 19;
@@ -162,5 +164,13 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
     operators,
     inputs: index(r.ints(sg, SLOT.SubGraph.inputs), 'the subgraph inputs', false),
     outputs: index(r.ints(sg, SLOT.SubGraph.outputs), 'the subgraph outputs', false),
+    metadata: Object.fromEntries(
+      r.tables(model, SLOT.Model.metadata).map((m) => {
+        const name = r.string(m, SLOT.Metadata.name);
+        const buffer = buffers[r.scalar(m, SLOT.Metadata.buffer, 'u32')];
+        if (!buffer) r.fail(`metadata '${name}' refers to a missing buffer`);
+        return [name, new TextDecoder().decode(buffer)];
+      }),
+    ),
   };
 }
