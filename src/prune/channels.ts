@@ -182,6 +182,8 @@ export function scaleWidths(graph: Graph, factor: number, seed: number): Graph {
     const c = w.shape[w.shape.length - 1]!;
     keep.set(n.name, Int32Array.from({ length: Math.max(1, Math.round(c * factor)) }, (_, i) => i));
   }
+  // Transformers tie their widths through reshapes into heads and residual adds: nothing scales alone.
+  if (!keep.size) throw usageError(`--student-width: ${graph.name} has no hidden layer whose width can change alone (a transformer's widths are tied by its heads and residuals); give a smaller --student MODEL`);
   return reinitialize(resizeChannels(graph, keep), seed);
 }
 
@@ -208,6 +210,15 @@ export function reinitialize(graph: Graph, seed: number): Graph {
       set(n.inputs[2]!, () => 0);
       set(n.inputs[3]!, () => 0);
       set(n.inputs[4]!, () => 1);
+    } else if (n.op === 'layerNorm') {
+      if (constants.has(n.inputs[1]!)) set(n.inputs[1]!, () => 1);
+      if (n.inputs[2] && constants.has(n.inputs[2])) set(n.inputs[2], () => 0);
+    } else if (n.op === 'gather') {
+      // An embedding table [vocabulary, width]: Glorot-uniform like the kernels.
+      const t = constants.get(n.inputs[0]!);
+      if (!t || t.dtype !== 'float32' || t.shape.length !== 2) continue;
+      const limit = Math.sqrt(6 / (t.shape[0]! + t.shape[1]!));
+      set(n.inputs[0]!, () => (rand() * 2 - 1) * limit);
     }
   }
   return { ...graph, constants };
