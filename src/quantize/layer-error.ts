@@ -12,7 +12,8 @@ import type { TfTensor } from '../ir/op.js';
 import { loadTf } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
 import { dequantizeTensor } from './minmax.js';
-import { activationParams, quantizeWeights, weightGranularity, type QuantPlan } from './plan.js';
+import { usageError } from '../errors.js';
+import { activationParams, quantizeBlockWeights, quantizeWeights, reductionAxisOf, weightGranularity, type QuantPlan } from './plan.js';
 
 export interface LayerError {
   node: string;
@@ -30,14 +31,21 @@ export function quantizableLayers(graph: Graph, plan: QuantPlan): Node[] {
   return weightLayers(graph).filter((n) => !plan.exclude(n));
 }
 
-/** x̂ of a weight in IR layout, grouped by output channel as the writers group it. */
+/** x̂ of a weight in IR layout, grouped as the writers group it (output channels, or blocks along the reduction). */
 function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: QuantPlan, format: 'tflite' | 'onnx' | 'tfjs', transposeB: boolean): Float32Array {
   if (plan.mode === 'float16') return decodeHalfs(Uint16Array.from(data, floatToHalf));
+  const granularity = weightGranularity(plan, node.op, format);
+  if (granularity === 'block') {
+    const axis = reductionAxisOf(node, transposeB);
+    if (axis === undefined) throw usageError(`${node.name}: block-wise weights apply to MatMul/Gemm weights, not ${node.op}`);
+    const q = quantizeBlockWeights(node.inputs[1]!, data, shape, plan, axis);
+    return dequantizeTensor(q.codes, shape, q.params);
+  }
   // Output channels are the last axis of every IR weight layout (depthwise: C·M flattened), or the
   // first of a transposed matMul operand.
   const flat = node.op === 'depthwiseConv2d' ? [shape[0]!, shape[1]!, shape[2]! * shape[3]!] : shape;
   const axis = node.op === 'matMul' && transposeB ? 0 : flat.length - 1;
-  const q = quantizeWeights(node.inputs[1]!, data, flat, plan, weightGranularity(plan, node.op, format), axis);
+  const q = quantizeWeights(node.inputs[1]!, data, flat, plan, granularity, axis);
   return dequantizeTensor(q.codes, flat, q.params);
 }
 

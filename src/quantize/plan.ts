@@ -44,20 +44,34 @@ export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): Qua
 
 /**
  * Symmetric weight codes (zero point 0, range ±(2^(b−1) − 1)) as TFLite requires and onnxruntime's QDQ
- * kernels prefer. `channelAxis` is where output channels lie in the written layout; per block runs
- * along `reductionAxis`.
+ * kernels prefer, per tensor or per channel; `channelAxis` is where output channels lie in the
+ * written layout.
  */
-export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: Exclude<Granularity, 'auto'>, channelAxis: number, reductionAxis?: number): { codes: Int8Array; params: QuantParams } {
+export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: 'tensor' | 'channel', channelAxis: number): { codes: Int8Array; params: QuantParams } {
   const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity };
   if (granularity === 'channel') scheme.axis = channelAxis;
-  if (granularity === 'block') {
-    if (reductionAxis === undefined) throw new EdgelmError('usage', `${name}: block quantization needs a reduction axis`);
-    scheme.axis = reductionAxis;
-    scheme.blockSize = plan.blockSize;
-  }
   const q = quantizeTensor(name, data, shape, scheme);
   // Signed codes of at most 8 bits come as an Int8Array already.
   return { codes: q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes), params: q.params };
+}
+
+/**
+ * Block-wise weight codes: blocks of `plan.blockSize` consecutive elements along `reductionAxis`, each
+ * with its own min-max range (widened to 0), scale and integer zero point; codes unsigned in
+ * [0, 2^b − 1]. This is llama.cpp's Q4_1 with the zero point rounded as PyTorch's observers round it,
+ * the scheme weight-only block kernels (onnxruntime MatMulNBits) compute with.
+ */
+export function quantizeBlockWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, reductionAxis: number): { codes: Uint8Array; params: QuantParams } {
+  if (plan.bits > 8) throw new EdgelmError('usage', `${name}: block-wise codes have at most 8 bits`);
+  const q = quantizeTensor(name, data, shape, { bits: plan.bits, signed: false, symmetric: false, narrow: false, granularity: 'block', axis: reductionAxis, blockSize: plan.blockSize });
+  return { codes: q.codes as Uint8Array, params: q.params };
+}
+
+/** Where the reduction (input-feature) axis of a weight lies in IR layout: dense [in, out], matMul [K, N] or transposed [N, K]. */
+export function reductionAxisOf(node: Node, transposeB: boolean): number | undefined {
+  if (node.op === 'dense') return 0;
+  if (node.op === 'matMul') return transposeB ? 1 : 0;
+  return undefined;
 }
 
 /** int8 activation parameters for a calibrated range: asymmetric over [−128, 127], zero exact. */

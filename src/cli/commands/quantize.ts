@@ -32,7 +32,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerQuantize(program: Command): void {
   program
     .command('quantize')
-    .addHelpText('after', '\nExamples:\n  edgelm quantize fixtures/models/mlp -o mlp.tflite                       # int8 weights, float activations\n  edgelm quantize fixtures/models/cnn -o cnn.tflite --mode int8 --calibration fixtures/data/mnist-train.npz\n  edgelm quantize model.onnx -o model-int8.onnx --mode int8 --calibration train.npz \\\n      --data test.npz --max-accuracy-drop 0.01 --per-layer-report\n')
+    .addHelpText('after', '\nExamples:\n  edgelm quantize fixtures/models/mlp -o mlp.tflite                       # int8 weights, float activations\n  edgelm quantize lm.onnx -o lm-q4.onnx --bits 4 --granularity block      # 4-bit blocks of 32 for onnxruntime\n  edgelm quantize fixtures/models/cnn -o cnn.tflite --mode int8 --calibration fixtures/data/mnist-train.npz\n  edgelm quantize model.onnx -o model-int8.onnx --mode int8 --calibration train.npz \\\n      --data test.npz --max-accuracy-drop 0.01 --per-layer-report\n')
     .description('quantize a model with min-max Q(x) and write TFLite, ONNX or TF.js: int8 weights (dynamic), full int8 with calibration, or float16')
     .argument('<model>', 'model.json (TF.js), .onnx, or a folder with a model.json')
     .requiredOption('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js)')
@@ -42,8 +42,8 @@ export function registerQuantize(program: Command): void {
     .option('--calibration-method <method>', 'minmax, or percentile (99.99th, ignores outliers)', 'minmax')
     .option('--calibration-limit <n>', 'calibration samples used at most', '1000')
     .option('--bits <n>', 'bits of weight codes, 2 to 8', '8')
-    .option('--granularity <g>', 'weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does', 'auto')
-    .option('--block-size <n>', 'elements per block with --granularity block', '32')
+    .option('--granularity <g>', 'weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does; block (ONNX, --mode dynamic): MatMul/Gemm weights as onnxruntime MatMulNBits, a scale and zero point per block (embedding tables get int8 rows)', 'auto')
+    .option('--block-size <n>', 'elements per block along the reduction axis with --granularity block: a power of two ≥ 16 (32, 64, 128)', '32')
     .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable', collect, [])
     .option('--io <type>', 'int8 TFLite: type of the model inputs and outputs, float, int8 or uint8', 'float')
     .option('--stream', 'ONNX → ONNX dynamic: quantize one tensor at a time in bounded memory (automatic past 1 GiB)')
@@ -93,6 +93,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   const sourceBytes = (): number => modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   if (src.format === 'onnx' && format === 'onnx' && mode === 'dynamic' && (flags.stream || sourceBytes() > STREAM_BYTES)) {
     if (flags.perLayerReport || flags.maxAccuracyDrop !== undefined) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization');
+    if (flags.granularity === 'block') throw usageError('--granularity block is not available with streaming quantization (--stream, or sources past 1 GiB); use channel or tensor');
     const { streamQuantizeOnnx } = await import('../../quantize/stream-onnx.js');
     const { defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
     const r = streamQuantizeOnnx(src.file, flags.output, defaultPlan('dynamic', { bits, granularity: flags.granularity as 'auto', exclude: excludeFilter(flags.exclude) }));

@@ -202,7 +202,8 @@ export class Lowerer {
   private kernelVersion(op: BuiltinOp, inputs: number[]): number {
     const x = this.tensors[inputs[0]!];
     if (op === 'TRANSPOSE_CONV') return 1;
-    if (op === 'DEQUANTIZE') return x?.type === T_FLOAT16 ? 3 : 2;
+    // op_version.cc: int8 per channel (one scale per slice of quantized_dimension) is version 5.
+    if (op === 'DEQUANTIZE') return x?.type === T_FLOAT16 ? 3 : x?.type === T_INT8 && (x.quant?.scale.length ?? 1) > 1 ? 5 : 2;
     if (op === 'QUANTIZE') return 1;
     if (x?.type === T_INT8) return INT8_VERSION[op] ?? 1;
     const w = this.tensors[inputs[1] ?? -1];
@@ -264,6 +265,24 @@ export class Lowerer {
       return t;
     }
     return this.floatConst(name, data, shape);
+  }
+
+  /**
+   * An embedding table (constant [rows, dim] gathered on axis 0) in dynamic mode: int8 codes per row
+   * behind a DEQUANTIZE (LiteRT has no hybrid GATHER), a quarter of the float bytes; 8 bits at any
+   * --bits, as the ONNX writer does (a table's error reaches every token). Undefined when it stays float.
+   */
+  embeddingTable(node: Node, axis: number): number | undefined {
+    const plan = this.plan;
+    const name = node.inputs[0]!;
+    const t = this.constant(name);
+    if (plan?.mode !== 'dynamic' || plan.exclude(node) || axis !== 0 || !t || t.dtype !== 'float32' || t.shape.length !== 2) return undefined;
+    if (weightGranularity(plan, 'matMul', 'tflite') === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
+    const q = quantizeWeights(name, t.data as Float32Array, t.shape, { ...plan, bits: 8 }, 'channel', 0);
+    const codes = this.addTensor(`${name}/int8`, t.shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
+    const table = this.addTensor(name, t.shape, T_FLOAT32);
+    this.emit('DEQUANTIZE', [codes], [table]);
+    return table;
   }
 
   /** The bias of a conv/dense node: int32 at input_scale·weight_scale in an int8 node, else float32. */
@@ -834,7 +853,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
       : l.get(n.inputs[1]!);
     const out = n.outputs[0]!;
     const t = l.activation(out, l.shapeOf(out), l.dtypeOf(out));
-    l.emit('GATHER', [l.get(n.inputs[0]!), indices], [t], opts(OPTIONS.GatherOptions, [[0, 'i32', axis]]));
+    l.emit('GATHER', [l.embeddingTable(n, axis) ?? l.get(n.inputs[0]!), indices], [t], opts(OPTIONS.GatherOptions, [[0, 'i32', axis]]));
     l.place(out, t);
   },
   pad: (l, n, a) => {
