@@ -3,9 +3,10 @@ import type { LayerError } from '../../quantize/layer-error.js';
 import { colours, formatBytes, table } from '../output.js';
 import { intOption, summary, type Summary } from '../args.js';
 import { progress } from '../progress.js';
+import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { comparison, renderEval, runEval } from './eval.js';
 
-interface QuantizeFlags {
+interface QuantizeFlags extends DataFlags {
   output: string;
   format?: string;
   mode: string;
@@ -22,7 +23,6 @@ interface QuantizeFlags {
   maxAccuracyDrop?: string;
   stream?: boolean;
   data?: string;
-  labels?: string;
   batch: string;
   json?: boolean;
 }
@@ -52,6 +52,7 @@ export function registerQuantize(program: Command): void {
     .option('--data <file>', 'evaluation data: measure the artifact against the source in its runtime')
     .option('--max-accuracy-drop <p>', 'with --data: keep the most sensitive layers in float until the artifact is at most p (e.g. 0.01) below the source')
     .option('--labels <file>', 'labels .npy for .npy data')
+    .option(...VOCAB_OPTION)
     .option('--batch <n>', 'batch size for formats with static shapes (TFLite)', '1')
     .option('--json', 'print one JSON document on stdout')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -98,7 +99,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const { defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
     const r = streamQuantizeOnnx(src.file, flags.output, defaultPlan('dynamic', { bits, granularity: flags.granularity as 'auto', exclude: excludeFilter(flags.exclude) }));
     const floatBytes = sourceBytes();
-    const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
+    const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...dataFlags(flags), json: !show }) : undefined;
     const text = [`wrote ${r.files[0]} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / floatBytes).toFixed(1)}% of the source (${formatBytes(floatBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
     if (evaluation) text.push('', renderEval(evaluation));
     return summary({ input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
@@ -108,8 +109,8 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   const inputs = sourceFiles.map((f) => f.path);
   checkNotInput(flags.output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
-  const { loadDataset } = await import('../../data/index.js');
-  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport || flags.maxAccuracyDrop !== undefined) ? await loadDataset(calibrationSource, { ...(flags.labels && !flags.calibration ? { labels: flags.labels } : {}), inputShape: source.inputs[0]!.shape }) : undefined;
+  const { loadDatasetFor } = await import('../../data/index.js');
+  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport || flags.maxAccuracyDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
   const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
   const bar = progress('calibrate', show);
   let { graph, plan } = await quantizeModel(source, {
@@ -124,7 +125,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     if (!(maxDrop >= 0 && maxDrop < 1)) throw usageError(`--max-accuracy-drop: expected a fraction such as 0.01, got '${flags.maxAccuracyDrop}'`);
     if (!flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
     const { evaluate } = await import('../../report/eval.js');
-    const evalData = await loadDataset(flags.data, flags.labels ? { labels: flags.labels } : {});
+    const evalData = await loadDatasetFor(flags.data, model, { ...dataFlags(flags), graph: source });
     const sourceResult = await evaluate(model, evalData, { latencyRuns: 5 });
     const fit = await fitAccuracy(graph, plan, format, evalData, sourceResult, maxDrop, { batchSize: batch, ...(calibrationData ? { calibration: calibrationData } : {}) });
     plan = fit.plan;
@@ -142,7 +143,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const { layerErrors } = await import('../../quantize/layer-error.js');
     perLayer = await layerErrors(graph, plan, format, calibrationData);
   }
-  const evaluation = flags.data ? await runEval([model, output], { data: flags.data, ...(flags.labels ? { labels: flags.labels } : {}), json: !show }) : undefined;
+  const evaluation = flags.data ? await runEval([model, output], { data: flags.data, ...dataFlags(flags), json: !show }) : undefined;
 
   const { quantizableLayers } = await import('../../quantize/layer-error.js');
   const quantized = quantizableLayers(graph, plan).length;
