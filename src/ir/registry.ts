@@ -9,7 +9,7 @@ export const OPS = {
   // elementwise
   relu: ew.relu, relu6: ew.relu6, sigmoid: ew.sigmoid, tanh: ew.tanh, erf: ew.erf, abs: ew.abs, neg: ew.neg,
   exp: ew.exp, log: ew.log, sqrt: ew.sqrt, rsqrt: ew.rsqrt, square: ew.square, reciprocal: ew.reciprocal,
-  softplus: ew.softplus, identity: ew.identity, swish: ew.swish, elu: ew.elu, leakyRelu: ew.leakyRelu,
+  softplus: ew.softplus, identity: ew.identity, round: ew.round, swish: ew.swish, elu: ew.elu, leakyRelu: ew.leakyRelu,
   clip: ew.clip, gelu: ew.gelu, prelu: ew.prelu,
   add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div, pow: ew.pow, maximum: ew.maximum, minimum: ew.minimum,
   equal: ew.equal, less: ew.less, greater: ew.greater, where: ew.where,

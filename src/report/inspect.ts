@@ -1,9 +1,9 @@
 // What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
 import { DTYPES, isDType, isFloatDType } from '../ir/dtype.js';
 import { readTfliteInfo } from '../import/tflite/index.js';
-import type { Graph } from '../ir/graph.js';
+import { consumers, producers, type Graph } from '../ir/graph.js';
 import { detectFormat, modelFiles } from '../import/index.js';
-import { byteSize, sparsity, type Dim } from '../ir/tensor.js';
+import { byteSize, sparsity, type Dim, type Tensor } from '../ir/tensor.js';
 
 export interface TensorReport {
   name: string;
@@ -24,7 +24,10 @@ export interface InspectReport {
   /** IR op → number of nodes. */
   ops: Record<string, number>;
   nodes: number;
-  /** Elements of all floating-point constant tensors. */
+  /**
+   * Elements of all floating-point constant tensors (weights read from integers count once, as
+   * stored), except the scales of quantized activations (see quantizationConstants).
+   */
   params: number;
   weightBytes: number;
   tensors: TensorReport[];
@@ -34,7 +37,7 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
   const ops: Record<string, number> = {};
   for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
   const tensors: TensorReport[] = [...graph.constants.values()].map((t) => {
-    const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: byteSize(t), sparsity: sparsity(t) };
+    const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: storedBytes(t), sparsity: sparsity(t) };
     if (t.quant) {
       const q = t.quant;
       r.quantization = { scale: [...q.scale], zeroPoint: [...q.zeroPoint], bits: q.bits };
@@ -43,7 +46,8 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
     }
     return r;
   });
-  const floats = [...graph.constants.values()].filter((t) => isFloatDType(t.dtype) || t.quant);
+  const arithmetic = quantizationConstants(graph);
+  const floats = [...graph.constants.values()].filter((t) => (isFloatDType(t.dtype) || t.quant) && !arithmetic.has(t.name));
   return {
     file,
     format: graph.format,
@@ -53,9 +57,58 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
     ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : 1))),
     nodes: graph.nodes.length,
     params: floats.reduce((s, t) => s + t.data.length, 0),
-    weightBytes: [...graph.constants.values()].reduce((s, t) => s + t.data.length * DTYPES[t.dtype].bytes, 0),
+    weightBytes: [...graph.constants.values()].reduce((s, t) => s + storedBytes(t), 0),
     tensors,
   };
+}
+
+/**
+ * Bytes of a constant as its file stores it: a weight the reader dequantized (float data with the
+ * QuantParams it was stored with) counts its codes, `bits` each.
+ */
+function storedBytes(t: Tensor): number {
+  return t.quant && isFloatDType(t.dtype) ? Math.ceil((t.data.length * t.quant.bits) / 8) : byteSize(t);
+}
+
+/** Ops that carry a quantized activation between its `round` and the multiplication by its scale. */
+const CARRY = new Set<string>(['add', 'sub', 'clip', 'maximum', 'minimum']);
+
+/**
+ * The constants of activation quantization in a graph read from a quantized file (ONNX QDQ,
+ * DynamicQuantizeLinear): its scales and zero points are float constants of the IR but no model
+ * parameters — without this a quantized file would count more parameters than its float source.
+ * They are the constant operands next to a `round` (the IR has no other use for it): the divisor
+ * before it (with the constants that compute a run-time divisor through div/clip: the 255 of
+ * DynamicQuantizeLinear) and, after it, those of the carry ops up to and including the scale's mul.
+ */
+function quantizationConstants(graph: Graph): Set<string> {
+  const made = producers(graph);
+  const users = consumers(graph);
+  const found = new Set<string>();
+  const constant = (v: string | undefined): boolean => v !== undefined && graph.constants.has(v);
+  /** The constants a divisor is computed from through div and clip (at most a few steps). */
+  const divisor = (v: string | undefined, depth: number): void => {
+    if (v === undefined) return;
+    if (constant(v)) return void found.add(v);
+    const p = made.get(v);
+    if (!p || depth > 3 || (p.op !== 'div' && p.op !== 'clip')) return;
+    for (const i of p.inputs.slice(p.op === 'div' ? 1 : 0, p.op === 'div' ? 2 : 1)) divisor(i, depth + 1);
+  };
+  for (const r of graph.nodes) {
+    if (r.op !== 'round') continue;
+    let p = made.get(r.inputs[0]!);
+    if (p?.op === 'clip') p = made.get(p.inputs[0]!);
+    if (p?.op === 'div') divisor(p.inputs[1], 0);
+    const walk = (v: string, depth: number): void => {
+      for (const u of users.get(v) ?? []) {
+        if (depth > 4 || (u.op !== 'mul' && !CARRY.has(u.op))) continue;
+        for (const i of u.inputs) if (constant(i)) found.add(i);
+        if (u.op !== 'mul') walk(u.outputs[0]!, depth + 1);
+      }
+    };
+    walk(r.outputs[0]!, 0);
+  }
+  return found;
 }
 
 /** Bytes of the model file and every file it references (weight shards, external data). */

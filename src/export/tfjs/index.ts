@@ -156,6 +156,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   sqrt: unary('Sqrt'),
   rsqrt: unary('Rsqrt'),
   square: unary('Square'),
+  round: unary('Round'),
   elu: (w, n, a) => {
     if (a.alpha !== 1) throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['elu with alpha ≠ 1', n.name]]));
     unary('Elu')(w, n, a);

@@ -551,6 +551,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   sqrt: unary('SQRT'),
   rsqrt: unary('RSQRT'),
   square: unary('SQUARE', OPTIONS.SquareOptions),
+  round: unary('ROUND'),
   elu: (l, n, a) => {
     if (a.alpha !== 1) throw l.fail(n, 'ELU with alpha ≠ 1 has no TFLite builtin');
     l.elementwise(n, 'ELU');

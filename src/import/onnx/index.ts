@@ -6,7 +6,7 @@ import { halfToFloat } from '../../ir/float16.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
 import { readInputFile } from '../files.js';
-import { ONNX_OPS, type OnnxCtx } from './ops.js';
+import { ONNX_DOMAIN_OPS, ONNX_OPS, type OnnxCtx } from './ops.js';
 import { attributes, decodeModel, rememberExternalFiles, num, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 
@@ -22,14 +22,16 @@ export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(fi
     throw new EdgelmError('unsupported', `${file}: ONNX opset ${opset} is not supported (${ONNX_OPSET_RANGE[0]}–${ONNX_OPSET_RANGE[1]})`);
 
   const nodes = g.node ?? [];
+  // Default-domain ops by name, others (onnxruntime's com.microsoft) as `domain.op`.
+  const keyOf = (n: (typeof nodes)[number]): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType ?? ''}` : n.opType ?? '');
+  const translator = (key: string): ((c: OnnxCtx) => void) | undefined =>
+    Object.hasOwn(ONNX_OPS, key) ? ONNX_OPS[key] : Object.hasOwn(ONNX_DOMAIN_OPS, key) ? ONNX_DOMAIN_OPS[key] : undefined;
   const unsupported = new Map<string, string>();
   nodes.forEach((n, i) => {
-    const op = n.opType ?? '';
-    const domain = n.domain ?? '';
-    const key = domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op;
-    if ((domain && domain !== 'ai.onnx') || !Object.hasOwn(ONNX_OPS, op)) if (!unsupported.has(key)) unsupported.set(key, n.name || `#${i}`);
+    const key = keyOf(n);
+    if (!translator(key) && !unsupported.has(key)) unsupported.set(key, n.name || `#${i}`);
   });
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, Object.keys(ONNX_OPS));
+  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, [...Object.keys(ONNX_OPS), ...Object.keys(ONNX_DOMAIN_OPS)]);
 
   const b = new ReaderGraphBuilder(file);
   const values = new Map<string, string>(); // ONNX value name → IR value name
@@ -91,7 +93,7 @@ export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(fi
       },
       fail: (what) => new EdgelmError('unsupported', `${file}: node ${name} (${n.opType}): ${what}`),
     };
-    ONNX_OPS[ctx.opType]!(ctx);
+    translator(keyOf(n))!(ctx);
   });
 
   const outputs = (g.output ?? []).map((o) => {

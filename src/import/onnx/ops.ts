@@ -3,11 +3,11 @@
 // reading, so the IR only holds real computation.
 import { EdgelmError } from '../../errors.js';
 import type { GraphBuilder } from '../../ir/builder.js';
-import { dtypeFromOnnx, type DType } from '../../ir/dtype.js';
+import { DTYPES, dtypeFromOnnx, type DType } from '../../ir/dtype.js';
 import type { Attrs } from '../../ir/graph.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
-import { sizeOf, transposeData, type Dim, type Tensor } from '../../ir/tensor.js';
+import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { DYNAMIC, POISON, foldedShape, reshapeTargetFromFolded } from '../fold.js';
 import type { AttrValue } from './proto.js';
 
@@ -229,6 +229,8 @@ function pool(op: 'maxPool2d' | 'avgPool2d'): Translate {
   };
 }
 
+const mul = binary('mul', foldBinary((a, b) => a * b, (o) => o === 1));
+
 export const ONNX_OPS: Record<string, Translate> = {
   Identity: (c) => c.bind(0, c.input(0)),
   Dropout: (c) => c.bind(0, c.input(0)),
@@ -271,6 +273,8 @@ export const ONNX_OPS: Record<string, Translate> = {
     const to = dtypeFromOnnx(attrInt(c, 'to', 1));
     if (!to) throw c.fail(`Cast to ONNX type ${attrInt(c, 'to', 1)} is not supported`);
     const k = c.konst(0);
+    // A value already of the type (MatMulInteger's int32 sum, which the IR holds in float32) is itself.
+    if (!k && c.typeOf(c.input(0)).dtype === to) return c.bind(0, c.input(0));
     if (k) {
       const v = values(k);
       return bindConst(c, 0, constTensor(c, to, k.shape, to === 'float32' || to === 'float64' ? v : v.map((x) => (x === DYNAMIC || x === POISON ? x : Math.trunc(x)))));
@@ -416,7 +420,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   },
   Add: binary('add', foldBinary((a, b) => a + b, (o) => o === 0)),
   Sub: binary('sub', foldBinary((a, b) => a - b, (o) => o === 0)),
-  Mul: binary('mul', foldBinary((a, b) => a * b, (o) => o === 1)),
+  Mul: (c) => void (dequantizeProduct(c) || mul(c)),
   Div: binary('div', foldBinary((a, b) => a / b, (o) => o === 1)),
   Pow: binary('pow'),
   Equal: binary('equal'),
@@ -475,12 +479,12 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (group > 1 && ig === 1 && group === cin) {
       // Depthwise: [C·mult, 1, kh, kw] → [kh, kw, C, mult] (output channel c·mult + m in both).
       const dw = transposeData(w.data as Float32Array, [o, kh, kw], [1, 2, 0]);
-      const wt = c.b.addConstant({ name: `${c.name}/depthwise_kernel`, dtype: 'float32', shape: [kh, kw, group, o / group], data: dw });
+      const wt = c.b.addConstant({ name: `${c.name}/depthwise_kernel`, dtype: 'float32', shape: [kh, kw, group, o / group], data: dw, ...permutedQuant(w, o === group ? [2, 3, 0, 1] : undefined) });
       emit(c, 'depthwiseConv2d', [c.input(0), wt, c.input(2)], attrs);
       return;
     }
     const hwio = transposeData(w.data as Float32Array, w.shape, [2, 3, 1, 0]);
-    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, ig, o], data: hwio });
+    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, ig, o], data: hwio, ...permutedQuant(w, [2, 3, 1, 0]) });
     emit(c, 'conv2d', [c.input(0), wt, c.input(2)], { ...attrs, group });
   },
   ConvTranspose: (c) => {
@@ -526,7 +530,8 @@ export const ONNX_OPS: Record<string, Translate> = {
       let data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
       if (alpha !== 1) data = data.map((v) => v * alpha);
       // Named after the initializers they come from, so that messages and reports speak the user's names.
-      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data });
+      const quant = alpha === 1 ? permutedQuant(w, [1, 0]) : {};
+      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data, ...quant });
       let bt = '';
       if (bias) {
         const bd = Float32Array.from(bias.data as Float32Array, (v) => v * beta);
@@ -562,6 +567,10 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
     emit(c, 'pad', [c.input(0)], { pads, mode, value });
   },
+  DequantizeLinear: dequantizeLinear,
+  QuantizeLinear: quantizeLinear,
+  DynamicQuantizeLinear: dynamicQuantizeLinear,
+  MatMulInteger: matMulInteger,
   Range: (c) => {
     if (!allConst(c)) throw c.fail('Range of run-time values is not supported');
     // constScalar: a missing input is an error, not values(undefined).
@@ -575,6 +584,17 @@ export const ONNX_OPS: Record<string, Translate> = {
     bindConst(c, 0, constTensor(c, c.konst(0)!.dtype, [out.length], out));
   },
 };
+
+/**
+ * The stored quantization of a weight moved to its IR layout: `perm` as in transposeData (new axis i
+ * is old axis perm[i]); without one, a per-axis quantization has no single axis left and is dropped.
+ */
+function permutedQuant(w: Tensor, perm: number[] | undefined): { quant?: QuantParams } {
+  const q = w.quant;
+  if (!q) return {};
+  if (q.axis === undefined) return { quant: q };
+  return perm ? { quant: { ...q, axis: perm.indexOf(q.axis) } } : {};
+}
 
 function constScalar(c: OnnxCtx, i: number, what: string): number {
   const k = c.konst(i);
@@ -590,3 +610,258 @@ function variadic(c: OnnxCtx, op: OpType): void {
     acc = last ? emit(c, op, [acc, c.input(i)])[0]! : c.b.add1(op, [acc, c.input(i)], {}, { name: `${c.name}/${i}`, source: c.name });
   }
 }
+
+// ─── Quantized graphs ───────────────────────────────────────────────────────────────────────────
+// Integer weights behind DequantizeLinear (QDQ), com.microsoft MatMulNBits, and onnxruntime
+// quantize_dynamic's DynamicQuantizeLinear → MatMulInteger → Cast → Mul are read as float IR:
+//   • a constant dequantized at import becomes a float32 constant tagged with the QuantParams it was
+//     stored with (what `inspect` reports), so the graph holds the float source's parameters;
+//   • activations keep the file's arithmetic, so the executor matches onnxruntime within float
+//     rounding: a quantized activation is a float32 tensor of integers (round half to even, clip).
+
+/** Saturation range of the integer types Q/DQ read and write (ONNX QuantizeLinear). */
+const QRANGE: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int32: [-2147483648, 2147483647] };
+
+/**
+ * What the reader made of quantized values, so that the next node of the same pattern can fold
+ * (one map per file read). Values a fold leaves unused are pruned with their nodes.
+ */
+type QuantFact =
+  /** round(x / scale) of a QuantizeLinear, before its zero point and saturation. */
+  | { kind: 'quantized'; rounded: string; scale: string; zeroPoint: number[]; range: [number, number] }
+  /** A DynamicQuantizeLinear's codes q, with (q − zero point)·scale its dequantized value. */
+  | { kind: 'dynamic'; scale: string; zeroPoint: string }
+  /** A DynamicQuantizeLinear's scale. */
+  | { kind: 'dynamicScale' }
+  /** MatMulInteger of dynamic codes (centred: q − zero point) by constant B (weight: B − zero point). */
+  | { kind: 'intMatMul'; centred: string; scale: string; weight: Tensor; zeroPoint: number[]; source: string }
+  /** A dynamic scale times a constant: the dequantization factor of a MatMulInteger. */
+  | { kind: 'scaleProduct'; scale: string; factor: Tensor };
+const factTables = new WeakMap<GraphBuilder, Map<string, QuantFact>>();
+function facts(c: OnnxCtx): Map<string, QuantFact> {
+  let m = factTables.get(c.b);
+  if (!m) factTables.set(c.b, (m = new Map()));
+  return m;
+}
+
+/** A node of the quantized arithmetic, named after the ONNX node. */
+const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
+  c.b.add1(op, inputs, attrs, { name: `${c.name}/${suffix}`, source: c.name });
+
+function constValues(c: OnnxCtx, i: number, what: string): { t: Tensor; v: number[] } {
+  const t = c.konst(i);
+  if (!t) throw c.fail(`${what} (input ${i}) must be a constant`);
+  return { t, v: values(t) };
+}
+
+const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
+
+/**
+ * Maps each element (flat index) of a tensor of `shape` to its quantization parameter: per tensor
+ * (one), per axis (1-D along `axis`) or blocked (the tensor's rank, `blockSize` elements along
+ * `axis` sharing one) — the granularities of ONNX QuantizeLinear/DequantizeLinear.
+ */
+function paramIndex(c: OnnxCtx, shape: number[], paramShape: number[], axis: number, blockSize: number): (i: number) => number {
+  if (sizeOf(paramShape) === 1 && !blockSize) return () => 0;
+  const rank = shape.length;
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw badInput(c, `axis ${axis} is out of range for rank ${rank}`);
+  const dim = shape[a]!;
+  const inner = shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  if (!blockSize) {
+    if (paramShape.length !== 1 || paramShape[0] !== dim) throw badInput(c, `scale of shape [${paramShape}] does not match axis ${a} of [${shape}]`);
+    return (i) => Math.floor(i / inner) % dim;
+  }
+  const blocks = Math.ceil(dim / blockSize);
+  if (paramShape.length !== rank || paramShape.some((d, k) => d !== (k === a ? blocks : shape[k])))
+    throw badInput(c, `blocked scale of shape [${paramShape}] does not match [${shape}] with block_size ${blockSize} on axis ${a}`);
+  return (i) => (Math.floor(i / (inner * dim)) * blocks + Math.floor((Math.floor(i / inner) % dim) / blockSize)) * inner + (i % inner);
+}
+
+/** A float constant holding per-tensor or per-axis parameters, shaped to broadcast against a rank-`rank` value. */
+function paramConst(c: OnnxCtx, name: string, v: number[], rank: number, axis: number): string {
+  const a = axis < 0 ? axis + rank : axis;
+  const shape = v.length === 1 ? [] : Array.from({ length: rank }, (_, k) => (k === a ? v.length : 1));
+  const existing = c.b.constant(name);
+  if (existing && existing.shape.length === shape.length && values(existing).every((x, i) => x === v[i])) return name;
+  return c.b.addConstant({ name, dtype: 'float32', shape, data: Float32Array.from(v) });
+}
+
+/** DequantizeLinear: y = (x − zero_point) · scale (opsets 10, 13 per axis, 19, 21 blocked). */
+function dequantizeLinear(c: OnnxCtx): void {
+  const axis = c.opset >= 13 ? attrInt(c, 'axis', 1) : 1;
+  const blockSize = c.opset >= 21 ? attrInt(c, 'block_size', 0) : 0;
+  const { t: scaleT, v: scale } = constValues(c, 1, 'x_scale');
+  const zp = c.input(2) ? constValues(c, 2, 'x_zero_point').v : [];
+  const q = c.konst(0);
+  if (q) {
+    // A stored weight: folded to float32, tagged with how it was stored.
+    if (!QRANGE[q.dtype]) throw c.fail(`dequantizing ${q.dtype} is not supported (int8, uint8, int32)`);
+    const at = paramIndex(c, q.shape, scaleT.shape, axis, blockSize);
+    const codes = values(q);
+    // In float32 like onnxruntime: the integer difference is exact, the product rounds once.
+    const data = Float32Array.from(codes, (v, i) => Math.fround(v - (zp[at(i)] ?? 0)) * scale[at(i)]!);
+    const quant: QuantParams = { scale: Float32Array.from(scale), zeroPoint: Int32Array.from(scale, (_, i) => zp[i] ?? 0), bits: 8 * DTYPES[q.dtype].bytes };
+    if (scale.length > 1) quant.axis = axis < 0 ? axis + q.shape.length : axis;
+    if (blockSize) quant.blockSize = blockSize;
+    return bindConst(c, 0, { name: c.outputs[0]!, dtype: 'float32', shape: q.shape, data, quant });
+  }
+  if (blockSize) throw c.fail('blocked DequantizeLinear of a run-time tensor is not supported');
+  const x = c.input(0);
+  const rank = c.typeOf(x).shape.length;
+  const s = paramConst(c, `${c.inputs[1]}/float`, scale, rank, axis);
+  const fact = facts(c).get(x);
+  const z = zp.length <= 1 ? zp[0] ?? 0 : undefined;
+  if (fact?.kind === 'quantized' && fact.scale === s && z !== undefined && fact.zeroPoint.length <= 1 && (fact.zeroPoint[0] ?? 0) === z) {
+    // QuantizeLinear → DequantizeLinear with the same parameters ("fake quantization", QDQ):
+    // s·(clip(round(x/s) + z, lo, hi) − z) = s·clip(round(x/s), lo − z, hi − z), z an integer.
+    const clipped = step(c, 'clip', [fact.rounded], 'saturate', { min: fact.range[0] - z, max: fact.range[1] - z });
+    return void emit(c, 'mul', [clipped, s]);
+  }
+  let v = c.typeOf(x).dtype === 'float32' ? x : step(c, 'cast', [x], 'float', { to: 'float32' });
+  if (zp.some((d) => d !== 0)) v = step(c, 'sub', [v, paramConst(c, `${c.inputs[2]}/float`, zp, rank, axis)], 'centre');
+  emit(c, 'mul', [v, s]);
+}
+
+/** QuantizeLinear: y = saturate(round(x / scale) + zero_point), ties to even; the IR holds y in float32. */
+function quantizeLinear(c: OnnxCtx): void {
+  const axis = c.opset >= 13 ? attrInt(c, 'axis', 1) : 1;
+  if (c.opset >= 21 && attrInt(c, 'block_size', 0)) throw c.fail('blocked QuantizeLinear is not supported');
+  const { v: scale } = constValues(c, 1, 'y_scale');
+  const zpT = c.input(2) ? constValues(c, 2, 'y_zero_point').t : undefined;
+  const zp = zpT ? values(zpT) : [];
+  const out = attrInt(c, 'output_dtype', 0);
+  const dtype = zpT?.dtype ?? (out ? dtypeFromOnnx(out) : 'uint8');
+  const range = dtype && dtype !== 'int32' ? QRANGE[dtype] : undefined;
+  if (!range) throw c.fail(`quantizing to ${dtype ?? `ONNX type ${out}`} is not supported (int8, uint8)`);
+  const x = c.input(0);
+  const rank = c.typeOf(x).shape.length;
+  const s = paramConst(c, `${c.inputs[1]}/float`, scale, rank, axis);
+  const rounded = step(c, 'round', [step(c, 'div', [x, s], 'scaled')], 'round');
+  const shifted = zp.some((d) => d !== 0) ? step(c, 'add', [rounded, paramConst(c, `${c.inputs[2]}/float`, zp, rank, axis)], 'shift') : rounded;
+  const [q] = emit(c, 'clip', [shifted], { min: range[0], max: range[1] });
+  facts(c).set(q!, { kind: 'quantized', rounded, scale: s, zeroPoint: zp, range });
+}
+
+/**
+ * DynamicQuantizeLinear (uint8): range widened to include 0, scale = range / 255, zero point =
+ * round(saturate(−min / scale)), q = saturate(round(x / scale) + zero point); all in float32.
+ */
+function dynamicQuantizeLinear(c: OnnxCtx): void {
+  const x = c.input(0);
+  const axes = c.typeOf(x).shape.map((_, i) => i);
+  const hi = step(c, 'relu', [step(c, 'reduceMax', [x], 'max', { axes, keepDims: false })], 'max0');
+  const lo = step(c, 'relu', [step(c, 'neg', [step(c, 'reduceMin', [x], 'min', { axes, keepDims: false })], 'negmin')], 'negmin0');
+  const qmax = paramConst(c, 'DynamicQuantizeLinear/qmax', [255], 0, 0);
+  // onnxruntime takes scale 1 for an all-zero input; any positive scale quantizes it to zeros alike.
+  const scale = step(c, 'clip', [step(c, 'div', [step(c, 'add', [hi, lo], 'range'), qmax], 'scale0')], 'scale', { min: 1.1754943508222875e-38, max: Infinity });
+  const zp = step(c, 'round', [step(c, 'clip', [step(c, 'div', [lo, scale], 'zp0')], 'zp1', { min: 0, max: 255 })], 'zero_point');
+  const q = step(c, 'clip', [step(c, 'add', [step(c, 'round', [step(c, 'div', [x, scale], 'scaled')], 'round'), zp], 'shift')], 'q', { min: 0, max: 255 });
+  [q, scale, zp].forEach((v, i) => c.bind(i, v));
+  facts(c).set(q, { kind: 'dynamic', scale, zeroPoint: zp });
+  facts(c).set(scale, { kind: 'dynamicScale' });
+}
+
+/** MatMulInteger with a constant B: (A − a_zero_point)·(B − b_zero_point), summed in float32. */
+function matMulInteger(c: OnnxCtx): void {
+  const b = c.konst(1);
+  if (!b || (b.dtype !== 'int8' && b.dtype !== 'uint8') || b.shape.length !== 2) throw c.fail('B must be a 2-D int8 or uint8 constant');
+  const [k, n] = b.shape as [number, number];
+  const bzp = c.input(3) ? constValues(c, 3, 'b_zero_point').v : [];
+  if (bzp.length > 1 && bzp.length !== n) throw badInput(c, `b_zero_point holds ${bzp.length} values for ${n} columns`);
+  const weight: Tensor = { name: `${c.inputs[1]}/centred`, dtype: 'float32', shape: [k, n], data: Float32Array.from(values(b), (q, i) => q - (bzp.length > 1 ? bzp[i % n]! : bzp[0] ?? 0)) };
+  const a = c.input(0);
+  let centred = c.typeOf(a).dtype === 'float32' ? a : step(c, 'cast', [a], 'float', { to: 'float32' });
+  if (c.input(2)) {
+    const azp = c.konst(2);
+    if (azp && sizeOf(azp.shape) !== 1) throw c.fail('per-row a_zero_point is not supported');
+    const z = azp ? paramConst(c, `${c.inputs[2]}/float`, values(azp), 0, 0) : c.input(2);
+    centred = step(c, 'sub', [centred, z], 'centre');
+  }
+  // Exact while the integer sums stay below 2^24; beyond, float32 rounding (~6e-8 relative).
+  const [y] = emit(c, 'matMul', [centred, c.b.addConstant(weight)]);
+  const fact = facts(c).get(a);
+  if (fact?.kind === 'dynamic') facts(c).set(y!, { kind: 'intMatMul', centred, scale: fact.scale, weight, zeroPoint: bzp, source: c.inputs[1]! });
+}
+
+/**
+ * quantize_dynamic's dequantization Mul(Cast(MatMulInteger(q, B)), Mul(scale_A, scale_B)), scale_B
+ * per tensor or per column: emitted as x̂·W with x̂ = (q − zp_A)·scale_A and W = (B − zp_B)·scale_B
+ * folded (tagged int8), so the graph holds the float source's weight. Returns false for other Muls.
+ */
+function dequantizeProduct(c: OnnxCtx): boolean {
+  const known = facts(c);
+  const [fa, fb] = [known.get(c.input(0)), known.get(c.input(1))];
+  const mm = fa?.kind === 'intMatMul' ? fa : fb?.kind === 'intMatMul' ? fb : undefined;
+  const sp = fa?.kind === 'scaleProduct' ? fa : fb?.kind === 'scaleProduct' ? fb : undefined;
+  if (mm && sp && sp.scale === mm.scale) {
+    const n = mm.weight.shape[1]!;
+    const factor = values(sp.factor);
+    if (factor.length !== 1 && (factor.length !== n || sp.factor.shape.at(-1) !== n)) return false;
+    const w = mm.weight.data as Float32Array;
+    const data = Float32Array.from(w, (v, i) => v * factor[factor.length === 1 ? 0 : i % n]!);
+    const quant: QuantParams = { scale: Float32Array.from(factor), zeroPoint: Int32Array.from(factor, (_, i) => mm.zeroPoint[i] ?? mm.zeroPoint[0] ?? 0), bits: 8 };
+    if (factor.length > 1) quant.axis = 1;
+    const weight = c.b.addConstant({ name: `${mm.source}/dequantized`, dtype: 'float32', shape: mm.weight.shape, data, quant });
+    emit(c, 'matMul', [step(c, 'mul', [mm.centred, mm.scale], 'dequantize'), weight]);
+    return true;
+  }
+  // scale_A · constant scale_B: remember it for the Mul above.
+  const scaleAt = [0, 1].find((i) => known.get(c.input(i))?.kind === 'dynamicScale');
+  const factor = scaleAt === undefined ? undefined : c.konst(1 - scaleAt);
+  if (scaleAt === undefined || !factor || factor.shape.length > 1) return false;
+  const [y] = emit(c, 'mul', [c.input(0), c.input(1)]);
+  known.set(y!, { kind: 'scaleProduct', scale: c.input(scaleAt), factor });
+  return true;
+}
+
+/**
+ * com.microsoft MatMulNBits: A·Bᵀ with B [N, k_blocks, blob] holding `bits`-bit codes packed from the
+ * lowest bits, per block of block_size along K a scale and an optional packed zero point (default
+ * 2^(bits−1)); B folds to a float32 [K, N] constant and the IR computes matMul (+ bias).
+ */
+function matMulNBits(c: OnnxCtx): void {
+  const K = attrInt(c, 'K', 0);
+  const N = attrInt(c, 'N', 0);
+  const bits = attrInt(c, 'bits', 4);
+  const bs = attrInt(c, 'block_size', 0);
+  if (![2, 4, 8].includes(bits)) throw c.fail(`bits ${bits} is not supported (2, 4, 8)`);
+  if (K <= 0 || N <= 0 || bs < 16 || (bs & (bs - 1)) !== 0) throw badInput(c, `invalid K ${K}, N ${N} or block_size ${bs}`);
+  if (c.input(4)) throw c.fail('g_idx is not supported');
+  const b = c.konst(1);
+  const sc = c.konst(2);
+  if (!b || b.dtype !== 'uint8' || !sc || sc.dtype !== 'float32') throw c.fail('B (uint8) and scales (float32) must be constants');
+  const kBlocks = Math.ceil(K / bs);
+  const blob = (bs * bits) / 8;
+  if (sizeOf(b.shape) !== N * kBlocks * blob) throw badInput(c, `B of shape [${b.shape}] does not hold [${N}, ${kBlocks}, ${blob}] bytes`);
+  if (sizeOf(sc.shape) !== N * kBlocks) throw badInput(c, `scales of shape [${sc.shape}] do not hold ${N}·${kBlocks} values`);
+  const zpBytes = Math.ceil((kBlocks * bits) / 8);
+  const zpT = c.input(3) ? c.konst(3) : undefined;
+  if (c.input(3) && (!zpT || zpT.dtype !== 'uint8')) throw c.fail('zero_points must be a packed uint8 constant');
+  if (zpT && sizeOf(zpT.shape) !== N * zpBytes) throw badInput(c, `zero_points of shape [${zpT.shape}] do not hold ${N}·${zpBytes} packed bytes`);
+  const mask = (1 << bits) - 1;
+  const packed = b.data as Uint8Array;
+  const scales = sc.data as Float32Array;
+  const zps = zpT?.data as Uint8Array | undefined;
+  // Element j of a packed row: bits j·bits … j·bits + bits − 1, lowest first (2, 4, 8 never straddle a byte).
+  const code = (bytes: Uint8Array, base: number, j: number): number => (bytes[base + ((j * bits) >> 3)]! >> ((j * bits) & 7)) & mask;
+  const zeroPoint = Int32Array.from({ length: N * kBlocks }, (_, i) => (zps ? code(zps, Math.floor(i / kBlocks) * zpBytes, i % kBlocks) : 1 << (bits - 1)));
+  const w = new Float32Array(K * N);
+  for (let r = 0; r < N; r++)
+    for (let k = 0; k < K; k++) {
+      const blk = r * kBlocks + Math.floor(k / bs);
+      w[k * N + r] = Math.fround(code(packed, blk * blob, k % bs) - zeroPoint[blk]!) * scales[blk]!;
+    }
+  // Scales in the file's [N, k_blocks] order; blocks run along K, axis 0 of the [K, N] weight.
+  const quant: QuantParams = { scale: Float32Array.from(scales), zeroPoint, bits, axis: 0, blockSize: bs };
+  const weight = c.b.addConstant({ name: `${c.inputs[1]}/dequantized`, dtype: 'float32', shape: [K, N], data: w, quant });
+  const a = c.input(0);
+  if (c.typeOf(a).shape.at(-1) !== K) throw badInput(c, `A's last dim is ${c.typeOf(a).shape.at(-1)}, K is ${K}`);
+  if (!c.input(5)) return void emit(c, 'matMul', [a, weight]);
+  emit(c, 'add', [step(c, 'matMul', [a, weight], 'matmul'), c.input(5)]);
+}
+
+/** Ops of other domains the reader maps, keyed `domain.op`; any other is refused by name. */
+export const ONNX_DOMAIN_OPS: Record<string, Translate> = {
+  'com.microsoft.MatMulNBits': matMulNBits,
+};

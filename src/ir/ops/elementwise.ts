@@ -31,6 +31,8 @@ export const square = unary((tf, x) => tf.square(x));
 export const reciprocal = unary((tf, x) => tf.reciprocal(x));
 export const softplus = unary((tf, x) => tf.softplus(x));
 export const identity = unary((_tf, x) => x.clone());
+/** Round half to even (ONNX Round, TF.js tf.round and TFLite ROUND all round ties to even). */
+export const round = unary((tf, x) => tf.round(x));
 /** x · sigmoid(x), a.k.a. SiLU. */
 export const swish = unary((tf, x) => tf.mul(x, tf.sigmoid(x)));
 
