@@ -219,10 +219,8 @@ describe('re-export of quantized ONNX to TFLite (float, dequantized weights)', (
     expect(agreement(o!.data as Float32Array, want, batch.classes)).toBeGreaterThanOrEqual(0.99);
   };
   it('dynamic lenet-300-100: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lenet'), 120_000);
-  // NOTE: blocked outside the reader: edgelm's ONNX writer decomposes GELU as Mul(Mul(x, ½), Add(Erf(x/√2), 1)),
-  // an order src/ir/passes/fuse-patterns.ts does not fuse back, and TFLite has no ERF. Enable with that fix.
-  it.skip('dynamic transformer: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lm'), 120_000);
-  it.skip('4-bit transformer: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lm4'), 120_000);
+  it('dynamic transformer: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lm'), 120_000);
+  it('4-bit transformer: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lm4'), 120_000);
 });
 
 describe('unsupported quantized ops', () => {

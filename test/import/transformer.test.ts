@@ -77,3 +77,25 @@ describe('weight-only int8 of the transformer', () => {
     expect(agreement(o!.data as Float32Array, want)).toBeGreaterThanOrEqual(0.95);
   });
 });
+
+describe("edgelm's own ONNX export re-imports with GELU recognized", () => {
+  it.each(['none', 'tanh'])('GELU approximate=%s: written as its decomposition, read back as gelu, same logits as onnxruntime', async (approximate) => {
+    const graph = readOnnxModel(fixture('lm', 'tiny-transformer-opset17.onnx'));
+    const variant = { ...graph, nodes: graph.nodes.map((n) => (n.op === 'gelu' ? { ...n, attrs: { ...n.attrs, approximate } } : n)) };
+    const { exportModel } = await import('../../src/index.js');
+    const file = join(dir, `gelu-${approximate}.onnx`);
+    await exportModel(variant, 'onnx', file, []);
+    const back = readOnnxModel(file);
+    const gelus = back.nodes.filter((n) => n.op === 'gelu');
+    expect(gelus).toHaveLength(2);
+    expect(gelus.every((n) => n.attrs.approximate === approximate)).toBe(true);
+    expect(back.nodes.some((n) => n.op === 'erf' || n.op === 'tanh')).toBe(false);
+    const tf = await loadTf('wasm');
+    const ex = new GraphExecutor(tf, back);
+    const [y] = ex.run({ ids: tf.tensor(ids, [B, T], 'int32') });
+    const got = y!.dataSync() as Float32Array;
+    y!.dispose();
+    ex.dispose();
+    expect(relError(got, await ortLogits(file))).toBeLessThan(1e-4);
+  });
+});

@@ -1,5 +1,5 @@
 // Recognizes the decompositions exporters write for ops they had no node for, and puts the op back:
-//   GELU (erf form, PyTorch):  x·0.5·(1 + erf(x/√2))                    → gelu(x)
+//   GELU (erf or tanh form):   x·0.5·(1 + erf(x/√2)), x·0.5·(1 + tanh(√(2/π)(x + 0.044715x³))) → gelu(x)
 //   LayerNorm (opsets < 17):   (x − mean(x))/sqrt(mean((x − mean)²) + ε)·γ + β  → layerNorm(x, γ, β)
 // Fewer nodes run faster, and TFLite has GELU but no ERF builtin.
 import type { Graph, Node } from '../graph.js';
@@ -24,29 +24,57 @@ export function fusePatterns(graph: Graph): Graph {
   };
   /** The operand of a commutative binary node that is not `other`. */
   const otherOf = (n: Node, other: string): string | undefined => (n.inputs[0] === other ? n.inputs[1] : n.inputs[1] === other ? n.inputs[0] : undefined);
+  /** erf(x/√2) or tanh(√(2/π)·(x + 0.044715·x³)) of `x`: the nodes it is made of. */
+  const gelu = (v: string | undefined, x: string): { approximate: 'none' | 'tanh'; dead: Node[] } | undefined => {
+    const erf = only(v, 'erf');
+    if (erf) {
+      const div = only(erf.inputs[0], 'div');
+      return div && div.inputs[0] === x && near(scalar(div.inputs[1]) ?? NaN, Math.SQRT2) ? { approximate: 'none', dead: [erf, div] } : undefined;
+    }
+    const tanh = only(v, 'tanh');
+    const scale = tanh ? only(tanh.inputs[0], 'mul') : undefined;
+    const kIn = scale?.inputs.find((i) => near(scalar(i) ?? NaN, Math.sqrt(2 / Math.PI)));
+    const poly = scale && kIn !== undefined ? only(otherOf(scale, kIn), 'add') : undefined;
+    const termIn = poly ? otherOf(poly, x) : undefined;
+    const term = only(termIn, 'mul');
+    const cIn = term?.inputs.find((i) => near(scalar(i) ?? NaN, 0.044715));
+    const cubeIn = term && cIn !== undefined ? otherOf(term, cIn) : undefined;
+    // x³ as pow(x, 3) (PyTorch) or mul(mul(x, x), x) (edgelm's writer).
+    const pow = only(cubeIn, 'pow');
+    if (pow && pow.inputs[0] === x && scalar(pow.inputs[1]) === 3) return { approximate: 'tanh', dead: [tanh!, scale!, poly!, term!, pow] };
+    const cube = only(cubeIn, 'mul');
+    const squareIn = cube ? otherOf(cube, x) : undefined;
+    const square = only(squareIn, 'mul');
+    if (cube && square && square.inputs[0] === x && square.inputs[1] === x) return { approximate: 'tanh', dead: [tanh!, scale!, poly!, term!, cube, square] };
+    return undefined;
+  };
   let types: Map<string, ValueType> | undefined;
   const removed = new Set<Node>();
   const replaced = new Map<Node, Node>();
 
   for (const n of graph.nodes) {
     if (removed.has(n)) continue;
-    // GELU: mul(mul(x, add(erf(div(x, √2)), 1)), 0.5), factors in any order.
+    // GELU: the product x · 0.5 · (1 + erf(x/√2)) or x · 0.5 · (1 + tanh(√(2/π)·(x + 0.044715·x³))),
+    // its three factors grouped in either order (PyTorch and edgelm's own ONNX writer differ).
     if (n.op === 'mul') {
-      const half = n.inputs.find((v) => near(scalar(v) ?? NaN, 0.5));
-      const inner = half !== undefined ? only(otherOf(n, half), 'mul') : undefined;
-      if (inner) {
-        for (const addIn of inner.inputs) {
+      for (const innerIn of n.inputs) {
+        const inner = only(innerIn, 'mul');
+        const outer = otherOf(n, innerIn);
+        if (!inner || outer === undefined) continue;
+        const factors = [outer, ...inner.inputs];
+        const half = factors.find((v) => near(scalar(v) ?? NaN, 0.5));
+        for (const addIn of factors) {
           const add = only(addIn, 'add');
           const one = add?.inputs.find((v) => near(scalar(v) ?? NaN, 1));
-          const erf = add && one !== undefined ? only(otherOf(add, one), 'erf') : undefined;
-          const div = erf ? only(erf.inputs[0], 'div') : undefined;
-          const x = otherOf(inner, addIn);
-          if (div && x && div.inputs[0] === x && near(scalar(div.inputs[1]) ?? NaN, Math.SQRT2)) {
-            for (const dead of [inner, add!, erf!, div]) removed.add(dead);
-            replaced.set(n, { name: n.name, op: 'gelu', inputs: [x], outputs: n.outputs, attrs: { approximate: 'none' } });
-            break;
-          }
+          const x = factors.find((v) => v !== half && v !== addIn);
+          if (half === undefined || !add || one === undefined || x === undefined || factors.length !== 3) continue;
+          const gate = gelu(otherOf(add, one), x);
+          if (!gate) continue;
+          for (const dead of [inner, add, ...gate.dead]) removed.add(dead);
+          replaced.set(n, { name: n.name, op: 'gelu', inputs: [x], outputs: n.outputs, attrs: { approximate: gate.approximate } });
+          break;
         }
+        if (replaced.has(n)) break;
       }
     }
     // LayerNorm: add(mul(div(sub(x, mean(x)), sqrt(add(mean(pow(sub, 2)), ε))), γ), β) over the last axis.
