@@ -1,8 +1,9 @@
-// A Graph as a trainable TF.js function: its layer weights become variables, everything else stays
-// constant, and the forward pass is the reference executor's. Training edits the weights in place;
-// `toGraph()` writes them back as constants of a new Graph.
+// A Graph as a trainable TF.js function: its layer weights, embedding tables and added tensors
+// (biases, learned positions) become variables, everything else stays constant, and the forward pass
+// is the reference executor's. Training edits the weights in place; `toGraph()` writes them back as
+// constants of a new Graph.
 import { EdgelmError } from '../errors.js';
-import type { Graph } from '../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
 import type { Tf, TfTensor } from '../ir/op.js';
 import { producers } from '../ir/graph.js';
 import { forward, toTfTensor } from '../runtime/tfjs/executor.js';
@@ -20,15 +21,33 @@ const PARAM_INPUTS: Partial<Record<string, number[]>> = {
   batchNorm: [1, 2],
 };
 
+/** Above this magnitude a constant is a mask or sentinel (−1e9, −inf), not a learned value. */
+const MASK_MAGNITUDE = 1e4;
+
+/**
+ * Whether constant `c` is a parameter of node `n` beyond PARAM_INPUTS:
+ * - the table of a `gather` with run-time indices (an embedding);
+ * - a tensor operand of an `add` (a learned position table, or a bias that an importer split off its
+ *   MatMul), but not a scalar or one-element constant (an ε, an offset) and not a mask: one holding
+ *   a non-finite value or one of magnitude ≥ MASK_MAGNITUDE.
+ */
+function isLearnedOperand(graph: Graph, n: Node, i: number, c: Tensor): boolean {
+  if (n.op === 'gather') return i === 0 && !graph.constants.has(n.inputs[1] ?? '');
+  if (n.op !== 'add' || c.data.length < 2) return false;
+  const d = c.data as Float32Array;
+  for (let k = 0; k < d.length; k++) if (!(Math.abs(d[k]!) < MASK_MAGNITUDE)) return false;
+  return true;
+}
+
 export function trainableNames(graph: Graph): string[] {
-  const names: string[] = [];
+  const names = new Set<string>();
   for (const n of graph.nodes)
-    for (const i of PARAM_INPUTS[n.op] ?? []) {
-      const v = n.inputs[i];
+    n.inputs.forEach((v, i) => {
       const c = v ? graph.constants.get(v) : undefined;
-      if (c && c.dtype === 'float32' && !names.includes(v!)) names.push(v!);
-    }
-  return names;
+      if (!c || c.dtype !== 'float32' || names.has(v)) return;
+      if ((PARAM_INPUTS[n.op] ?? []).includes(i) || isLearnedOperand(graph, n, i, c)) names.add(v);
+    });
+  return [...names];
 }
 
 /**

@@ -4,6 +4,7 @@
 //   channel axes swapped (stride and dilation trade places);
 // - a depthwise input gradient is a transposed convolution with a block-diagonal filter;
 // - UnsortedSegmentSum (the gradient of Gather) is a one-hot matrix product.
+// It also routes transposed matrix products (every matMul gradient) to wasm's fast path.
 import type { Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
 import type { Tf } from '../../ir/op.js';
 
@@ -39,21 +40,61 @@ export function registerWasmGradients(tf: Tf): void {
     return engine.makeTensorFromTensorInfo(info);
   };
   const info = (x: Tensor): TensorInfo => ({ dataId: x.dataId, shape: x.shape, dtype: x.dtype });
+  /** A kernel function composed of TF.js ops on its inputs (run inside a tidy). */
+  const composed =
+    (fn: (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) => Tensor) =>
+    ({ inputs, attrs, backend }: { inputs: object; attrs?: object; backend: unknown }): TensorInfo => {
+      incRef = (id) => (backend as { incRef(id: object): void }).incRef(id);
+      const out = tf.tidy(() => fn(inputs as Record<string, TensorInfo>, (attrs ?? {}) as Record<string, unknown>));
+      // The engine wraps the returned data in a new tensor without counting a reference, and
+      // disposes `out` with the kernel's scope: hand the data over by counting one more.
+      incRef(out.dataId);
+      return info(out);
+    };
   const register = (kernelName: string, fn: (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) => Tensor): void => {
     if (tf.getKernel(kernelName, 'wasm')) return;
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: composed(fn) });
+  };
+
+  // wasm's BatchMatMul runs XNNPACK only for one product without transposes; with transposeA or
+  // transposeB (both gradients of every matMul) it falls back to a naive loop, measured 13–16x slower
+  // on [2048, 512]·[512, 128]. Transposing explicitly first takes the XNNPACK path.
+  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
+  if (batchMatMul) {
+    const batchOf = (x: TensorInfo): number => x.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    const swap = (x: Tensor): Tensor => tf.transpose(x, [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+    const viaTranspose = composed((inputs, a) => {
+      const [x, y] = [t(inputs.a!), t(inputs.b!)];
+      return tf.matMul(a.transposeA ? swap(x) : x, a.transposeB ? swap(y) : y);
+    });
+    // A batch of products (attention) also takes the naive loop. As a depthwise convolution, one
+    // channel per product: x [1, M, K, batch] with the filter [1, K, batch, N] (multiplier N) gives
+    // out[0, i, 0, b·N + n] = Σ_k A_b[i, k]·B_b[k, n]; measured 1.2–1.7x faster for [128, 64, 32]·[128, 32, 64].
+    const viaDepthwise = composed((inputs, a) => {
+      const [x, y] = [t(inputs.a!), t(inputs.b!)];
+      const lead = x.shape.slice(0, -2);
+      const batch = lead.reduce((p, d) => p * d, 1);
+      const x3 = tf.reshape(x, [batch, ...x.shape.slice(-2)]);
+      const y3 = tf.reshape(y, [batch, ...y.shape.slice(-2)]);
+      const xs = tf.transpose(x3, a.transposeA ? [2, 1, 0] : [1, 2, 0]); // [M, K, batch]
+      const f = tf.transpose(y3, a.transposeB ? [2, 0, 1] : [1, 0, 2]); // [K, batch, N]
+      const [m, k] = xs.shape as [number, number, number];
+      const n = f.shape[2]!;
+      const out = tf.depthwiseConv2d(tf.reshape(xs, [1, m, k, batch]) as Tensor4D, tf.reshape(f, [1, k, batch, n]) as Tensor4D, 1, 'valid');
+      return tf.reshape(tf.transpose(tf.reshape(out, [m, batch, n]), [1, 0, 2]), [...lead, m, n]);
+    });
+    tf.unregisterKernel('BatchMatMul', 'wasm');
     tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        incRef = (id) => (backend as unknown as { incRef(id: object): void }).incRef(id);
-        const out = tf.tidy(() => fn(inputs as Record<string, TensorInfo>, attrs as Record<string, unknown>));
-        // The engine wraps the returned data in a new tensor without counting a reference, and
-        // disposes `out` with the kernel's scope: hand the data over by counting one more.
-        incRef(out.dataId);
-        return info(out);
+      ...batchMatMul,
+      kernelFunc: (args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+        const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+        if ((transposeA || transposeB) && batchOf(a) === 1 && batchOf(b) === 1) return viaTranspose(args);
+        if (batchOf(a) > 1 && batchOf(a) === batchOf(b) && a.shape.length === b.shape.length) return viaDepthwise(args);
+        return batchMatMul.kernelFunc(args);
       },
     });
-  };
+  }
 
   /**
    * dW[i, j, ci, co] = Σ_{n, oh, ow} x[n, oh·s + i·d − pt, ow·s + j·d − pl, ci] · dy[n, oh, ow, co]:
