@@ -14,6 +14,8 @@ interface LayerSpec {
   config: Record<string, unknown>;
   /** Per call of the layer: the [layer, nodeIndex, tensorIndex] it reads. */
   inbound: [string, number, number][][];
+  /** Per call: the keyword arguments recorded with it (Keras writes them as the 4th entry of each input). */
+  kwargs: Record<string, unknown>[];
 }
 
 export function readLayersModel(file: string, json: unknown = readJsonFile(file)): Graph {
@@ -73,13 +75,23 @@ export function readLayersModel(file: string, json: unknown = readJsonFile(file)
         const dtype = layer.config.dtype === 'int32' ? 'int32' : 'float32';
         ins.push(b.addInput(`${layer.name}_input`, dtype, parseShape(file, layer.name, shape)));
       }
+      const fail = (what: string): EdgelmError => inputError(file, `layer '${layer.name}' (${layer.className}): ${what}`);
       const ctx: LayerContext = {
         b,
         name: nodeIndex === 0 ? layer.name : `${layer.name}_${nodeIndex}`,
         config: layer.config,
+        kwargs: layer.kwargs[nodeIndex] ?? {},
         weight: weightOf,
         layout: layer.config.data_format === 'channels_first' ? ('NCHW' as Layout) : ('NHWC' as Layout),
-        fail: (what: string) => inputError(file, `layer '${layer.name}' (${layer.className}): ${what}`),
+        fail,
+        unsupported: (what: string) => new EdgelmError('unsupported', `${file}: layer '${layer.name}' (${layer.className}): ${what}`),
+        // Keras records tensors passed by keyword (MultiHeadAttention's value=, key=) as [layer, node, tensor].
+        tensor: (ref: unknown) => {
+          if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw fail(`keyword argument ${JSON.stringify(ref)} is not a [layer, node, tensor] reference`);
+          const v = values.get(key(ref[0], Number(ref[1] ?? 0), Number(ref[2] ?? 0)));
+          if (!v) throw fail(`reads '${ref[0]}' (node ${Number(ref[1] ?? 0)}), which is not defined before it`);
+          return v;
+        },
       };
       const out = LAYERS[layer.className as keyof typeof LAYERS](ctx, ins);
       values.set(key(layer.name, nodeIndex, 0), out);
@@ -112,7 +124,8 @@ function parseTopology(file: string, topology: Record<string, unknown>): { layer
     if (!isRecord(l) || typeof l.class_name !== 'string' || !isRecord(l.config))
       throw inputError(file, `layer ${i} needs "class_name" and "config"`);
     const name = typeof l.config.name === 'string' ? l.config.name : typeof l.name === 'string' ? l.name : `layer_${i}`;
-    return { className: l.class_name, name, config: l.config, inbound: parseInbound(file, name, l.inbound_nodes) };
+    const { inbound, kwargs } = parseInbound(file, name, l.inbound_nodes);
+    return { className: l.class_name, name, config: l.config, inbound, kwargs };
   });
   if (cls === 'Sequential') {
     // Chain the layers; the first one is fed by its InputLayer or its own batch_input_shape.
@@ -139,14 +152,19 @@ function parseTopology(file: string, topology: Record<string, unknown>): { layer
   throw new EdgelmError('unsupported', `${file}: model class '${String(cls)}' is not supported (Sequential, Model/Functional are)`);
 }
 
-function parseInbound(file: string, layer: string, raw: unknown): [string, number, number][][] {
-  if (raw === undefined) return [];
+function parseInbound(file: string, layer: string, raw: unknown): Pick<LayerSpec, 'inbound' | 'kwargs'> {
+  if (raw === undefined) return { inbound: [], kwargs: [] };
   if (!Array.isArray(raw)) throw inputError(file, `layer '${layer}': inbound_nodes must be a list`);
-  return raw.map((call) => {
+  const kwargs: Record<string, unknown>[] = [];
+  const inbound = raw.map((call) => {
     if (!Array.isArray(call)) throw inputError(file, `layer '${layer}': invalid inbound node`);
+    // Every input of one call carries the same kwargs; the first one's are kept.
+    const first: unknown = Array.isArray(call[0]) ? call[0][3] : undefined;
+    kwargs.push(isRecord(first) ? first : {});
     return call.map((e): [string, number, number] => {
       if (!Array.isArray(e) || typeof e[0] !== 'string') throw inputError(file, `layer '${layer}': invalid inbound entry`);
       return [e[0], Number(e[1] ?? 0), Number(e[2] ?? 0)];
     });
   });
+  return { inbound, kwargs };
 }
