@@ -109,16 +109,16 @@ describe('edgelm prune', () => {
 });
 
 describe('edgelm distill', () => {
-  it('784-30-10-10 student (T = 2, α = 0.5, 20 epochs): within 1 point of PyTorch; no worse than α = 0 beyond seed noise', async () => {
+  it('784-30-10-10 student (T = 2, α = 0.5, 20 epochs): within 1 point of PyTorch, at least as good as α = 0', async () => {
+    // lr 3e-3 as in the PyTorch golden (see train-torch.py: at 1e-3 the two tie within seed noise in both).
     const student = async (alpha: string): Promise<number> => {
-      await run(['distill', '--teacher', fixture('models', 'mlp'), '--student-width', '0.1', '--data', TRAIN, '-o', out(`student-${alpha}.onnx`), '--epochs', '20', '--temperature', '2', '--alpha', alpha]);
+      await run(['distill', '--teacher', fixture('models', 'mlp'), '--student-width', '0.1', '--data', TRAIN, '-o', out(`student-${alpha}.onnx`), '--epochs', '20', '--temperature', '2', '--alpha', alpha, '--lr', '0.003']);
       return await accuracyOf(out(`student-${alpha}.onnx`));
     };
     const kd = await student('0.5');
     const hard = await student('0');
     expect(Math.abs(kd - mean(golden.distill_784_30_10_10['alpha_0.5']))).toBeLessThanOrEqual(0.01);
-    // PyTorch's own three seeds differ by up to 1 point here; KD must not be worse than that noise.
-    expect(kd).toBeGreaterThanOrEqual(hard - 0.005);
+    expect(kd).toBeGreaterThanOrEqual(hard);
   });
 
   it('a small CNN student trains 3 epochs over 8,000 digits in under 3 minutes, ≥ 90%, and exports to TFLite', async () => {
