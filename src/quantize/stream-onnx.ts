@@ -1,8 +1,11 @@
 // Weight-only int8 quantization of an ONNX model one tensor at a time, for models past what fits in
 // memory (and past protobuf's 2 GiB limit): the graph proto is decoded without its external data;
 // each initializer is read, quantized (or copied) and appended to the output's external data file,
-// then dropped. Peak memory is about one float tensor plus its codes. The graph keeps its structure:
-// every quantized weight becomes int8 codes behind a DequantizeLinear that produces the old name.
+// then dropped. Peak memory is about one float tensor plus its codes (and its transpose for a Gemm
+// with transB). MatMul/Gemm weights take the form the in-memory ONNX writer gives them (uint8 codes
+// in a DynamicQuantizeLinear → MatMulInteger → Cast → Mul product, which onnxruntime fuses; see
+// Writer.dynamicMatMul); other weights (Conv, Gemm with alpha/beta/transA) become int8 codes behind a
+// DequantizeLinear that produces the old name.
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -12,6 +15,7 @@ import { decodeModel, num, tensorFromProto } from '../import/onnx/proto.js';
 import { readInputFile } from '../import/files.js';
 import { DTYPES } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
+import { transposeData } from '../ir/tensor.js';
 import { quantizeWeights, type QuantPlan } from './plan.js';
 
 const { onnx } = onnxProto;
@@ -50,6 +54,41 @@ function weightAxes(g: P.onnx.IGraphProto, plan: QuantPlan): Map<string, number>
   return axes;
 }
 
+const attrOf = (n: P.onnx.INodeProto, name: string): P.onnx.IAttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
+/** A MatMul, or a Gemm that is a plain product plus bias (alpha = beta = 1, A not transposed). */
+function plainProduct(n: P.onnx.INodeProto): boolean {
+  if (n.opType === 'MatMul') return true;
+  const isOne = (name: string): boolean => (attrOf(n, name)?.f ?? 1) === 1;
+  return n.opType === 'Gemm' && num(attrOf(n, 'transA')?.i ?? 0) === 0 && isOne('alpha') && isOne('beta');
+}
+
+/** Weights (of `axes`) whose every reader is a plain product: written as integer products rather than DequantizeLinear. */
+function integerProducts(g: P.onnx.IGraphProto, axes: Map<string, number>): Set<string> {
+  const ok = new Set(axes.keys());
+  for (const n of g.node ?? [])
+    (n.input ?? []).forEach((v, i) => {
+      if (i !== 1 || !plainProduct(n)) ok.delete(v);
+    });
+  return ok;
+}
+
+/** x·W (+ C) of a plain product node as DynamicQuantizeLinear → MatMulInteger → Cast → Mul (→ Add), into the node's output. */
+function integerProduct(n: P.onnx.INodeProto, w: string, index: number): P.onnx.INodeProto[] {
+  const [x, , c] = n.input ?? [];
+  const base = n.name || `${w}_${index}`;
+  const v = (s: string): string => `${base}_${s}`;
+  const y = n.output![0]!;
+  const nodes: P.onnx.INodeProto[] = [
+    { name: v('DynamicQuantizeLinear'), opType: 'DynamicQuantizeLinear', input: [x!], output: [v('x_quantized'), v('x_scale'), v('x_zero_point')] },
+    { name: v('MatMulInteger'), opType: 'MatMulInteger', input: [v('x_quantized'), `${w}_quantized`, v('x_zero_point'), `${w}_zero_point`], output: [v('sum')] },
+    { name: v('Cast'), opType: 'Cast', input: [v('sum')], output: [v('sum_float')], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DTYPES.float32.onnx }] },
+    { name: v('scales'), opType: 'Mul', input: [v('x_scale'), `${w}_scale`], output: [v('scale')] },
+    { name: v('Mul'), opType: 'Mul', input: [v('sum_float'), v('scale')], output: [c ? v('product') : y] },
+  ];
+  if (c) nodes.push({ name: v('Add'), opType: 'Add', input: [v('product'), c], output: [y] });
+  return nodes;
+}
+
 export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): StreamResult {
   if (plan.mode !== 'dynamic') throw usageError('streaming quantization writes int8 weights only (--mode dynamic)');
   const model = decodeModel(file, readInputFile(file));
@@ -57,6 +96,7 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   if (opset < 13) throw new EdgelmError('unsupported', `${file}: per-channel DequantizeLinear needs ONNX opset 13 or later (the model has ${opset})`);
   const g = model.graph!;
   const axes = weightAxes(g, plan);
+  const products = integerProducts(g, axes);
   const location = `${basename(out)}.data`;
   const dataPath = join(dirname(resolve(out)), location);
   const tmpData = `${dataPath}.${process.pid}.tmp`;
@@ -92,6 +132,18 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
       }
       const granularity = plan.granularity === 'auto' ? 'channel' : plan.granularity;
       if (granularity === 'block') throw usageError(`${file}: block-wise weights need ONNX opset 21; use --granularity channel or tensor`);
+      if (products.has(name)) {
+        // Written [K, N] (a Gemm's transB weight is [N, K]) as uint8 codes + 128, zero point 128.
+        const kn = axis === 0 ? transposeData(t.data as Float32Array, t.shape, [1, 0]) : (t.data as Float32Array);
+        const [k, n] = axis === 0 ? [t.shape[1]!, t.shape[0]!] : [t.shape[0]!, t.shape[1]!];
+        const q = quantizeWeights(name, kn, [k, n], plan, granularity, 1);
+        const codes = Uint8Array.from(q.codes, (c) => c + 128);
+        initializers.push(append(`${name}_quantized`, 'uint8', [k, n], codes));
+        initializers.push({ name: `${name}_scale`, dataType: DTYPES.float32.onnx, dims: q.params.scale.length > 1 ? [n] : [], rawData: new Uint8Array(q.params.scale.buffer.slice(0)) });
+        initializers.push({ name: `${name}_zero_point`, dataType: DTYPES.uint8.onnx, dims: [], rawData: Uint8Array.of(128) });
+        quantized.push(name);
+        continue;
+      }
       const q = quantizeWeights(name, t.data as Float32Array, t.shape, plan, granularity, axis);
       const perChannel = q.params.scale.length > 1;
       const scaleDims = perChannel ? [q.params.scale.length] : [];
@@ -114,7 +166,8 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   // Old exports list initializers among the graph inputs; a quantized weight is now computed.
   const computed = new Set(quantized);
   g.input = (g.input ?? []).filter((i) => !computed.has(i.name ?? ''));
-  g.node = [...dequantize, ...(g.node ?? [])];
+  g.node = [...dequantize, ...(g.node ?? []).flatMap((n, i) => (products.has(n.input?.[1] ?? '') ? integerProduct(n, n.input![1]!, i) : [n]))];
+  g.valueInfo = (g.valueInfo ?? []).filter((v) => !products.has(v.name ?? '')); // no longer a value of the graph
   model.producerName = 'edgelm';
   const bytes = onnx.ModelProto.encode(model).finish();
   try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readLayersModel } from '../../src/import/tfjs-layers/index.js';
 import { readGraphModel } from '../../src/import/tfjs-graph/index.js';
+import { decodeModel, num } from '../../src/import/onnx/proto.js';
 import { openRuntime } from '../../src/runtime/index.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
@@ -138,11 +139,17 @@ describe('streaming ONNX quantization (bounded memory, for models past 2 GiB)', 
   it.each([
     ['inline weights', fixture('models', 'lenet-300-100.onnx')],
     ['external data', fixture('models', 'lenet-external', 'lenet.onnx')],
-  ])('%s: int8 weights behind DequantizeLinear, external data out, same accuracy as the in-memory path', (_, model) => {
+  ])('%s: Gemm weights as uint8 codes of DynamicQuantizeLinear → MatMulInteger products, external data out, same accuracy as the in-memory path', (_, model) => {
     const file = out(`streamed-${_.split(' ')[0]}.onnx`);
     const r = quantize(model, file, '--stream') as QuantizeJson & { streamed: boolean };
     expect(r.streamed).toBe(true);
     expect(existsSync(`${file}.data`)).toBe(true);
+    // The form the in-memory writer gives (test/export/onnx-dynamic.test.ts checks its arithmetic).
+    const m = decodeModel(file, readFileSync(file));
+    const count = (type: string): number => m.graph!.node!.filter((n) => n.opType === type).length;
+    expect([count('DynamicQuantizeLinear'), count('MatMulInteger'), count('DequantizeLinear'), count('Gemm')]).toEqual([3, 3, 0, 0]);
+    const codes = m.graph!.initializer!.filter((t) => t.name!.endsWith('_quantized'));
+    expect(codes.map((t) => [t.dataType, t.dims!.map(num)])).toEqual([[2, [784, 300]], [2, [300, 100]], [2, [100, 10]]]); // UINT8, [K, N]
     expect(r.eval.source.accuracy - r.eval.artifact.accuracy).toBeLessThanOrEqual(0.005);
     expect(r.bytes).toBeLessThanOrEqual(0.3 * floatSizes.mlpOnnx!);
     if (hasOnnx) onnxChecker(file);
