@@ -3,7 +3,10 @@
 //     vs full-int8 TFLite from `edgelm quantize --mode int8 --calibration` (random calibration .npz).
 //  b) onnxruntime: a MatMul-heavy MLP (ONNX built here, 1024→2048→2048→2048→1024, batch 32), float
 //     vs `edgelm quantize --mode int8 --calibration` (QDQ).
-// Both timed through src/runtime (openRuntime, session.run): median of RUNS runs after warm-up,
+//  c) onnxruntime: the trained character transformer (fixtures/lm, 0.4M params, 64 tokens), float vs
+//     `edgelm quantize` (dynamic int8 weights: DynamicQuantizeLinear → MatMulInteger, fused by
+//     onnxruntime into DynamicQuantizeMatMul); an edge artifact must not be slower than its float source.
+// All timed through src/runtime (openRuntime, session.run): median of RUNS runs after warm-up,
 // float and int8 interleaved in one process.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +14,7 @@ import { encodeNpz } from '../dist/data/npz.js';
 import { openRuntime } from '../dist/runtime/index.js';
 import { loadTf } from '../dist/runtime/tfjs/backend.js';
 import { fileSaver } from '../dist/runtime/tfjs/io.js';
-import { OUT, cli, emit, fmt, median, row } from './lib.js';
+import { OUT, ROOT, cli, emit, fmt, median, row } from './lib.js';
 import { weights, writeMlp } from './onnx-models.js';
 
 const RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 60);
@@ -51,9 +54,8 @@ async function buildCnn(dir) {
   return join(dir, 'model.json');
 }
 
-async function latency(files, shape) {
+async function latency(files, shape, x = uniform(shape.reduce((a, b) => a * b, 1), 7)) {
   const sessions = await Promise.all(files.map((f) => openRuntime(f)));
-  const x = uniform(shape.reduce((a, b) => a * b, 1), 7);
   const times = files.map(() => []);
   for (let i = 0; i < 5; i++) for (const s of sessions) await s.run(x, shape);
   for (let i = 0; i < RUNS; i++)
@@ -87,4 +89,12 @@ const mmI8 = join(OUT, 'matmul-mlp-int8.onnx');
 cli(['quantize', mm, '-o', mmI8, '--mode', 'int8', '--calibration', calibMm]);
 const [mf, mi] = await latency([mm, mmI8], [32, 1024]);
 rows.push(row('4b onnxruntime latency, MatMul MLP 1024→2048³→1024, batch 32', `int8 ${fmt.ms(mi)}`, `float ${fmt.ms(mf)}`, fmt.x(mf / mi), '≥ 1.3× faster', mf / mi >= 1.3, `median of ${RUNS}; QDQ int8 (--mode int8 --calibration)`));
+
+// c) onnxruntime char LM, dynamic int8
+const lm = join(ROOT, 'fixtures', 'lm', 'char-transformer.onnx');
+const lmI8 = join(OUT, 'char-transformer-dynamic.onnx');
+cli(['quantize', lm, '-o', lmI8]);
+const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 49);
+const [lf, li] = await latency([lm, lmI8], [1, 64], ids);
+rows.push(row('4c onnxruntime latency, char transformer LM (0.4M params), 64 tokens, batch 1', `int8 ${fmt.ms(li)}`, `float ${fmt.ms(lf)}`, fmt.x(lf / li), '≥ 1.0× (not slower)', lf / li >= 1.0, `median of ${RUNS}; dynamic int8 weights (default edgelm quantize)`));
 emit(rows);

@@ -146,7 +146,7 @@ describe('4-bit block-wise weights for onnxruntime', () => {
     } else console.warn('python3-onnx not installed: onnx.checker skipped');
   }, 120_000);
 
-  it('refusals: TFLite has no block-wise weights; MatMulNBits needs a power-of-two block ≥ 16', () => {
+  it('refusals: TFLite has no block-wise weights; MatMulNBits needs a power-of-two block from 16 to 256', () => {
     const t = cli(['quantize', SOURCE, '-o', join(dir, 'b.tflite'), '--format', 'tflite', '--granularity', 'block', '--bits', '4']);
     expect(t.code).toBe(2);
     expect(t.stderr.trim().split('\n')).toHaveLength(1);
@@ -155,6 +155,10 @@ describe('4-bit block-wise weights for onnxruntime', () => {
     expect(o.code).toBe(2);
     expect(o.stderr.trim().split('\n')).toHaveLength(1);
     expect(o.stderr).toMatch(/power of two ≥ 16; got --block-size 48/);
+    // onnxruntime-node 1.30 cannot load MatMulNBits with block_size above 256.
+    const big = cli(['quantize', SOURCE, '-o', join(dir, 'b512.onnx'), '--granularity', 'block', '--bits', '4', '--block-size', '512']);
+    expect(big.code).toBe(2);
+    expect(big.stderr).toMatch(/MatMulNBits takes blocks of at most 256; got --block-size 512/);
   });
 });
 
