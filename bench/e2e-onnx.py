@@ -5,7 +5,8 @@ Usage: e2e-onnx.py IN.onnx OUT.onnx
 Loads the model with onnx, quantizes every 2-D float initializer (Gemm/MatMul weight [K, N]) per
 output channel (axis 1) with PerChannelMinMaxObserver + quantize_per_channel (symmetric int8 in
 [-127, 127], as edgelm's dynamic mode), replaces it with int8 codes + scale + zero point behind a
-DequantizeLinear node (the form edgelm writes), and saves the model.
+DequantizeLinear node, and saves the model. The same weight work as edgelm's (edgelm stores the codes
+as uint8 + 128 behind MatMulInteger, which onnxruntime runs faster; the bytes written are the same).
 """
 import json
 import sys
