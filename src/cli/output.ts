@@ -31,11 +31,6 @@ export function table<T>(rows: readonly T[], columns: readonly Column<T>[], c: C
   return [head, ...cells.map((row) => row.map(fmt).join('  ').trimEnd())].join('\n');
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { bytes as formatBytes } from '../report/render.js';
 
 export const formatCount = (n: number): string => n.toLocaleString('en-US');

@@ -5,11 +5,11 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { inputError } from '../errors.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../export/index.js';
-import { QUANT_MODES, type QuantMode } from '../quantize/plan.js';
+import { QUANT_MODES, type Granularity, type QuantMode } from '../quantize/plan.js';
 
 export interface PruneStep { prune: { sparsity: number; scope: 'layer' | 'global'; pattern: string; epochs: number; schedule: 'constant' | 'polynomial'; lr: number; exclude: string[] } }
 export interface DistillStep { distill: { student?: string; studentWidth?: number; epochs: number; temperature: number; alpha: number; lr: number } }
-export interface QuantizeStep { quantize: { mode: QuantMode; bits: number; granularity: 'auto' | 'tensor' | 'channel'; exclude: string[]; maxAccuracyDrop?: number } }
+export interface QuantizeStep { quantize: { mode: QuantMode; bits: number; granularity: Granularity; blockSize: number; exclude: string[]; maxAccuracyDrop?: number } }
 export type Step = PruneStep | DistillStep | QuantizeStep;
 
 export interface Pipeline {
@@ -123,11 +123,12 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
         lr: p.lr === undefined ? 1e-3 : c.num(p.lr, `${f}.lr`, 1e-9, 10, 'a positive learning rate'),
       } });
     } else if (kind === 'quantize') {
-      c.keys(p, f, ['mode', 'bits', 'granularity', 'exclude', 'maxAccuracyDrop']);
+      c.keys(p, f, ['mode', 'bits', 'granularity', 'blockSize', 'exclude', 'maxAccuracyDrop']);
       steps.push({ quantize: {
         mode: p.mode === undefined ? 'dynamic' : c.oneOf(p.mode, `${f}.mode`, QUANT_MODES),
         bits: p.bits === undefined ? 8 : c.num(p.bits, `${f}.bits`, 2, 8, 'an integer from 2 to 8'),
-        granularity: p.granularity === undefined ? 'auto' : c.oneOf(p.granularity, `${f}.granularity`, ['auto', 'tensor', 'channel'] as const),
+        granularity: p.granularity === undefined ? 'auto' : c.oneOf(p.granularity, `${f}.granularity`, ['auto', 'tensor', 'channel', 'block'] as const),
+        blockSize: p.blockSize === undefined ? 32 : c.int(p.blockSize, `${f}.blockSize`, 16),
         exclude: c.strings(p.exclude, `${f}.exclude`),
         ...(p.maxAccuracyDrop !== undefined ? { maxAccuracyDrop: c.num(p.maxAccuracyDrop, `${f}.maxAccuracyDrop`, 0, 1) } : {}),
       } });

@@ -115,7 +115,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
         const s = step.quantize;
         name = `quantize ${s.mode}`;
         log(`step ${i + 1}: ${name}`);
-        const q = await quantizeModel(graph, { mode: s.mode, bits: s.bits, granularity: s.granularity, exclude: s.exclude, ...(calibration ? { calibration } : {}) });
+        const q = await quantizeModel(graph, { mode: s.mode, bits: s.bits, granularity: s.granularity, blockSize: s.blockSize, exclude: s.exclude, ...(calibration ? { calibration } : {}) });
         graph = q.graph;
         plan = q.plan;
         const firstFormat = p.export[0]?.format ?? 'onnx';

@@ -11,36 +11,36 @@ export function bytes(n: number): string {
 }
 const gateValue = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? bytes(v) : gate === 'maxLatencyMs' ? `${v.toFixed(3)} ms` : pct(v));
 
-/** The variants table's columns, shared by both renderings; language models add perplexity and tokens/s. */
-function columns(variants: Variant[]): { header: string; value: (v: Variant) => string }[] {
-  const cols: { header: string; value: (v: Variant) => string }[] = [
+/** The variants table's columns, shared by the terminal, Markdown and HTML; language models add perplexity and tokens/s. */
+export function variantColumns(variants: Variant[]): { header: string; value: (v: Variant) => string; align?: 'right' }[] {
+  const cols: { header: string; value: (v: Variant) => string; align?: 'right' }[] = [
     { header: 'variant', value: (v) => v.name },
     { header: 'runtime', value: (v) => v.runtime },
-    { header: 'size', value: (v) => bytes(v.bytes) },
-    { header: 'gzip', value: (v) => bytes(v.gzipBytes) },
-    { header: 'params', value: (v) => v.params.toLocaleString('en-US') },
-    { header: 'sparsity', value: (v) => pct(v.sparsity) },
-    { header: 'accuracy', value: (v) => pct(v.accuracy) },
-    { header: 'agreement', value: (v) => pct(v.agreement) },
-    { header: 'latency', value: (v) => `${v.latencyMs.toFixed(3)} ms` },
+    { header: 'size', value: (v) => bytes(v.bytes), align: 'right' },
+    { header: 'gzip', value: (v) => bytes(v.gzipBytes), align: 'right' },
+    { header: 'params', value: (v) => v.params.toLocaleString('en-US'), align: 'right' },
+    { header: 'sparsity', value: (v) => pct(v.sparsity), align: 'right' },
+    { header: 'accuracy', value: (v) => pct(v.accuracy), align: 'right' },
+    { header: 'agreement', value: (v) => pct(v.agreement), align: 'right' },
+    { header: 'latency', value: (v) => `${v.latencyMs.toFixed(3)} ms`, align: 'right' },
   ];
   if (variants.some((v) => v.perplexity !== undefined))
     cols.push(
-      { header: 'perplexity', value: (v) => v.perplexity?.toFixed(3) ?? '—' },
-      { header: 'tokens/s', value: (v) => (v.tokensPerSecond === undefined ? '—' : Math.round(v.tokensPerSecond).toLocaleString('en-US')) },
+      { header: 'perplexity', value: (v) => v.perplexity?.toFixed(3) ?? '—', align: 'right' },
+      { header: 'tokens/s', value: (v) => (v.tokensPerSecond === undefined ? '—' : Math.round(v.tokensPerSecond).toLocaleString('en-US')), align: 'right' },
     );
   return cols;
 }
 
 export function renderMarkdown(r: PipelineReport): string {
-  const cols = columns(r.variants);
+  const cols = variantColumns(r.variants);
   const lines = [
     `## edgelm report: ${r.passed ? '✅ all gates passed' : '❌ a quality gate failed'}`,
     '',
     `Model \`${r.model}\`${r.evalData ? `, evaluated on \`${r.evalData}\` (${r.samples} samples)` : ''}; edgelm ${r.edgelm}.`,
     '',
     `| ${cols.map((c) => c.header).join(' | ')} |`,
-    `|${cols.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
+    `|${cols.map((c) => (c.align ? '---:' : '---')).join('|')}|`,
     ...r.variants.map((v) => `| ${cols.map((c) => c.value(v)).join(' | ')} |`),
   ];
   if (r.gates.length) {
@@ -94,7 +94,7 @@ function layerErrorChart(variants: Variant[]): string {
 }
 
 export function renderHtml(r: PipelineReport): string {
-  const cols = columns(r.variants);
+  const cols = variantColumns(r.variants);
   const rows = r.variants.map((v) => `<tr>${cols.map((c) => `<td>${esc(c.value(v))}</td>`).join('')}</tr>`).join('\n');
   const gates = r.gates.map((g) => `<tr class="${g.passed ? 'pass' : 'fail'}"><td>${g.gate}</td><td>${gateValue(g.gate, g.value)}</td><td>${gateValue(g.gate, g.limit)}</td><td>${g.passed ? 'pass' : 'FAIL'}</td></tr>`).join('\n');
   return `<!doctype html>

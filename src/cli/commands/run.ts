@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Pipeline } from '../../pipeline/config.js';
 import type { PipelineReport } from '../../pipeline/index.js';
+import { variantColumns } from '../../report/render.js';
 import { colours, formatBytes, isQuiet, table } from '../output.js';
 
 export function registerRun(program: Command): void {
@@ -48,17 +49,7 @@ export function renderPipeline(r: PipelineReport): string {
   const c = colours();
   const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
   const lines = [
-    table(r.variants, [
-      { header: 'variant', value: (v) => v.name },
-      { header: 'runtime', value: (v) => v.runtime },
-      { header: 'size', value: (v) => formatBytes(v.bytes), align: 'right' },
-      { header: 'gzip', value: (v) => formatBytes(v.gzipBytes), align: 'right' },
-      { header: 'params', value: (v) => v.params.toLocaleString('en-US'), align: 'right' },
-      { header: 'sparsity', value: (v) => pct(v.sparsity), align: 'right' },
-      { header: 'accuracy', value: (v) => pct(v.accuracy), align: 'right' },
-      { header: 'agreement', value: (v) => pct(v.agreement), align: 'right' },
-      { header: 'latency', value: (v) => `${v.latencyMs.toFixed(3)} ms`, align: 'right' },
-    ], c),
+    table(r.variants, variantColumns(r.variants), c),
   ];
   if (r.gates.length) lines.push('', ...r.gates.map((g) => `${g.passed ? c.green('pass') : c.red('FAIL')}  ${g.gate}: ${fmtGate(g.gate, g.value)} (limit ${fmtGate(g.gate, g.limit)})`));
   return lines.join('\n');
