@@ -193,6 +193,13 @@ export const matMul = defineOp({
   },
   run: (tf, [a, b], at) => {
     if (a!.rank === 2 && b!.rank === 2) return [tf.matMul(a!, b!, at.transposeA, at.transposeB)];
+    // [..., m, k] · [k, n] (a layer applied at every position): one 2-D product over all rows, instead
+    // of copying the weight once per batch element.
+    if (b!.rank === 2 && !at.transposeA) {
+      const k = a!.shape[a!.rank - 1]!;
+      const y = tf.matMul(tf.reshape(a!, [-1, k]), b!, false, at.transposeB);
+      return [tf.reshape(y, [...a!.shape.slice(0, -1), y.shape[1]!])];
+    }
     const batch = broadcastDims(a!.shape.slice(0, -2), b!.shape.slice(0, -2)) as number[];
     const flat = (t: TfTensor): TfTensor => {
       const full = tf.broadcastTo(t, [...batch, ...t.shape.slice(-2)]);
