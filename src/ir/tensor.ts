@@ -85,3 +85,12 @@ export function transposeData<T extends TypedArray>(data: T, shape: readonly num
   return out;
 }
 
+/** Above this magnitude a float constant is a mask or sentinel (−1e9, −inf), not a learned value. */
+const MASK_MAGNITUDE = 1e4;
+
+/** A float constant holding a non-finite value or one of magnitude ≥ 1e4: an attention mask, not a weight. */
+export function isMaskConstant(t: Tensor): boolean {
+  const d = t.data as ArrayLike<number>;
+  for (let k = 0; k < d.length; k++) if (!(Math.abs(d[k]!) < MASK_MAGNITUDE)) return true;
+  return false;
+}

@@ -3,7 +3,7 @@ import { DTYPES, isDType, isFloatDType } from '../ir/dtype.js';
 import { readTfliteInfo } from '../import/tflite/index.js';
 import { consumers, producers, type Graph } from '../ir/graph.js';
 import { detectFormat, modelFiles } from '../import/index.js';
-import { byteSize, sparsity, type Dim, type Tensor } from '../ir/tensor.js';
+import { byteSize, isMaskConstant, sparsity, type Dim, type Tensor } from '../ir/tensor.js';
 
 export interface TensorReport {
   name: string;
@@ -47,7 +47,14 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
     return r;
   });
   const arithmetic = quantizationConstants(graph);
-  const floats = [...graph.constants.values()].filter((t) => (isFloatDType(t.dtype) || t.quant) && !arithmetic.has(t.name));
+  // Parameters: float (or quantized) constants, less what is no weight: quantization arithmetic,
+  // attention masks (a causal mask compared or added; a −1e9 fill) and one-element constants (scales, ε).
+  const users = consumers(graph);
+  const reshapes = new Set(['slice', 'reshape', 'expand', 'unsqueeze', 'squeeze', 'cast', 'transpose']);
+  // A value that only reaches comparisons (through slicing or reshaping): PyTorch's tril mask buffer.
+  const comparesOnly = (value: string, depth = 0): boolean =>
+    depth < 8 && (users.get(value) ?? []).every((n) => n.op === 'equal' || n.op === 'less' || n.op === 'greater' || (reshapes.has(n.op) && n.inputs[0] === value && comparesOnly(n.outputs[0]!, depth + 1)));
+  const floats = [...graph.constants.values()].filter((t) => (isFloatDType(t.dtype) || t.quant) && !arithmetic.has(t.name) && t.data.length > 1 && !isMaskConstant(t) && !comparesOnly(t.name));
   return {
     file,
     format: graph.format,

@@ -7,7 +7,7 @@ import type { Graph, Node } from '../ir/graph.js';
 import type { Tf, TfTensor } from '../ir/op.js';
 import { producers } from '../ir/graph.js';
 import { forward, toTfTensor } from '../runtime/tfjs/executor.js';
-import type { Tensor } from '../ir/tensor.js';
+import { isMaskConstant, type Tensor } from '../ir/tensor.js';
 
 /** Weight-bearing ops and which of their inputs are trainable parameters (batch-norm statistics are not). */
 const PARAM_INPUTS: Partial<Record<string, number[]>> = {
@@ -21,22 +21,16 @@ const PARAM_INPUTS: Partial<Record<string, number[]>> = {
   batchNorm: [1, 2],
 };
 
-/** Above this magnitude a constant is a mask or sentinel (−1e9, −inf), not a learned value. */
-const MASK_MAGNITUDE = 1e4;
-
 /**
  * Whether constant `c` is a parameter of node `n` beyond PARAM_INPUTS:
  * - the table of a `gather` with run-time indices (an embedding);
  * - a tensor operand of an `add` (a learned position table, or a bias that an importer split off its
  *   MatMul), but not a scalar or one-element constant (an ε, an offset) and not a mask: one holding
- *   a non-finite value or one of magnitude ≥ MASK_MAGNITUDE.
+ *   a non-finite value or one of magnitude ≥ 1e4 (isMaskConstant).
  */
 function isLearnedOperand(graph: Graph, n: Node, i: number, c: Tensor): boolean {
   if (n.op === 'gather') return i === 0 && !graph.constants.has(n.inputs[1] ?? '');
-  if (n.op !== 'add' || c.data.length < 2) return false;
-  const d = c.data as Float32Array;
-  for (let k = 0; k < d.length; k++) if (!(Math.abs(d[k]!) < MASK_MAGNITUDE)) return false;
-  return true;
+  return n.op === 'add' && c.data.length >= 2 && !isMaskConstant(c);
 }
 
 export function trainableNames(graph: Graph): string[] {
