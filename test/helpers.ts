@@ -42,6 +42,21 @@ export function argmax(data: ArrayLike<number>, classes: number): Int32Array {
   return out;
 }
 
+/** Share of rows whose argmax over `classes` agrees between two runs (classes or next tokens). */
+export function argmaxAgreement(a: ArrayLike<number>, b: ArrayLike<number>, classes: number): number {
+  const [pa, pb] = [argmax(a, classes), argmax(b, classes)];
+  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
+}
+
+/** onnxruntime's first output for a token-id model fed `ids` of `shape` (int64 ids, as PyTorch exports them). */
+export async function ortTokenLogits(file: string, ids: Int32Array, shape: number[], dtype: 'int64' | 'int32' = 'int64'): Promise<Float32Array> {
+  const ort = await import('onnxruntime-node');
+  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+  const data = dtype === 'int64' ? BigInt64Array.from(ids, (v) => BigInt(v)) : ids;
+  const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor(dtype, data, shape) });
+  return out[s.outputNames[0]!]!.data as Float32Array;
+}
+
 export function accuracy(pred: Int32Array, labels: Int32Array): number {
   let right = 0;
   pred.forEach((p, i) => (right += p === labels[i] ? 1 : 0));

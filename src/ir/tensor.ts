@@ -62,6 +62,7 @@ export function sparsity(t: Tensor): number {
 
 /** Transposes row-major `data` of `shape` by `perm` (output dim i = input dim perm[i]). */
 export function transposeData<T extends TypedArray>(data: T, shape: readonly number[], perm: readonly number[]): T {
+  if (shape.length === 2 && perm[0] === 1) return transpose2d(data, shape[0]!, shape[1]!);
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]!);
   const inStrides = new Array<number>(rank);
@@ -82,6 +83,21 @@ export function transposeData<T extends TypedArray>(data: T, shape: readonly num
       idx[i] = 0;
     }
   }
+  return out;
+}
+
+/** [rows, cols] → [cols, rows] in tiles that stay in cache (weight matrices of hundreds of MiB). */
+function transpose2d<T extends TypedArray>(data: T, rows: number, cols: number): T {
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const src = data as unknown as number[];
+  const dst = out as unknown as number[];
+  const TILE = 64;
+  for (let r0 = 0; r0 < rows; r0 += TILE)
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const r1 = Math.min(rows, r0 + TILE);
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c]!;
+    }
   return out;
 }
 

@@ -74,6 +74,19 @@ export function reductionAxisOf(node: Node, transposeB: boolean): number | undef
   return undefined;
 }
 
+/**
+ * Symmetric int8 codes as uint8 with zero point 128 (onnxruntime's u8·u8 integer kernels), in place:
+ * c + 128 is the two's-complement byte with its top bit flipped.
+ */
+export function toUint8Codes(codes: Int8Array): Uint8Array {
+  const u = new Uint8Array(codes.buffer, codes.byteOffset, codes.length);
+  const aligned = codes.byteOffset % 4 === 0 ? codes.length >>> 2 : 0;
+  const words = new Uint32Array(codes.buffer, codes.byteOffset, aligned);
+  for (let i = 0; i < words.length; i++) words[i]! ^= 0x80808080;
+  for (let i = aligned * 4; i < u.length; i++) u[i]! ^= 0x80;
+  return u;
+}
+
 /** int8 activation parameters for a calibrated range: asymmetric over [−128, 127], zero exact. */
 export function activationParams(range: Range): { scale: number; zeroPoint: number } {
   return chooseParams(range.min, range.max, { bits: 8, signed: true, symmetric: false, narrow: false, granularity: 'tensor' });

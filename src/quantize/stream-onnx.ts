@@ -16,7 +16,7 @@ import { readInputFile } from '../import/files.js';
 import { DTYPES } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { transposeData } from '../ir/tensor.js';
-import { quantizeWeights, type QuantPlan } from './plan.js';
+import { quantizeWeights, toUint8Codes, type QuantPlan } from './plan.js';
 
 const { onnx } = onnxProto;
 
@@ -133,11 +133,12 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
       const granularity = plan.granularity === 'auto' ? 'channel' : plan.granularity;
       if (granularity === 'block') throw usageError(`${file}: block-wise weights need ONNX opset 21; use --granularity channel or tensor`);
       if (products.has(name)) {
-        // Written [K, N] (a Gemm's transB weight is [N, K]) as uint8 codes + 128, zero point 128.
-        const kn = axis === 0 ? transposeData(t.data as Float32Array, t.shape, [1, 0]) : (t.data as Float32Array);
+        // Written [K, N] as uint8 codes + 128, zero point 128. A Gemm's transB weight [N, K] is quantized
+        // as stored (channels on axis 0) and its codes transposed: a quarter of the float's bytes.
         const [k, n] = axis === 0 ? [t.shape[1]!, t.shape[0]!] : [t.shape[0]!, t.shape[1]!];
-        const q = quantizeWeights(name, kn, [k, n], plan, granularity, 1);
-        const codes = Uint8Array.from(q.codes, (c) => c + 128);
+        const q = quantizeWeights(name, t.data as Float32Array, t.shape, plan, granularity, axis);
+        const stored = toUint8Codes(q.codes);
+        const codes = axis === 0 ? transposeData(stored, t.shape, [1, 0]) : stored;
         initializers.push(append(`${name}_quantized`, 'uint8', [k, n], codes));
         initializers.push({ name: `${name}_scale`, dataType: DTYPES.float32.onnx, dims: q.params.scale.length > 1 ? [n] : [], rawData: new Uint8Array(q.params.scale.buffer.slice(0)) });
         initializers.push({ name: `${name}_zero_point`, dataType: DTYPES.uint8.onnx, dims: [], rawData: Uint8Array.of(128) });

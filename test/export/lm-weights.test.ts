@@ -5,14 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import { decodeModel, num, tensorFromProto, type ModelProto, type NodeProto } from '../../src/import/onnx/proto.js';
 import { readTfliteInfo } from '../../src/import/tflite/index.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { prng } from '../../src/train/loop.js';
-import { argmax, cli, cliAsync, fixture, tempDir } from '../helpers.js';
+import { argmax, argmaxAgreement, cli, cliAsync, fixture, ortTokenLogits, tempDir } from '../helpers.js';
 
 const SOURCE = fixture('lm', 'tiny-transformer-opset17.onnx');
 const [B, T, V] = [8, 32, 48];
@@ -20,17 +19,9 @@ const rand = prng(23);
 const ids = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
 const dir = tempDir();
 
-async function ortLogits(file: string): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
-  const out = await s.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [B, T]) });
-  return out[s.outputNames[0]!]!.data as Float32Array;
-}
-
+const ortLogits = (file: string): Promise<Float32Array> => ortTokenLogits(file, ids, [B, T]);
 /** Share of positions whose next-token argmax agrees. */
-const agreement = (a: Float32Array, b: Float32Array): number => {
-  const [pa, pb] = [argmax(a, V), argmax(b, V)];
-  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
-};
+const agreement = (a: Float32Array, b: Float32Array): number => argmaxAgreement(a, b, V);
 
 const load = (file: string): ModelProto => decodeModel(file, readFileSync(file));
 const initializer = (m: ModelProto, name: string): { shape: number[]; data: ArrayLike<number> } => {

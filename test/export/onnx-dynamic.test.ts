@@ -33,7 +33,11 @@ const rne = (x: number): number => {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 };
 const UINT8 = 2;
-const maxAbs = (xs: ArrayLike<number>): number => Array.prototype.reduce.call(xs, (m: number, v: number) => Math.max(m, Math.abs(v)), 0) as number;
+const maxAbs = (xs: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]!));
+  return m;
+};
 
 /** The layers of a written lenet in order: uint8 codes [K, N], scales, and the bias the following Add adds. */
 function layers(m: ModelProto): { codes: ArrayLike<number>; k: number; n: number; scale: ArrayLike<number>; bias: ArrayLike<number> }[] {

@@ -15,7 +15,7 @@ import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
 import { prng } from '../../src/train/loop.js';
-import { argmax, cli, fixture, mnistTest, relError, tempDir } from '../helpers.js';
+import { argmaxAgreement, cli, fixture, mnistTest, relError, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 const dir = tempDir();
@@ -95,10 +95,7 @@ async function execute(graph: Graph, batch: Batch): Promise<Float32Array> {
   return got;
 }
 
-const agreement = (a: Float32Array, b: Float32Array, classes: number): number => {
-  const [pa, pb] = [argmax(a, classes), argmax(b, classes)];
-  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
-};
+const agreement = argmaxAgreement;
 
 function inspectJson(file: string): { params: number; ops: Record<string, number>; tensors: { name: string; quantization?: { bits: number; blockSize?: number } }[] } {
   const r = cli(['inspect', file, '--json']);

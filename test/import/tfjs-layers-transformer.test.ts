@@ -12,7 +12,6 @@
 //   non-trainable PositionEmbedding over the [T, T] scores (0 / −1e9) added before the softmax.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as tfjs from '@tensorflow/tfjs';
 import { loadModel } from '../../src/import/index.js';
@@ -24,7 +23,7 @@ import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
 import { fileLoader, fileSaver } from '../../src/runtime/tfjs/io.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { prng } from '../../src/train/loop.js';
-import { argmax, relError, tempDir } from '../helpers.js';
+import { argmaxAgreement, ortTokenLogits, relError, tempDir } from '../helpers.js';
 
 const [B, T, V, D, H] = [4, 16, 49, 32, 2];
 const DK = D / H;
@@ -196,11 +195,7 @@ function executorLogits(graph: Graph): Float32Array {
   return got;
 }
 
-async function ortLogits(file: string): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
-  const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('int32', ids, [B, T]) });
-  return out[s.outputNames[0]!]!.data as Float32Array;
-}
+const ortLogits = (file: string): Promise<Float32Array> => ortTokenLogits(file, ids, [B, T], 'int32');
 
 async function liteRtLogits(file: string): Promise<Float32Array> {
   const s = await openLiteRt(readFileSync(file), file);
@@ -210,10 +205,7 @@ async function liteRtLogits(file: string): Promise<Float32Array> {
   return o!.data as Float32Array;
 }
 
-const agreement = (a: Float32Array, b: Float32Array): number => {
-  const [pa, pb] = [argmax(a, V), argmax(b, V)];
-  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
-};
+const agreement = (a: Float32Array, b: Float32Array): number => argmaxAgreement(a, b, V);
 
 /** Imports, runs, exports to ONNX and TFLite; returns the errors for the report. */
 async function checkAll(name: string, path: string, want: Float32Array): Promise<Record<string, number>> {

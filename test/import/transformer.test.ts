@@ -3,30 +3,21 @@
 // its ONNX export and its TFLite export (int32 token ids) compute what onnxruntime computes on the source.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readOnnxModel } from '../../src/import/onnx/index.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { prng } from '../../src/train/loop.js';
-import { argmax, cli, fixture, relError, tempDir } from '../helpers.js';
+import { argmaxAgreement, cli, fixture, ortTokenLogits, relError, tempDir } from '../helpers.js';
 
 const [B, T, V] = [2, 32, 48];
 const rand = prng(11);
 const ids = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
 const dir = tempDir();
 
-async function ortLogits(file: string): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
-  const out = await s.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [B, T]) });
-  return out[s.outputNames[0]!]!.data as Float32Array;
-}
-
-const agreement = (a: Float32Array, b: Float32Array): number => {
-  const [pa, pb] = [argmax(a, V), argmax(b, V)];
-  return pa.reduce((s, p, i) => s + (p === pb[i] ? 1 : 0), 0) / pa.length;
-};
+const ortLogits = (file: string): Promise<Float32Array> => ortTokenLogits(file, ids, [B, T]);
+const agreement = (a: Float32Array, b: Float32Array): number => argmaxAgreement(a, b, V);
 
 describe.each([14, 17])('PyTorch-exported transformer, opset %i', (opset) => {
   const source = fixture('lm', `tiny-transformer-opset${opset}.onnx`);

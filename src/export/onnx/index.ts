@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
-import { activationParams, quantizeBias, quantizeBlockWeights, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeBlockWeights, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 
 /**
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
@@ -169,7 +169,7 @@ class Writer {
     const granularity = weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel';
     const q = quantizeWeights(base, kn, [k, n], plan, granularity, 1);
     const perColumn = q.params.scale.length > 1;
-    const codes = this.init(`${base}.q`, 'uint8', [k, n], Uint8Array.from(q.codes, (c) => c + 128));
+    const codes = this.init(`${base}.q`, 'uint8', [k, n], toUint8Codes(q.codes));
     const scale = this.init(`${base}.scale`, 'float32', perColumn ? [n] : [], q.params.scale);
     const zp = this.init(`${base}.zero_point`, 'uint8', [], Uint8Array.of(128));
     const [xq, xScale, xZp] = this.b.node('DynamicQuantizeLinear', [x], [this.fresh(`${x}.q`), this.fresh(`${x}.scale`), this.fresh(`${x}.zero_point`)], {}, this.fresh('/DynamicQuantizeLinear'));
