@@ -7,13 +7,13 @@ import type { Graph } from '../../ir/graph.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
 import { readInputFile } from '../files.js';
 import { ONNX_DOMAIN_OPS, ONNX_OPS, type OnnxCtx } from './ops.js';
-import { attributes, decodeModel, rememberExternalFiles, num, tensorFromProto } from './proto.js';
+import { attributes, decodeModel, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 
 export const ONNX_OPSET_RANGE = [7, 21] as const;
 
-export function readOnnxModel(file: string, bytes: Uint8Array = readInputFile(file)): Graph {
-  const model = decodeModel(file, bytes);
+export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
+  const model = (bytes ? undefined : takeDecoded(file)) ?? decodeModel(file, bytes ?? readInputFile(file));
   rememberExternalFiles(file, model);
   const g = model.graph!;
   const opsetEntry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');

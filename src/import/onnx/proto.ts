@@ -173,5 +173,22 @@ export function rememberExternalFiles(modelFile: string, model: ModelProto): str
 
 /** The external data files an ONNX model refers to (decoded once per file version). */
 export function externalDataFiles(modelFile: string, read: () => Uint8Array): string[] {
-  return externalCache.get(versionKey(modelFile)) ?? rememberExternalFiles(modelFile, decodeModel(modelFile, read()));
+  const known = externalCache.get(versionKey(modelFile));
+  if (known) return known;
+  const bytes = read();
+  const model = decodeModel(modelFile, bytes);
+  // Listing a model's files usually comes right before loading it: keep the decoded model for that
+  // one load (a 256 MiB model read and decoded twice cost ~0.5 s), unless it is too large to hold twice.
+  if (bytes.length <= KEEP_DECODED_BYTES) lastDecoded = { key: versionKey(modelFile), model };
+  return rememberExternalFiles(modelFile, model);
+}
+
+const KEEP_DECODED_BYTES = 512 * 1024 ** 2;
+let lastDecoded: { key: string; model: ModelProto } | undefined;
+
+/** The model decoded by the last externalDataFiles call for this file version, handed over once. */
+export function takeDecoded(modelFile: string): ModelProto | undefined {
+  const kept = lastDecoded;
+  lastDecoded = undefined;
+  return kept && kept.key === versionKey(modelFile) ? kept.model : undefined;
 }
