@@ -309,6 +309,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   erf: simple('Erf'),
   abs: simple('Abs'),
   neg: simple('Neg'),
+  round: simple('Round'),
   exp: simple('Exp'),
   log: simple('Log'),
   sqrt: simple('Sqrt'),
