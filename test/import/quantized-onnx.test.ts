@@ -220,6 +220,18 @@ describe('re-export of quantized ONNX to TFLite (float, dequantized weights)', (
   it('4-bit transformer: LiteRT predicts what onnxruntime predicts on the quantized file', () => check('lm4'), 120_000);
 });
 
+describe('re-export of a QDQ int8 ONNX file to ONNX', () => {
+  it('the fake-quantized activations (round half to even, saturation) are written back as Round/Clip and agree with onnxruntime on the source', async () => {
+    const out = join(dir, 'cnn-int8-again.onnx');
+    const r = cli(['export', files.cnn, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const spec = await ortRun(files.cnn, digits, true); // the QDQ file, each node as ONNX defines it
+    const again = await ortRun(out, digits);
+    expect(relError(again, spec)).toBeLessThan(1e-4);
+    expect(agreement(again, spec, digits.classes)).toBe(1);
+  }, 120_000);
+});
+
 describe('unsupported quantized ops', () => {
   it('a com.microsoft op edgelm does not map is refused by name with its node', async () => {
     const model = onnx.ModelProto.decode(readFileSync(files.lm4));

@@ -241,9 +241,16 @@ class Writer {
     this.inputScale = activationParams(plan.ranges.get(act[0]!)!).scale;
     return { ...node, inputs: node.inputs.map((v) => (act.includes(v) ? this.qdq(v) : v)) };
   }
+  /** A new value or node name; names the graph already has (a file edgelm wrote before) are skipped. */
   fresh(base: string): string {
-    return `${base}__${this.n++}`;
+    let name: string;
+    const g = this.graph;
+    this.taken ??= new Set([...g.inputs.map((v) => v.name), ...g.constants.keys(), ...g.nodes.flatMap((node) => [node.name, ...node.outputs])]);
+    do name = `${base}__${this.n++}`;
+    while (this.taken.has(name));
+    return name;
   }
+  private taken?: Set<string>;
   konst(name: string): Tensor | undefined {
     return this.graph.constants.get(name);
   }
