@@ -1,4 +1,4 @@
-// A causal transformer as torch.onnx.export writes it (opsets 14 and 17: Gather embeddings, decomposed
+// A causal transformer as torch.onnx.export writes it (opsets 13, 14 and 17: Gather embeddings, decomposed
 // LayerNorm, Erf GELU, causal mask through Where, per-head Reshape/Transpose/MatMul): edgelm's import,
 // its ONNX export and its TFLite export (int32 token ids) compute what onnxruntime computes on the source.
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const dir = tempDir();
 const ortLogits = (file: string): Promise<Float32Array> => ortTokenLogits(file, ids, [B, T]);
 const agreement = (a: Float32Array, b: Float32Array): number => argmaxAgreement(a, b, V);
 
-describe.each([14, 17])('PyTorch-exported transformer, opset %i', (opset) => {
+describe.each([13, 14, 17])('PyTorch-exported transformer, opset %i', (opset) => {
   const source = fixture('lm', `tiny-transformer-opset${opset}.onnx`);
 
   it('imports with LayerNorm and GELU recognized; the executor matches onnxruntime', async () => {
