@@ -3,7 +3,7 @@
 // integer kernels are facts of the target format.
 import { EdgelmError } from '../errors.js';
 import type { Node } from '../ir/graph.js';
-import type { QuantParams } from '../ir/tensor.js';
+import type { QuantParams, Tensor } from '../ir/tensor.js';
 import { chooseParams, quantizeTensor, type QuantScheme } from './minmax.js';
 
 export const QUANT_MODES = ['dynamic', 'int8', 'float16'] as const;
@@ -53,6 +53,16 @@ export function quantizeWeights(name: string, data: Float32Array, shape: readonl
   const q = quantizeTensor(name, data, shape, scheme);
   // Signed codes of at most 8 bits come as an Int8Array already.
   return { codes: q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes), params: q.params };
+}
+
+/**
+ * An embedding table (a constant float [rows, dim] gathered on axis 0) in dynamic mode: int8 codes with
+ * one scale per row, at any --bits (a table's error reaches every token's residual stream). Undefined
+ * when it stays float.
+ */
+export function quantizeEmbedding(plan: QuantPlan | undefined, node: Node, axis: number, table: Tensor | undefined): { codes: Int8Array; params: QuantParams } | undefined {
+  if (plan?.mode !== 'dynamic' || plan.exclude(node) || axis !== 0 || !table || table.dtype !== 'float32' || table.shape.length !== 2) return undefined;
+  return quantizeWeights(node.inputs[0]!, table.data as Float32Array, table.shape, { ...plan, bits: 8 }, 'channel', 0);
 }
 
 /**

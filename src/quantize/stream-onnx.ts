@@ -1,8 +1,8 @@
 // Weight-only int8 quantization of an ONNX model one tensor at a time, for models past what fits in
 // memory (and past protobuf's 2 GiB limit): the graph proto is decoded without its external data;
 // each initializer is read, quantized (or copied) and appended to the output's external data file,
-// then dropped. Peak memory is about one float tensor plus its codes (and its transpose for a Gemm
-// with transB). MatMul/Gemm weights take the form the in-memory ONNX writer gives them (uint8 codes
+// then dropped. Peak memory is about one float tensor plus its codes (and the codes' transpose for a
+// Gemm with transB). MatMul/Gemm weights take the form the in-memory ONNX writer gives them (uint8 codes
 // in a DynamicQuantizeLinear → MatMulInteger → Cast → Mul product, which onnxruntime fuses; see
 // Writer.dynamicMatMul); other weights (Conv, Gemm with alpha/beta/transA) become int8 codes behind a
 // DequantizeLinear that produces the old name.
@@ -131,7 +131,7 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
         continue;
       }
       const granularity = plan.granularity === 'auto' ? 'channel' : plan.granularity;
-      if (granularity === 'block') throw usageError(`${file}: block-wise weights need ONNX opset 21; use --granularity channel or tensor`);
+      if (granularity === 'block') throw usageError(`${file}: block-wise weights are not available with streaming quantization; use --granularity channel or tensor`);
       if (products.has(name)) {
         // Written [K, N] as uint8 codes + 128, zero point 128. A Gemm's transB weight [N, K] is quantized
         // as stored (channels on axis 0) and its codes transposed: a quarter of the float's bytes.

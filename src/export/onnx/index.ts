@@ -9,13 +9,13 @@ import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
-import { transposeData, type Tensor } from '../../ir/tensor.js';
+import { transposeData, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
 import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
-import { activationParams, quantizeBias, quantizeBlockWeights, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeBlockWeights, quantizeEmbedding, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 
 /**
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
@@ -60,6 +60,8 @@ class Writer {
   /** Scale of the current node's first input in int8 mode (for int32 biases). */
   inputScale = 1;
   private readonly qdqCache = new Map<string, string>();
+  /** Names of the graph's own values and nodes, which generated names must not repeat. */
+  private readonly taken: Set<string>;
 
   constructor(
     readonly graph: Graph,
@@ -68,6 +70,7 @@ class Writer {
   ) {
     this.b = new OnnxGraphBuilder(graph.name);
     this.types = inferTypes(graph, file);
+    this.taken = new Set([...graph.inputs.map((v) => v.name), ...graph.constants.keys(), ...graph.nodes.flatMap((n) => [n.name, ...n.outputs])]);
   }
 
   /**
@@ -86,13 +89,18 @@ class Writer {
     const granularity = weightGranularity(plan, node.op, 'onnx');
     if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: block-wise weights are for MatMul/Gemm weights (onnxruntime MatMulNBits), not ${node.op} (node ${node.name}); use --granularity channel or tensor, or --exclude it`);
     const q = quantizeWeights(base, data, shape, plan, granularity, channelAxis);
+    if (this.q8) this.weightScales = q.params.scale;
+    return this.dequantized(base, shape, q, channelAxis);
+  }
+
+  /** Symmetric int8 codes (zero point 0) behind DequantizeLinear, per channel along `axis` when there are several scales. */
+  private dequantized(base: string, shape: number[], q: { codes: Int8Array; params: QuantParams }, axis: number): string {
     const perChannel = q.params.scale.length > 1;
     const scaleShape = perChannel ? [q.params.scale.length] : [];
     const codes = this.init(`${base}.q`, 'int8', shape, q.codes);
     const scale = this.init(`${base}.scale`, 'float32', scaleShape, q.params.scale);
     const zp = this.init(`${base}.zero_point`, 'int8', scaleShape, new Int8Array(q.params.scale.length));
-    if (this.q8) this.weightScales = q.params.scale;
-    return this.op('DequantizeLinear', [codes, scale, zp], perChannel ? { axis: attr.i(channelAxis) } : {});
+    return this.op('DequantizeLinear', [codes, scale, zp], perChannel ? { axis: attr.i(axis) } : {});
   }
   /** The model uses com.microsoft ops (its opset must be imported). */
   usesMs = false;
@@ -181,22 +189,15 @@ class Writer {
 
   /**
    * An embedding lookup (Gather on axis 0 of a constant [rows, dim] table) in dynamic mode: int8 codes
-   * per row behind DequantizeLinear(axis 0) → Gather, at any --bits and granularity. A table's error
-   * enters every token's residual stream: on the test transformer 4-bit blocks (GatherBlockQuantized,
-   * which onnxruntime-node 1.30 runs) cost ~5 points of next-token agreement over int8 rows, for 1 KiB.
-   * Returns false when the table stays float.
+   * per row behind DequantizeLinear(axis 0) → Gather (see quantizeEmbedding). On the test transformer,
+   * 4-bit blocks (GatherBlockQuantized, which onnxruntime-node 1.30 runs) cost ~5 points of next-token
+   * agreement over int8 rows, for 1 KiB. Returns false when the table stays float.
    */
   embedding(node: Node, axis: number): boolean {
-    const plan = this.plan;
     const t = this.konst(node.inputs[0]!);
-    if (plan?.mode !== 'dynamic' || plan.exclude(node) || axis !== 0 || !t || t.dtype !== 'float32' || t.shape.length !== 2) return false;
-    const [rows, dim] = t.shape as [number, number];
-    const base = node.inputs[0]!;
-    const q = quantizeWeights(base, t.data as Float32Array, [rows, dim], { ...plan, bits: 8 }, 'channel', 0);
-    const codes = this.init(`${base}.q`, 'int8', [rows, dim], q.codes);
-    const scale = this.init(`${base}.scale`, 'float32', [rows], q.params.scale);
-    const zp = this.init(`${base}.zero_point`, 'int8', [rows], new Int8Array(rows));
-    const table = this.op('DequantizeLinear', [codes, scale, zp], { axis: attr.i(0) });
+    const q = quantizeEmbedding(this.plan, node, axis, t);
+    if (!q) return false;
+    const table = this.dequantized(node.inputs[0]!, t!.shape, q, 0);
     this.b.node('Gather', [table, node.inputs[1]!], node.outputs, { axis: attr.i(0) }, node.name);
     return true;
   }
@@ -244,13 +245,10 @@ class Writer {
   /** A new value or node name; names the graph already has (a file edgelm wrote before) are skipped. */
   fresh(base: string): string {
     let name: string;
-    const g = this.graph;
-    this.taken ??= new Set([...g.inputs.map((v) => v.name), ...g.constants.keys(), ...g.nodes.flatMap((node) => [node.name, ...node.outputs])]);
     do name = `${base}__${this.n++}`;
     while (this.taken.has(name));
     return name;
   }
-  private taken?: Set<string>;
   konst(name: string): Tensor | undefined {
     return this.graph.constants.get(name);
   }

@@ -15,7 +15,7 @@ import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
-import { activationParams, quantizeBias, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 
@@ -269,16 +269,15 @@ export class Lowerer {
 
   /**
    * An embedding table (constant [rows, dim] gathered on axis 0) in dynamic mode: int8 codes per row
-   * behind a DEQUANTIZE (LiteRT has no hybrid GATHER), a quarter of the float bytes; 8 bits at any
-   * --bits, as the ONNX writer does (a table's error reaches every token). Undefined when it stays float.
+   * (see quantizeEmbedding) behind a DEQUANTIZE (LiteRT has no hybrid GATHER), a quarter of the float
+   * bytes. Undefined when it stays float.
    */
   embeddingTable(node: Node, axis: number): number | undefined {
-    const plan = this.plan;
     const name = node.inputs[0]!;
     const t = this.constant(name);
-    if (plan?.mode !== 'dynamic' || plan.exclude(node) || axis !== 0 || !t || t.dtype !== 'float32' || t.shape.length !== 2) return undefined;
-    if (weightGranularity(plan, 'matMul', 'tflite') === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
-    const q = quantizeWeights(name, t.data as Float32Array, t.shape, { ...plan, bits: 8 }, 'channel', 0);
+    const q = quantizeEmbedding(this.plan, node, axis, t);
+    if (!q || !t) return undefined;
+    if (weightGranularity(this.plan!, 'matMul', 'tflite') === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
     const codes = this.addTensor(`${name}/int8`, t.shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
     const table = this.addTensor(name, t.shape, T_FLOAT32);
     this.emit('DEQUANTIZE', [codes], [table]);
