@@ -4,29 +4,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAsync, fixture, tempDir } from '../helpers.js';
+import { evalMeasured, quantizeMeasured, type Measured, type QuantizeJson } from './measure.js';
 
 const model = fixture('lm', 'char-transformer.onnx');
 const heldOut = fixture('lm', 'moby-valid.txt');
 const dir = tempDir();
 
-interface Measured {
-  accuracy: number;
-  perplexity: number;
-  tokensPerSecond: number;
-  samples: number;
-  runtime: string;
-}
-interface QuantizeJson {
-  bytes: number;
-  floatBytes: number;
-  eval: { source: Measured; artifact: Measured };
-}
-
-async function quantize(out: string, ...flags: string[]): Promise<QuantizeJson> {
-  const r = await cliAsync(['quantize', model, '-o', join(dir, out), '--data', heldOut, '--json', ...flags]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as QuantizeJson;
-}
+const quantize = (out: string, ...flags: string[]): Promise<QuantizeJson> => quantizeMeasured(model, join(dir, out), heldOut, ...flags);
 
 describe('0.4 M-parameter character transformer (PyTorch export) on held-out text', () => {
   it('int8 weight-only ONNX: within 1 point of float at ≤ 35% of the size', async () => {
@@ -49,9 +33,7 @@ describe('0.4 M-parameter character transformer (PyTorch export) on held-out tex
     const tfl = join(dir, 'float.tflite');
     const e = await cliAsync(['export', model, '-o', tfl]);
     expect(e.code, e.stderr).toBe(0);
-    const r = await cliAsync(['eval', model, tfl, '--data', heldOut, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const [src, lite] = (JSON.parse(r.stdout) as { models: Measured[] }).models as [Measured, Measured];
+    const [src, lite] = (await evalMeasured([model, tfl], heldOut)) as [Measured, Measured];
     expect(lite.runtime).toBe('litert');
     expect(Math.abs(src.accuracy - lite.accuracy)).toBeLessThanOrEqual(0.002);
     const q = await quantize('q8.tflite');

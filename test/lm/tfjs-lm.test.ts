@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAsync, fixture, tempDir } from '../helpers.js';
+import { evalMeasured, quantizeMeasured, type Measured, type QuantizeJson } from './measure.js';
 
 const dir = tempDir();
 const heldOut = fixture('lm', 'moby-valid.txt');
@@ -15,16 +16,7 @@ const train = join(dir, 'train.txt');
 writeFileSync(train, [...readFileSync(fixture('lm', 'moby-train.txt'), 'utf8')].slice(0, 1000 * 64 + 1).join(''));
 const unigram = 0.1728; // held-out accuracy of always predicting the most frequent character (a space)
 
-interface Measured {
-  accuracy: number;
-  perplexity: number;
-  runtime: string;
-}
-async function quantize(out: string, ...flags: string[]): Promise<{ bytes: number; floatBytes: number; eval: { source: Measured; artifact: Measured } }> {
-  const r = await cliAsync(['quantize', student, '-o', join(dir, out), '--data', heldOut, '--json', ...flags]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
+const quantize = (out: string, ...flags: string[]): Promise<QuantizeJson> => quantizeMeasured(student, join(dir, out), heldOut, ...flags);
 
 describe('TF.js-trained character LM: distill → quantize → export', () => {
   it('distills a 2-layer student from the 4-layer teacher on every position', async () => {
@@ -34,9 +26,7 @@ describe('TF.js-trained character LM: distill → quantize → export', () => {
     const s = JSON.parse(r.stdout) as { studentParams: number; teacherParams: number };
     expect(s.studentParams / s.teacherParams).toBeLessThan(0.15);
     // The student reads the teacher's vocabulary from its own metadata: no --vocab needed.
-    const e = await cliAsync(['eval', student, '--data', heldOut, '--json']);
-    expect(e.code, e.stderr).toBe(0);
-    const m = (JSON.parse(e.stdout) as { models: Measured[] }).models[0]!;
+    const [m] = (await evalMeasured([student], heldOut)) as [Measured];
     expect(m.accuracy).toBeGreaterThan(unigram + 0.05);
     expect(m.perplexity).toBeLessThan(49 / 2); // well under a uniform guess over 49 characters
   }, 600_000);
@@ -55,9 +45,7 @@ describe('TF.js-trained character LM: distill → quantize → export', () => {
   it('float TFLite within 0.2 point and int8 TFLite within 1 point in LiteRT', async () => {
     const tfl = join(dir, 's.tflite');
     expect((await cliAsync(['export', student, '-o', tfl])).code).toBe(0);
-    const e = await cliAsync(['eval', student, tfl, '--data', heldOut, '--json']);
-    expect(e.code, e.stderr).toBe(0);
-    const [src, lite] = (JSON.parse(e.stdout) as { models: Measured[] }).models as [Measured, Measured];
+    const [src, lite] = (await evalMeasured([student, tfl], heldOut)) as [Measured, Measured];
     expect(lite.runtime).toBe('litert');
     expect(Math.abs(src.accuracy - lite.accuracy)).toBeLessThanOrEqual(0.002);
     const q = await quantize('s8.tflite');
