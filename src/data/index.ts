@@ -46,7 +46,7 @@ export async function loadDataset(path: string, opts: LoadOptions = {}): Promise
     const context = opts.inputShape?.[1];
     if (!opts.vocab) throw usageError(`${path}: text data needs a model vocabulary (--vocab FILE or the model's metadata)`);
     if (opts.inputShape?.length !== 2 || typeof context !== 'number')
-      throw usageError(`${path}: text data needs a model with token-id input [batch, context] of fixed context length (model input [${opts.inputShape?.map((d) => d ?? '?') ?? ''}])`);
+      throw usageError(`${path}: text data needs a model with token-id input [batch, context] of fixed context length (model input [${opts.inputShape?.join(', ') ?? ''}])`);
     return textWindows(path, opts.vocab, context);
   } else {
     throw usageError(`${path}: unknown data format '${ext || '(none)'}' (expected .npz, .npy, .jsonl or .txt)`);
@@ -150,7 +150,7 @@ export function fitToModel(ds: Dataset, inputShape: readonly Dim[] | undefined):
   const want = sizeOf(sample as number[]);
   const have = sizeOf(ds.shape.slice(1));
   if (want !== have)
-    throw inputError(ds.source, `samples of shape [${ds.shape.slice(1)}] (${have} values) do not fit the model input [${inputShape.map((d) => d ?? '?')}] (${want} values)`);
+    throw inputError(ds.source, `samples of shape [${ds.shape.slice(1)}] (${have} values) do not fit the model input [${inputShape.join(', ')}] (${want} values)`);
   return { ...ds, shape: [ds.shape[0]!, ...(sample as number[])] };
 }
 
@@ -189,7 +189,7 @@ export async function loadDatasetFor(path: string, model: string, opts: { graph?
 }
 
 /** Metadata and first input shape of a model file, without building a graph for TFLite (edgelm reads TFLite's structure only). */
-async function describe(model: string): Promise<{ metadata: Record<string, string>; inputShape?: readonly (number | null)[] }> {
+async function describe(model: string): Promise<{ metadata: Record<string, string>; inputShape?: readonly Dim[] }> {
   const { detectFormat, loadModel } = await import('../import/index.js');
   const { file, format } = detectFormat(model);
   if (format === 'tflite') {

@@ -2,6 +2,7 @@
 import { dirname, extname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
+import type { DimChoice } from '../ir/passes/fix-dims.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import { checkNotInput, writeAtomic } from './write.js';
 
@@ -11,6 +12,8 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface ExportOptions {
   /** Batch size baked into formats with static shapes (TFLite). Default 1. */
   batchSize?: number;
+  /** Sizes of run-time dims for formats with static shapes (TFLite): see chooseDims. */
+  dims?: DimChoice[];
   /** Quantize while writing (see src/quantize/plan.ts). */
   quant?: QuantPlan;
   /** ONNX: weights in an external data file beside the model (automatic past 2 GiB). */
@@ -52,7 +55,7 @@ export function tfjsModelPath(out: string): string {
 export async function exportFiles(graph: Graph, format: ExportFormat, out: string, options: ExportOptions = {}): Promise<ExportedFile[]> {
   switch (format) {
     case 'tflite':
-      return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, ...(options.quant ? { quant: options.quant } : {}) }) }];
+      return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, ...(options.dims ? { dims: options.dims } : {}), ...(options.quant ? { quant: options.quant } : {}) }) }];
     case 'onnx': {
       const r = (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant, { externalData: options.externalData === true });
       // The model file first (the one to open), its external data beside it.

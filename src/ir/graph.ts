@@ -1,8 +1,9 @@
-import type { Tensor, ValueInfo } from './tensor.js';
+import type { Dim, Tensor, ValueInfo } from './tensor.js';
 import type { OpType } from './registry.js';
 import { UnsupportedOpError } from '../errors.js';
 
-export type AttrValue = number | string | boolean | number[] | string[];
+/** Lists of Dims (sizes and run-time symbols) appear in the attrs an op lists as `dimAttrs`. */
+export type AttrValue = number | string | boolean | number[] | string[] | Dim[];
 export type Attrs = Record<string, AttrValue>;
 
 /** One operation. Inputs and outputs are value names; an absent optional input is ''. */

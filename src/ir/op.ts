@@ -6,7 +6,7 @@ import type { Dim } from './tensor.js';
 export type Tf = typeof tfjs;
 export type TfTensor = tfjs.Tensor;
 
-/** What shape inference knows about a value: dtype, shape with null for run-time dims, and the data when constant. */
+/** What shape inference knows about a value: dtype, and a shape whose run-time dims are symbols. */
 export interface ValueType {
   dtype: DType;
   shape: Dim[];
@@ -20,6 +20,11 @@ export interface OpDef<A extends Attrs = Attrs> {
   /** Number of inputs: [min, max]; optional trailing inputs may be ''. */
   arity: [number, number];
   attrs: A;
+  /**
+   * Attributes that may hold run-time dims (symbolic strings): the executor evaluates them from the
+   * inputs' shapes before `run`, writers compute them at run time or after fixing the dims.
+   */
+  dimAttrs?: readonly (keyof A & string)[];
   /** Number of outputs for a node (most ops: 1). */
   outputs?: (attrs: A) => number;
   infer(inputs: ValueType[], attrs: A, node: Node): ValueType[];

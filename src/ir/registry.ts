@@ -20,7 +20,7 @@ export const OPS = {
   // structure, casts, reductions
   reshape: st.reshape, transpose: st.transpose, concat: st.concat, split: st.split, slice: st.slice,
   gather: st.gather, squeeze: st.squeeze, unsqueeze: st.unsqueeze, pad: st.pad, cast: st.cast, shape: st.shape,
-  expand: st.expand, reduceMean: st.reduceMean, reduceSum: st.reduceSum, reduceMax: st.reduceMax,
+  expand: st.expand, range: st.range, fill: st.fill, dimValues: st.dimValues, reduceMean: st.reduceMean, reduceSum: st.reduceSum, reduceMax: st.reduceMax,
   reduceMin: st.reduceMin,
 } satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
 

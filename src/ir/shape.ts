@@ -1,20 +1,27 @@
 import { ShapeError } from './op.js';
-import type { Dim } from './tensor.js';
+import { addDims, floorDivDim, isStaticDim, subDims, type Dim } from './dim.js';
 
-/** Numpy broadcasting of two shapes; null (unknown) broadcasts with anything. */
+/**
+ * Numpy broadcasting of two shapes. A run-time dim against a size: the size (it must be that, or
+ * 1); against another run-time dim: the first, as the model can only run when they agree or one is 1.
+ */
 export function broadcast(a: readonly Dim[], b: readonly Dim[]): Dim[] {
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
     const x = i < n - a.length ? 1 : a[i - (n - a.length)]!;
     const y = i < n - b.length ? 1 : b[i - (n - b.length)]!;
-    if (x === 1) out.push(y);
-    else if (y === 1) out.push(x);
-    else if (x === null) out.push(y);
-    else if (y === null || x === y) out.push(x);
-    else throw new ShapeError(`shapes [${a}] and [${b}] do not broadcast`);
+    out.push(broadcastDim(x, y, a, b));
   }
   return out;
+}
+
+export function broadcastDim(x: Dim, y: Dim, a: readonly Dim[] = [], b: readonly Dim[] = []): Dim {
+  if (x === 1 || x === y) return y;
+  if (y === 1) return x;
+  if (!isStaticDim(x)) return y;
+  if (!isStaticDim(y)) return x;
+  throw new ShapeError(`shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast`);
 }
 
 /** Normalizes a possibly negative axis against a rank. */
@@ -26,8 +33,12 @@ export function normAxis(axis: number, rank: number): number {
 
 /** Output size of a sliding window along one spatial dim. pads = [begin, end] or SAME/VALID. */
 export function windowOut(size: Dim, kernel: number, stride: number, dilation: number, padding: string | [number, number]): Dim {
-  if (size === null) return null;
   const eff = (kernel - 1) * dilation + 1;
+  if (!isStaticDim(size)) {
+    if (padding === 'SAME') return floorDivDim(addDims(size, stride - 1), stride);
+    const [b, e] = typeof padding === 'string' ? [0, 0] : padding;
+    return addDims(floorDivDim(subDims(size, eff - b - e), stride), 1);
+  }
   if (padding === 'SAME') return Math.ceil(size / stride);
   const [b, e] = typeof padding === 'string' ? [0, 0] : padding;
   const out = Math.floor((size + b + e - eff) / stride) + 1;
@@ -52,5 +63,5 @@ export const sameShape = (a: readonly Dim[], b: readonly Dim[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
 export function formatShape(shape: readonly Dim[]): string {
-  return `[${shape.map((d) => (d === null ? '?' : d)).join(', ')}]`;
+  return `[${shape.join(', ')}]`;
 }

@@ -22,8 +22,8 @@ export interface Tensor {
   quant?: QuantParams;
 }
 
-/** A dimension: a size, or null where it is only known at run time (usually the batch). */
-export type Dim = number | null;
+export type { Dim } from './dim.js';
+import type { Dim } from './dim.js';
 
 /** Declared type of a graph input, output or intermediate value. */
 export interface ValueInfo {

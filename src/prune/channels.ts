@@ -136,9 +136,10 @@ export function resizeChannels(graph: Graph, keep: ReadonlyMap<string, Int32Arra
     if (n.op === 'reshape') {
       const inShape = types.get(n.inputs[0]!)!.shape;
       const outShape = types.get(out)!.shape;
-      if (inShape.length !== 4 || outShape.length !== 2) refuse(n, 'only flattening [N, H, W, C] to [N, features] is supported');
+      if (inShape.length !== 4 || outShape.length !== 2 || !inShape.slice(1).every((d) => typeof d === 'number')) refuse(n, 'only flattening [N, H, W, C] to [N, features] is supported');
       const layout = inShape[3] === inKept!.of ? 'NHWC' : 'NCHW';
-      const positions = (inShape[1]! * inShape[2]! * inShape[3]!) / inKept!.of;
+      const [h, w, ch] = inShape.slice(1) as number[];
+      const positions = (h! * w! * ch!) / inKept!.of;
       const shape = (n.attrs.shape as number[]).map((d, i) => (i === 1 && d > 0 ? positions * inKept!.channels.length : d));
       kept.set(out, { ...inKept!, flat: { positions, layout } });
       return { ...n, attrs: { ...n.attrs, shape } };

@@ -4,7 +4,9 @@ import { EdgelmError } from '../errors.js';
 import { detectFormat, type ModelFormat } from '../import/index.js';
 import { readInputFile } from '../import/files.js';
 import type { DType } from '../ir/dtype.js';
-import type { Dim } from '../ir/tensor.js';
+import { symbolicDim, unnamedDim, type Dim } from '../ir/dim.js';
+
+const staticOr = (d: Dim | undefined, dflt: number): number => (typeof d === 'number' ? d : dflt);
 import type { Backend } from './tfjs/backend.js';
 
 export interface RuntimeIO {
@@ -74,7 +76,7 @@ async function openOrtSession(file: string): Promise<RuntimeSession> {
   const meta = (names: readonly string[], m: readonly unknown[] | undefined): RuntimeIO[] =>
     names.map((name, i) => {
       const info = m?.[i] as { shape?: (number | string)[]; type?: string } | undefined;
-      return { name, shape: (info?.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : null)), dtype: info?.type ?? 'float32' };
+      return { name, shape: (info?.shape ?? []).map((d, k) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' && d ? symbolicDim(d) : unnamedDim(name, k))), dtype: info?.type ?? 'float32' };
     });
   const inputs = meta(s.inputNames, (s as unknown as { inputMetadata?: unknown[] }).inputMetadata);
   const outputs = meta(s.outputNames, (s as unknown as { outputMetadata?: unknown[] }).outputMetadata);
@@ -83,7 +85,7 @@ async function openOrtSession(file: string): Promise<RuntimeSession> {
     format: 'onnx',
     inputs,
     outputs,
-    maxBatch: inputs[0]?.shape[0] ?? Number.POSITIVE_INFINITY,
+    maxBatch: staticOr(inputs[0]?.shape[0], Number.POSITIVE_INFINITY),
     async run(x, shape) {
       const type = inputs[0]!.dtype;
       const t =
@@ -104,8 +106,8 @@ async function openTfjsSession(file: string, format: ModelFormat, backend: Backe
   const tf = await loadTf(backend);
   const tfjs = tf as unknown as typeof import('@tensorflow/tfjs');
   const model = format === 'tfjs-layers' ? await tfjs.loadLayersModel(fileLoader(file)) : await tfjs.loadGraphModel(fileLoader(file));
-  const inputs: RuntimeIO[] = model.inputs.map((i) => ({ name: i.name, shape: (i.shape ?? []).map((d) => (d === -1 ? null : d)), dtype: i.dtype ?? 'float32' }));
-  const outputs: RuntimeIO[] = model.outputs.map((o) => ({ name: o.name, shape: (o.shape ?? []).map((d) => (d === -1 ? null : d)), dtype: o.dtype ?? 'float32' }));
+  const inputs: RuntimeIO[] = model.inputs.map((i) => ({ name: i.name, shape: (i.shape ?? []).map((d, k) => (d === -1 || d === null ? unnamedDim(i.name, k) : d)), dtype: i.dtype ?? 'float32' }));
+  const outputs: RuntimeIO[] = model.outputs.map((o) => ({ name: o.name, shape: (o.shape ?? []).map((d, k) => (d === -1 || d === null ? unnamedDim(o.name, k) : d)), dtype: o.dtype ?? 'float32' }));
   return {
     runtime: 'tfjs',
     format,

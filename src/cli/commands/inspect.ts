@@ -20,7 +20,7 @@ export function registerInspect(program: Command): void {
 
 export function renderInspect(r: InspectReport): string {
   const c = colours();
-  const dims = (s: readonly (number | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
+  const dims = (s: readonly (number | string)[]): string => `[${s.join(', ')}]`;
   const lines = [
     `${c.bold(r.file)}  ${r.format}, ${formatBytes(r.fileBytes)}`,
     `params ${c.bold(formatCount(r.params))}, weights ${formatBytes(r.weightBytes)}, ${r.nodes} nodes`,

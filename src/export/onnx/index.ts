@@ -10,6 +10,8 @@ import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { transposeData, type QuantParams, type Tensor } from '../../ir/tensor.js';
+import type { Dim } from '../../ir/dim.js';
+import { DimWriter } from './dims.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
 import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
@@ -62,6 +64,8 @@ class Writer {
   private readonly qdqCache = new Map<string, string>();
   /** Names of the graph's own values and nodes, which generated names must not repeat. */
   private readonly taken: Set<string>;
+  /** Attributes holding run-time dims, computed from the inputs' shapes. */
+  readonly dims: DimWriter;
 
   constructor(
     readonly graph: Graph,
@@ -70,6 +74,7 @@ class Writer {
   ) {
     this.b = new OnnxGraphBuilder(graph.name);
     this.types = inferTypes(graph, file);
+    this.dims = new DimWriter(this);
     this.taken = new Set([...graph.inputs.map((v) => v.name), ...graph.constants.keys(), ...graph.nodes.flatMap((n) => [n.name, ...n.outputs])]);
   }
 
@@ -441,11 +446,11 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const y = w.op('AveragePool', [w.toNchw(n.inputs[0]!, a.layout as Layout)], { ...spatialAttrs(a, a.kernel as number[]), count_include_pad: attr.i(a.countIncludePad ? 1 : 0) });
     w.fromNchw(y, a.layout as Layout, out0(n));
   },
-  reshape: (w, n, a) => void w.b.node('Reshape', [n.inputs[0]!, w.ints('shape', a.shape as number[])], n.outputs, {}, n.name),
+  reshape: (w, n, a) => void w.b.node('Reshape', [n.inputs[0]!, w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
   transpose: (w, n, a) => void w.b.node('Transpose', [n.inputs[0]!], n.outputs, (a.perm as number[]).length ? { perm: attr.ints(a.perm as number[]) } : {}, n.name),
   concat: simple('Concat', (a) => ({ axis: attr.i(a.axis as number) })),
   split: (w, n, a) => void w.b.node('Split', [n.inputs[0]!, w.ints('split', a.sizes as number[])], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
-  slice: (w, n, a) => void w.b.node('Slice', [n.inputs[0]!, w.ints('starts', a.starts as number[]), w.ints('ends', a.ends as number[]), w.ints('axes', a.axes as number[]), w.ints('steps', a.steps as number[])], n.outputs, {}, n.name),
+  slice: (w, n, a) => void w.b.node('Slice', [n.inputs[0]!, w.dims.vector(a.starts as Dim[], 'starts'), w.dims.vector(a.ends as Dim[], 'ends'), w.ints('axes', a.axes as number[]), w.ints('steps', a.steps as number[])], n.outputs, {}, n.name),
   gather: (w, n, a) => {
     if (!w.embedding(n, a.axis as number)) w.b.node('Gather', n.inputs.filter(Boolean), n.outputs, { axis: attr.i(a.axis as number) }, n.name);
   },
@@ -454,7 +459,25 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   pad: (w, n, a) => void w.b.node('Pad', [n.inputs[0]!, w.ints('pads', a.pads as number[]), w.scalar('value', a.value as number)], n.outputs, { mode: attr.s(a.mode as string) }, n.name),
   cast: (w, n, a) => void w.b.node('Cast', [n.inputs[0]!], n.outputs, { to: attr.i(DTYPES[a.to as DType].onnx) }, n.name),
   shape: simple('Shape'),
-  expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, w.ints('shape', a.shape as number[])], n.outputs, {}, n.name),
+  expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
+  range: (w, n, a) => {
+    const dt = a.dtype as DType;
+    const bound = (d: Dim, base: string): string => (dt === 'int64' ? w.dims.scalar(d, base) : w.op('Cast', [w.dims.scalar(d, base)], { to: attr.i(DTYPES[dt].onnx) }));
+    const delta = w.init('delta', dt, [], Object.assign(new DTYPES[dt].array(1), { 0: dt === 'int64' ? BigInt(a.delta as number) : (a.delta as number) }));
+    w.b.node('Range', [bound(a.start as Dim, 'start'), bound(a.limit as Dim, 'limit'), delta], n.outputs, {}, n.name);
+  },
+  fill: (w, n, a) => {
+    const dt = a.dtype as DType;
+    const value = Object.assign(new DTYPES[dt].array(1), { 0: dt === 'int64' ? BigInt(a.value as number) : (a.value as number) });
+    w.b.node('ConstantOfShape', [w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, { value: attr.t(dt, [1], value) }, n.name);
+  },
+  dimValues: (w, n, a) => {
+    const v = w.dims.vector(a.values as Dim[], 'dims');
+    const shape = a.shape as number[];
+    const dt = a.dtype as DType;
+    const shaped = shape.length === 1 ? v : w.op('Reshape', [v, w.ints('dims_shape', shape)]);
+    w.b.node(dt === 'int64' ? 'Identity' : 'Cast', [shaped], n.outputs, dt === 'int64' ? {} : { to: attr.i(DTYPES[dt].onnx) }, n.name);
+  },
   reduceMean: (w, n, a) => reduceAttr(w, n, a, 'ReduceMean'),
   reduceMax: (w, n, a) => reduceAttr(w, n, a, 'ReduceMax'),
   reduceMin: (w, n, a) => reduceAttr(w, n, a, 'ReduceMin'),
@@ -481,8 +504,7 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: 
   const graph = plan ? foldBatchNorm(source) : source;
   requireOps(graph, file, 'the ONNX writer', EMIT);
   const w = new Writer(graph, file, plan);
-  const dims = (shape: (number | null)[]): (number | string)[] => shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `d${i}`) : d));
-  for (const i of graph.inputs) w.b.input(i.name, i.dtype, dims(i.shape));
+  for (const i of graph.inputs) w.b.input(i.name, i.dtype, i.shape);
   for (const n of graph.nodes) EMIT[n.op]!(w, w.begin(n), attrsOf(n));
   // Only constants a node reads: weights converted to ONNX layouts were written anew.
   const used = w.b.referenced();
@@ -494,7 +516,7 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: 
   }
   for (const o of graph.outputs) {
     const t = w.types.get(o.name)!;
-    w.b.output(o.name, t.dtype, dims(t.shape));
+    w.b.output(o.name, t.dtype, t.shape);
   }
   const metadata: Record<string, string> = { ...graph.metadata, 'edgelm.source_format': graph.format };
   let data: { location: string; bytes: Uint8Array } | undefined;

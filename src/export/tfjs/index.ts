@@ -5,6 +5,10 @@
 import { UnsupportedOpError, usageError } from '../../errors.js';
 import type { DType, TypedArray } from '../../ir/dtype.js';
 import { decodeHalfs, floatToHalf } from '../../ir/float16.js';
+import type { Dim } from '../../ir/dim.js';
+
+/** TF.js graphs write a run-time dim as −1. */
+const orMinus1 = (d: Dim): number => (typeof d === 'number' ? d : -1);
 import { requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
@@ -220,7 +224,8 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const k = w.graph.constants.get(n.inputs[1]!)!;
     const [kh, kw, cout] = k.shape as [number, number, number];
     const inShape = w.types.get(n.inputs[0]!)!.shape;
-    const [h, wd] = layout === 'NCHW' ? [inShape[2]!, inShape[3]!] : [inShape[1]!, inShape[2]!];
+    const [h, wd] = (layout === 'NCHW' ? [inShape[2]!, inShape[3]!] : [inShape[1]!, inShape[2]!]) as number[];
+    if (typeof h !== 'number' || typeof wd !== 'number') throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['transposed convolution over run-time spatial dims', n.name]]));
     const [sh, sw] = a.strides as [number, number];
     const pads = a.pads as number[];
     const op = a.outputPadding as number[];
@@ -228,7 +233,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     // VALID Conv2DBackpropInput gives the full (h−1)·s + k result; the IR's pads are then cropped.
     const full = [(h - 1) * sh + kh, (wd - 1) * sw + kw, cout];
     let outputShape: string;
-    if (inShape[0] !== null && inShape[0] !== undefined) outputShape = w.ints('output_shape', [inShape[0], ...full]);
+    if (typeof inShape[0] === 'number') outputShape = w.ints('output_shape', [inShape[0], ...full]);
     else {
       // A run-time batch: output_shape = [shape(x)[0], ...] built the way TensorFlow's graphs do.
       const shape = w.node(w.fresh(`${n.name}/shape`), 'Shape', [x], { out_type: A.type('int32') });
@@ -261,7 +266,8 @@ const EMIT: Partial<Record<OpType, Emit>> = {
       const axis = ax < 0 ? ax + rank : ax;
       const dim = shape[axis];
       const [start, stop, step] = [(a.starts as number[])[j]!, (a.ends as number[])[j]!, (a.steps as number[])[j] ?? 1];
-      if (dim === null || dim === undefined) {
+      if (typeof start !== 'number' || typeof stop !== 'number') throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['slice with run-time bounds', n.name]]));
+      if (typeof dim !== 'number') {
         // StridedSlice takes Python-style bounds itself; only an open end needs the mask.
         if (step < 0) throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['reverse slice along a run-time dim', n.name]]));
         begin[axis] = start;
@@ -300,8 +306,8 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   },
   reshape: (w, n) => {
     const shape = w.types.get(out0(n))!.shape;
-    if (shape.filter((d) => d === null).length > 1) throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['reshape with several run-time dims', n.name]]));
-    w.node(out0(n), 'Reshape', [w.input(n.inputs[0]!), w.ints('shape', shape.map((d) => d ?? -1))], { Tshape: A.type('int32') });
+    if (shape.filter((d) => typeof d !== 'number').length > 1) throw new UnsupportedOpError(w.file, 'the TF.js writer', new Map([['reshape with several run-time dims', n.name]]));
+    w.node(out0(n), 'Reshape', [w.input(n.inputs[0]!), w.ints('shape', shape.map(orMinus1))], { Tshape: A.type('int32') });
   },
   squeeze: (w, n) => reshapeLike(w, n),
   unsqueeze: (w, n) => reshapeLike(w, n),
@@ -331,7 +337,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
 
 function reshapeLike(w: Writer, n: Node): void {
   const shape = w.types.get(out0(n))!.shape;
-  w.node(out0(n), 'Reshape', [w.input(n.inputs[0]!), w.ints('shape', shape.map((d) => d ?? -1))], { Tshape: A.type('int32') });
+  w.node(out0(n), 'Reshape', [w.input(n.inputs[0]!), w.ints('shape', shape.map(orMinus1))], { Tshape: A.type('int32') });
 }
 
 function reduce(w: Writer, n: Node, a: Record<string, unknown>, op: string): void {
@@ -367,14 +373,14 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
   const graph = plan ? foldBatchNorm(source) : source;
   requireOps(graph, file, 'the TF.js writer', EMIT);
   const w = new Writer(graph, file, plan);
-  for (const i of graph.inputs) w.nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: A.type(i.dtype === 'int32' || i.dtype === 'int64' ? 'int32' : 'float32'), shape: A.shape(i.shape.map((d) => d ?? -1)) } });
+  for (const i of graph.inputs) w.nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: A.type(i.dtype === 'int32' || i.dtype === 'int64' ? 'int32' : 'float32'), shape: A.shape(i.shape.map(orMinus1)) } });
   for (const n of graph.nodes) EMIT[n.op]!(w, n, attrsOf(n));
   // Outputs keep their names; one that is an input or a constant gets an Identity.
   const outputs = graph.outputs.map((o) => {
     if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name)) return w.node(`${o.name}/identity`, 'Identity', [w.input(o.name)]);
     return o.name;
   });
-  const sig = (name: string, dtype: DType, shape: readonly (number | null)[]): Attr => ({ name: `${name}:0`, dtype: dtype === 'int32' || dtype === 'int64' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: tensorShape(shape.map((d) => d ?? -1)) });
+  const sig = (name: string, dtype: DType, shape: readonly Dim[]): Attr => ({ name: `${name}:0`, dtype: dtype === 'int32' || dtype === 'int64' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: tensorShape(shape.map(orMinus1)) });
   // Shards: consecutive weights, split at 4 MiB like the converter.
   const total = w.weights.reduce((s, x) => s + x.bytes.length, 0);
   const all = new Uint8Array(total);

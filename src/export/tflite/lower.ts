@@ -12,6 +12,7 @@ import { sliceBounds } from '../../ir/ops/structure.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { samePads } from '../../ir/shape.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
+import { chooseDims, fixDims, type DimChoice } from '../../ir/passes/fix-dims.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
@@ -20,8 +21,10 @@ import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 
 export interface TfliteLowerOptions {
-  /** Size given to run-time (null) batch dims; TFLite shapes are static. Default 1. */
+  /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
   batchSize?: number;
+  /** Sizes of every run-time dim (chooseDims); default: chosen from batchSize and the model. */
+  dims?: DimChoice[];
   description?: string;
   /** Quantize while lowering: int8 weights (dynamic), full integer (int8) or float16 weights. */
   quant?: QuantPlan;
@@ -143,7 +146,7 @@ export class Lowerer {
   shapeOf(value: string): number[] {
     const t = this.types.get(value);
     if (!t) throw new EdgelmError('input', `${this.file}: no type for value '${value}'`);
-    if (t.shape.some((d) => d === null)) throw new EdgelmError('unsupported', `${this.file}: value '${value}' has a dynamic shape [${t.shape.map((d) => d ?? '?')}]; TFLite needs static shapes`);
+    if (t.shape.some((d) => typeof d !== 'number')) throw new EdgelmError('unsupported', `${this.file}: value '${value}' has a run-time shape [${t.shape.join(', ')}] that fixing the input dims does not determine; TFLite needs static shapes`);
     return t.shape as number[];
   }
   dtypeOf(value: string): DType {
@@ -905,14 +908,10 @@ function pool(l: Lowerer, n: Node, a: Record<string, unknown>, op: 'MAX_POOL_2D'
   o.place();
 }
 
-/** Replaces run-time (null) dims of the graph inputs by `batch`: TFLite shapes are static. */
-function specialize(graph: Graph, batch: number): Graph {
-  return { ...graph, inputs: graph.inputs.map((i) => ({ ...i, shape: i.shape.map((d) => d ?? batch) })) };
-}
-
-/** Lowers a graph into the model description serializeTflite writes. */
+/** Lowers a graph into the model description serializeTflite writes. TFLite shapes are static: run-time dims are fixed first. */
 export function lowerToTflite(source: Graph, file: string, options: TfliteLowerOptions = {}): TflModel {
-  const graph = specialize(options.quant ? foldBatchNorm(source) : source, options.batchSize ?? 1);
+  const dims = options.dims ?? chooseDims(source, {}, options.batchSize ?? 1);
+  const graph = fixDims(options.quant ? foldBatchNorm(source) : source, dims);
   requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
   const io = options.quant?.mode === 'int8' ? options.quant.io : 'float';
@@ -931,7 +930,8 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
       l.emit('QUANTIZE', [u], [t], undefined, 2);
       t = u;
     }
-    l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d) => d ?? -1);
+    // A leading run-time dim stays resizable (-1 in the signature); the others are part of the graph's arithmetic.
+    l.tensors[t]!.shapeSignature = source.inputs.find((s) => s.name === i.name)!.shape.map((d, k) => (k === 0 && typeof d === 'string' && dims.find((c) => c.symbol === d)?.reason === 'batch' ? -1 : (i.shape[k] as number)));
     return t;
   });
   for (const node of graph.nodes) {

@@ -6,7 +6,10 @@ import { halfToFloat } from '../../ir/float16.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
 import { readInputFile } from '../files.js';
-import { ONNX_DOMAIN_OPS, ONNX_OPS, type OnnxCtx } from './ops.js';
+import type { OnnxCtx } from './ctx.js';
+import { ONNX_DOMAIN_OPS, ONNX_OPS } from './ops.js';
+import { SHAPE_FOLDS, dimsOf } from './shapes.js';
+import { symbolicDim, unnamedDim } from '../../ir/dim.js';
 import { attributes, decodeModel, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 
@@ -21,29 +24,14 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
   if (opset < ONNX_OPSET_RANGE[0] || opset > ONNX_OPSET_RANGE[1])
     throw new EdgelmError('unsupported', `${file}: ONNX opset ${opset} is not supported (${ONNX_OPSET_RANGE[0]}–${ONNX_OPSET_RANGE[1]})`);
 
-  const nodes = g.node ?? [];
-  // Default-domain ops by name, others (onnxruntime's com.microsoft) as `domain.op`.
-  const keyOf = (n: (typeof nodes)[number]): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType ?? ''}` : n.opType ?? '');
-  const translator = (key: string): ((c: OnnxCtx) => void) | undefined =>
-    Object.hasOwn(ONNX_OPS, key) ? ONNX_OPS[key] : Object.hasOwn(ONNX_DOMAIN_OPS, key) ? ONNX_DOMAIN_OPS[key] : undefined;
-  const unsupported = new Map<string, string>();
-  nodes.forEach((n, i) => {
-    const key = keyOf(n);
-    if (!translator(key) && !unsupported.has(key)) unsupported.set(key, n.name || `#${i}`);
-  });
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, [...Object.keys(ONNX_OPS), ...Object.keys(ONNX_DOMAIN_OPS)]);
-
   const b = new ReaderGraphBuilder(file);
   const values = new Map<string, string>(); // ONNX value name → IR value name
+  const unsupported = new Map<string, string>();
+  collectUnsupported(g, unsupported);
+  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, [...Object.keys(ONNX_OPS), ...Object.keys(SHAPE_FOLDS), 'If', ...Object.keys(ONNX_DOMAIN_OPS)]);
+
   const initializerNames = new Set<string>();
-  for (const t of g.initializer ?? []) {
-    const tensor = tensorFromProto(file, t);
-    if (!tensor.name) throw inputError(file, 'an initializer has no name');
-    if (!tensor.dtype.startsWith('float') && tensor.dtype !== 'int64' && tensor.dtype !== 'int32' && tensor.dtype !== 'bool' && tensor.dtype !== 'int8' && tensor.dtype !== 'uint8')
-      throw inputError(file, `initializer '${tensor.name}': dtype ${tensor.dtype} is not supported`);
-    values.set(tensor.name, b.addConstant(widen(tensor)));
-    initializerNames.add(tensor.name);
-  }
+  addInitializers(file, b, g, values, initializerNames);
   for (const vi of g.input ?? []) {
     const name = vi.name ?? '';
     if (initializerNames.has(name)) continue; // IR < 4: initializers are also listed as inputs
@@ -51,18 +39,69 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
     if (!tt) throw inputError(file, `input '${name}' is not a tensor`);
     const dtype = dtypeFromOnnx(tt.elemType ?? 0);
     if (!dtype) throw inputError(file, `input '${name}': unsupported element type ${tt.elemType}`);
-    const shape: Dim[] = (tt.shape?.dim ?? []).map((d) => {
-      if (d.dimValue !== null && d.dimValue !== undefined && (typeof d.dimValue === 'number' || typeof d.dimValue === 'object')) {
-        const v = num(d.dimValue);
-        if (d.dimParam || v <= 0) return null;
-        return v;
-      }
-      return null;
-    });
     if (!tt.shape) throw inputError(file, `input '${name}' has no shape`);
+    // A dim is its size, its dim_param (a named run-time dim), or a generated name when it has neither.
+    const shape: Dim[] = (tt.shape.dim ?? []).map((d, k) => {
+      if (d.dimParam) return symbolicDim(d.dimParam);
+      const v = d.dimValue !== null && d.dimValue !== undefined ? num(d.dimValue) : 0;
+      return v > 0 ? v : unnamedDim(name, k);
+    });
     values.set(name, b.addInput(name, dtype, shape));
   }
+  readNodes(file, opset, b, g.node ?? [], values);
 
+  const outputs = (g.output ?? []).map((o) => {
+    const v = values.get(o.name ?? '');
+    if (v === undefined) throw inputError(file, `graph output '${o.name}' is not computed by any node`);
+    return v;
+  });
+  const metadata: Record<string, string> = { producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), opset: String(opset) };
+  for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
+  const graph = b.build(g.name || 'model', 'onnx', outputs, metadata);
+  // Keep the source's output names: rename the IR values that carry them.
+  return renameOutputs(fusePatterns(graph), (g.output ?? []).map((o) => o.name ?? ''));
+}
+
+type GraphProto = NonNullable<ReturnType<typeof decodeModel>['graph']>;
+type NodeProto = NonNullable<GraphProto['node']>[number];
+
+/** Default-domain ops by name, others (onnxruntime's com.microsoft) as `domain.op`. */
+const keyOf = (n: NodeProto): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType ?? ''}` : n.opType ?? '');
+
+function translator(key: string): ((c: OnnxCtx) => void) | undefined {
+  const general = Object.hasOwn(ONNX_OPS, key) ? ONNX_OPS[key] : Object.hasOwn(ONNX_DOMAIN_OPS, key) ? ONNX_DOMAIN_OPS[key] : undefined;
+  const fold = Object.hasOwn(SHAPE_FOLDS, key) ? SHAPE_FOLDS[key] : undefined;
+  if (!fold) return general;
+  // Shape arithmetic first; what it cannot fold runs as the op (Shape-fed Equal on two symbols, …).
+  return (c) => {
+    if (fold(c)) return;
+    if (!general) throw c.fail('computes on shapes in a way edgelm cannot fold');
+    general(c);
+  };
+}
+
+/** Every op of the graph and of its If branches that no translation reads, with a node using it. */
+function collectUnsupported(g: GraphProto, out: Map<string, string>): void {
+  (g.node ?? []).forEach((n, i) => {
+    const key = keyOf(n);
+    if (key === 'If') for (const a of n.attribute ?? []) if (a.g) collectUnsupported(a.g, out);
+    if (key !== 'If' && !translator(key) && !out.has(key)) out.set(key, n.name || `#${i}`);
+  });
+}
+
+function addInitializers(file: string, b: ReaderGraphBuilder, g: GraphProto, values: Map<string, string>, names: Set<string>): void {
+  for (const t of g.initializer ?? []) {
+    const tensor = tensorFromProto(file, t);
+    if (!tensor.name) throw inputError(file, 'an initializer has no name');
+    if (!tensor.dtype.startsWith('float') && tensor.dtype !== 'int64' && tensor.dtype !== 'int32' && tensor.dtype !== 'bool' && tensor.dtype !== 'int8' && tensor.dtype !== 'uint8')
+      throw inputError(file, `initializer '${tensor.name}': dtype ${tensor.dtype} is not supported`);
+    values.set(tensor.name, b.addConstant(widen(tensor)));
+    names.add(tensor.name);
+  }
+}
+
+/** Translates nodes in order; `values` maps ONNX value names (outer scopes included) to IR values. */
+function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: readonly NodeProto[], values: Map<string, string>): void {
   nodes.forEach((n, index) => {
     const name = n.name || `${n.opType}_${index}`;
     const inputs = n.input ?? [];
@@ -93,19 +132,29 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
       },
       fail: (what) => new EdgelmError('unsupported', `${file}: node ${name} (${n.opType}): ${what}`),
     };
+    if (keyOf(n) === 'If') return inlineIf(file, opset, b, n, ctx, values);
     translator(keyOf(n))!(ctx);
   });
+}
 
-  const outputs = (g.output ?? []).map((o) => {
-    const v = values.get(o.name ?? '');
-    if (v === undefined) throw inputError(file, `graph output '${o.name}' is not computed by any node`);
-    return v;
+/**
+ * An If whose condition folds to a constant (PyTorch's `squeeze(d)` when dim d's size was unknown
+ * to the exporter): the taken branch's nodes are read in place, its outputs bound to the If's.
+ */
+function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodeProto, c: OnnxCtx, values: Map<string, string>): void {
+  const cond = dimsOf(c, 0);
+  if (!cond || cond.dims.length !== 1 || typeof cond.dims[0] !== 'number')
+    throw c.fail('the condition depends on run-time data; edgelm inlines an If only when its condition folds to a constant');
+  const branch = (n.attribute ?? []).find((a) => a.name === (cond.dims[0] ? 'then_branch' : 'else_branch'))?.g;
+  if (!branch) throw inputError(file, `node ${c.name} (If): no ${cond.dims[0] ? 'then' : 'else'}_branch`);
+  const scope = new Map(values);
+  addInitializers(file, b, branch, scope, new Set());
+  readNodes(file, opset, b, branch.node ?? [], scope);
+  (branch.output ?? []).forEach((o, i) => {
+    const v = scope.get(o.name ?? '');
+    if (v === undefined) throw inputError(file, `node ${c.name} (If): branch output '${o.name}' is not computed`);
+    c.bind(i, v);
   });
-  const metadata: Record<string, string> = { producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), opset: String(opset) };
-  for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
-  const graph = b.build(g.name || 'model', 'onnx', outputs, metadata);
-  // Keep the source's output names: rename the IR values that carry them.
-  return renameOutputs(fusePatterns(graph), (g.output ?? []).map((o) => o.name ?? ''));
 }
 
 /** Halfs are widened at import: the IR computes in float32. */

@@ -9,6 +9,7 @@ import type { Layout } from '../../ir/ops/nn.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
+import { unnamedDim } from '../../ir/dim.js';
 import { isRecord, readJsonFile, tfjsMetadata } from '../files.js';
 import { foldedShape, reshapeTargetFromFolded } from '../fold.js';
 import { readWeights } from '../tfjs-weights.js';
@@ -141,11 +142,12 @@ const TF_OPS: Record<string, (c: Ctx) => void> = {
     const xs = c.b.typeOf(c.input(2)).shape;
     const [ih, iw] = attrs.layout === 'NHWC' ? [xs[1], xs[2]] : [xs[2], xs[3]];
     const [oh, ow] = attrs.layout === 'NHWC' ? [outShape[1]!, outShape[2]!] : [outShape[2]!, outShape[3]!];
-    if (ih === null || iw === null || ih === undefined || iw === undefined) throw c.fail('transposed convolution needs static spatial dims');
+    if (typeof ih !== 'number' || typeof iw !== 'number') throw c.fail('transposed convolution needs static spatial dims');
     const strides = attrs.strides as number[];
     // The forward convolution this is the gradient of maps [oh, ow] to [ih, iw]; its pads are ours.
     const pads = [0, 0, 0, 0];
     const outputPadding = [0, 0];
+    if (typeof oh !== 'number' || typeof ow !== 'number') throw c.fail('transposed convolution needs a static output size');
     [[ih, oh, kh], [iw, ow, kw]].forEach(([inn, out, k], i) => {
       const full = (inn! - 1) * strides[i]! + k!;
       let total = 0;
@@ -396,10 +398,10 @@ export function readGraphModel(file: string, json: unknown = readJsonFile(file))
       const dims = (node.attr.shape?.shape as { dim?: unknown } | undefined)?.dim ?? [];
       // From untrusted JSON: a list of {size}, each an integer (negative: unknown); NaN dims would spread.
       if (!Array.isArray(dims)) throw inputError(file, `input '${node.name}': shape.dim must be a list`);
-      const shape: Dim[] = dims.map((d) => {
+      const shape: Dim[] = dims.map((d, i) => {
         const v = Number(isRecord(d) ? (d.size ?? -1) : Number.NaN);
         if (!Number.isSafeInteger(v)) throw inputError(file, `input '${node.name}': invalid dim ${JSON.stringify(d)}`);
-        return v < 0 ? null : v;
+        return v < 0 ? unnamedDim(node.name, i) : v;
       });
       irValues.set(node.name, b.addInput(node.name, dtype, shape));
       continue;

@@ -4,6 +4,7 @@ import { ReaderGraphBuilder } from '../builder.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { unnamedDim, type Dim } from '../../ir/dim.js';
 import { isRecord, readJsonFile, tfjsMetadata } from '../files.js';
 import { readWeights } from '../tfjs-weights.js';
 import { ACTIVATIONS, LAYERS, type LayerContext } from './layers.js';
@@ -109,10 +110,10 @@ export function readLayersModel(file: string, json: unknown = readJsonFile(file)
   return b.build(name, 'tfjs-layers', outNames, { producer: 'TensorFlow.js Layers', ...tfjsMetadata(json) });
 }
 
-function parseShape(file: string, layer: string, shape: unknown): (number | null)[] {
+function parseShape(file: string, layer: string, shape: unknown): Dim[] {
   if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isSafeInteger(d) && (d as number) > 0)))
     throw inputError(file, `layer '${layer}': batch_input_shape must be a list of positive integers or null`);
-  return shape as (number | null)[];
+  return (shape as (number | null)[]).map((d, i) => d ?? unnamedDim(layer, i));
 }
 
 function parseTopology(file: string, topology: Record<string, unknown>): { layers: LayerSpec[]; inputs: [string, number, number][]; outputs: [string, number, number][] } {

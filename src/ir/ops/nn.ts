@@ -2,8 +2,8 @@
 // TF's layout whatever the source: conv [kh, kw, in/group, out], depthwise [kh, kw, in, multiplier],
 // transposed conv [kh, kw, out, in], dense [in, out].
 import { defineOp, ShapeError, type Tf, type TfTensor, type ValueType } from '../op.js';
-import { normAxis, windowOut } from '../shape.js';
-import type { Dim } from '../tensor.js';
+import { broadcastDim, normAxis, windowOut } from '../shape.js';
+import { addDims, mulDims, subDims, type Dim } from '../dim.js';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 
 export type Layout = 'NHWC' | 'NCHW';
@@ -60,7 +60,7 @@ export const conv2d = defineOp({
   infer: ([x, w], a) => {
     const [kh, kw, cin, cout] = w!.shape as number[];
     const c = nhwc(x!.shape, a.layout)[3];
-    if (c !== null && cin! * a.group !== c)
+    if (typeof c === 'number' && cin! * a.group !== c)
       throw new ShapeError(`input has ${c} channels but the filter expects ${cin! * a.group} (group ${a.group})`);
     return [{ dtype: x!.dtype, shape: spatialOut(x!.shape, [kh!, kw!], a, cout!) }];
   },
@@ -86,7 +86,7 @@ export const depthwiseConv2d = defineOp({
   infer: ([x, w], a) => {
     const [kh, kw, cin, mult] = w!.shape as number[];
     const c = nhwc(x!.shape, a.layout)[3];
-    if (c !== null && cin !== c) throw new ShapeError(`input has ${c} channels but the depthwise filter expects ${cin}`);
+    if (typeof c === 'number' && cin !== c) throw new ShapeError(`input has ${c} channels but the depthwise filter expects ${cin}`);
     return [{ dtype: x!.dtype, shape: spatialOut(x!.shape, [kh!, kw!], a, cin! * mult!) }];
   },
   run: (tf, [x, w, b], a) => {
@@ -107,7 +107,7 @@ export const conv2dTranspose = defineOp({
     const [kh, kw, cout] = w!.shape as number[];
     const [n, h, wd] = nhwc(x!.shape, a.layout);
     const size = (d: Dim, i: 0 | 1, k: number): Dim =>
-      d === null ? null : (d - 1) * a.strides[i]! + k - a.pads[i]! - a.pads[i + 2]! + a.outputPadding[i]!;
+      addDims(mulDims(subDims(d, 1), a.strides[i]!), k - a.pads[i]! - a.pads[i + 2]! + a.outputPadding[i]!);
     return [{ dtype: x!.dtype, shape: fromNhwc([n, size(h, 0, kh!), size(wd, 1, kw!), cout!], a.layout) }];
   },
   run: (tf, [x, w, b], a) => {
@@ -166,7 +166,7 @@ export const dense = defineOp({
   infer: ([x, w]) => {
     const [din, dout] = w!.shape as number[];
     const last = x!.shape[x!.shape.length - 1];
-    if (last !== null && last !== din) throw new ShapeError(`input has ${last} features but the weight expects ${din}`);
+    if (typeof last === 'number' && last !== din) throw new ShapeError(`input has ${last} features but the weight expects ${din}`);
     return [{ dtype: x!.dtype, shape: [...x!.shape.slice(0, -1), dout!] }];
   },
   run: (tf, [x, w, b]) => {
@@ -214,10 +214,10 @@ function broadcastDims(a: Dim[], b: Dim[]): Dim[] {
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
-    // Missing leading dims broadcast as 1; a run-time dim (null) must stay null, so no `?? 1` here.
+    // Missing leading dims broadcast as 1.
     const x = i < n - a.length ? 1 : a[i - (n - a.length)]!;
     const y = i < n - b.length ? 1 : b[i - (n - b.length)]!;
-    out.push(x === 1 ? y : y === 1 ? x : x === null ? y : x);
+    out.push(broadcastDim(x, y, a, b));
   }
   return out;
 }

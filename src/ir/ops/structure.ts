@@ -1,47 +1,40 @@
 // Ops that move or select data without arithmetic, casts, and reductions.
 import { DTYPES, type DType } from '../dtype.js';
 import { defineOp, ShapeError, type Tf, type TfTensor } from '../op.js';
-import { normAxis } from '../shape.js';
-import type { Dim } from '../tensor.js';
+import { addDims, divDims, floorDivDim, isStaticDim, productDims, subDims, type Dim } from '../dim.js';
+import { broadcast, formatShape, normAxis } from '../shape.js';
 
 /** Shape after reshape: 0 copies the input's dim at that index, one −1 is inferred. */
-export function reshapeTarget(input: readonly Dim[], target: readonly number[]): Dim[] {
+export function reshapeTarget(input: readonly Dim[], target: readonly Dim[]): Dim[] {
   const out: Dim[] = target.map((d, i) => (d === 0 ? (input[i] === undefined ? bad() : input[i]!) : d));
   function bad(): never {
     throw new ShapeError(`reshape target [${target}] copies a dim (0) beyond input rank ${input.length}`);
   }
   const inferAt = out.indexOf(-1);
   if (out.lastIndexOf(-1) !== inferAt) throw new ShapeError(`reshape target [${target}] has more than one −1`);
-  if (out.some((d) => d !== null && (d < -1 || !Number.isInteger(d)))) throw new ShapeError(`reshape target [${target}] has an invalid dim`);
+  if (out.some((d) => isStaticDim(d) && (d < -1 || !Number.isInteger(d)))) throw new ShapeError(`reshape target [${target}] has an invalid dim`);
   // Dims copied from the input cancel out of the element count, known or not.
   const copied = new Set(target.flatMap((d, i) => (d === 0 ? [i] : [])));
-  let inKnown = 1;
-  let inUnknown = false;
-  input.forEach((d, i) => {
-    if (copied.has(i)) return;
-    if (d === null) inUnknown = true;
-    else inKnown *= d;
-  });
-  let outKnown = 1;
-  out.forEach((d, i) => {
-    if (i !== inferAt && !copied.has(i) && d !== null) outKnown *= d;
-  });
+  const inTotal = productDims(input.filter((_, i) => !copied.has(i)));
+  const outTotal = productDims(out.filter((_, i) => i !== inferAt && !copied.has(i)));
   if (inferAt >= 0) {
-    if (inUnknown) out[inferAt] = null;
-    else if (outKnown === 0 || inKnown % outKnown !== 0)
-      throw new ShapeError(`cannot reshape ${inKnown} elements into [${target}]`);
-    else out[inferAt] = inKnown / outKnown;
-  } else if (!inUnknown && inKnown !== outKnown) {
-    throw new ShapeError(`cannot reshape [${input.map((d) => d ?? '?')}] into [${target}]`);
+    const q = divDims(inTotal, outTotal);
+    if (q !== undefined) out[inferAt] = q;
+    else if (isStaticDim(inTotal) && isStaticDim(outTotal)) throw new ShapeError(`cannot reshape ${inTotal} elements into [${target}]`);
+    // Not divisible symbolically (a product the target regroups): exact at run time, opaque here.
+    else out[inferAt] = isStaticDim(outTotal) ? floorDivDim(inTotal, outTotal) : `div((${inTotal}),(${outTotal}))`;
+  } else if (isStaticDim(inTotal) && isStaticDim(outTotal) && inTotal !== outTotal) {
+    throw new ShapeError(`cannot reshape ${formatShape(input)} into [${target}]`);
   }
   return out;
 }
 
 export const reshape = defineOp({
   arity: [1, 1],
-  attrs: { shape: [] as number[] },
+  attrs: { shape: [] as Dim[] },
+  dimAttrs: ['shape'],
   infer: ([x], a) => [{ dtype: x!.dtype, shape: reshapeTarget(x!.shape, a.shape) }],
-  run: (tf, [x], a) => [tf.reshape(x!, a.shape.map((d, i) => (d === 0 ? x!.shape[i]! : d)))],
+  run: (tf, [x], a) => [tf.reshape(x!, (a.shape as number[]).map((d, i) => (d === 0 ? x!.shape[i]! : d)))],
 });
 
 export const transpose = defineOp({
@@ -62,7 +55,7 @@ export const concat = defineOp({
     const rank = xs[0]!.shape.length;
     const axis = normAxis(a.axis, rank);
     const shape = [...xs[0]!.shape];
-    shape[axis] = xs.reduce<Dim>((s, x) => (s === null || x.shape[axis] === null ? null : s + x.shape[axis]!), 0);
+    shape[axis] = xs.reduce<Dim>((s, x) => addDims(s, x.shape[axis]!), 0);
     return [{ dtype: xs[0]!.dtype, shape }];
   },
   run: (tf, xs, a) => [tf.concat(xs, a.axis)],
@@ -75,7 +68,7 @@ export const split = defineOp({
   infer: ([x], a) => {
     const axis = normAxis(a.axis, x!.shape.length);
     const total = a.sizes.reduce((s, d) => s + d, 0);
-    if (x!.shape[axis] !== null && x!.shape[axis] !== total)
+    if (isStaticDim(x!.shape[axis]!) && x!.shape[axis] !== total)
       throw new ShapeError(`split sizes [${a.sizes}] do not add up to dim ${x!.shape[axis]}`);
     return a.sizes.map((d) => ({ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? d : s)) }));
   },
@@ -85,17 +78,18 @@ export const split = defineOp({
 /** Python-style strided slice along the listed axes (ONNX Slice semantics, ends clamped). */
 export const slice = defineOp({
   arity: [1, 1],
-  attrs: { starts: [] as number[], ends: [] as number[], axes: [] as number[], steps: [] as number[] },
+  attrs: { starts: [] as Dim[], ends: [] as Dim[], axes: [] as number[], steps: [] as number[] },
+  dimAttrs: ['starts', 'ends'],
   infer: ([x], a) => {
     const shape = [...x!.shape];
     a.axes.forEach((ax, j) => {
       const axis = normAxis(ax, shape.length);
-      const d = shape[axis]!;
-      shape[axis] = d === null ? null : sliceLength(d, a.starts[j]!, a.ends[j]!, a.steps[j] ?? 1);
+      shape[axis] = symbolicSliceLength(shape[axis]!, a.starts[j]!, a.ends[j]!, a.steps[j] ?? 1);
     });
     return [{ dtype: x!.dtype, shape }];
   },
-  run: (tf, [x], a) => {
+  run: (tf, [x], attrs) => {
+    const a = attrs as typeof attrs & { starts: number[]; ends: number[] };
     const rank = x!.rank;
     const begin = new Array<number>(rank).fill(0);
     const end = [...x!.shape];
@@ -132,6 +126,22 @@ export function sliceBounds(d: number, start: number, end: number, step: number)
   return [b, e, step];
 }
 
+/** Ends at or past this mean "to the end" (ONNX exporters write INT64_MAX, clamped to int32). */
+const TO_END = 2147483647;
+
+/**
+ * Slice length where the dim or a bound is a run-time value. Exact for static operands; for
+ * symbolic ones with step 1 it assumes the bounds lie inside the dim, as the exporters' slices do
+ * (`x[:, -1]`, `cache[:seq]`, `mask[k − q : k]`); other cases are a derived symbol.
+ */
+export function symbolicSliceLength(d: Dim, start: Dim, end: Dim, step: number): Dim {
+  if (isStaticDim(d) && isStaticDim(start) && isStaticDim(end)) return sliceLength(d, start, end, step);
+  if (step !== 1) return `slice(${d},${start},${end},${step})`;
+  const resolve = (v: Dim): Dim => (isStaticDim(v) ? (v >= TO_END ? d : v < 0 ? addDims(d, v) : v) : v);
+  const len = subDims(resolve(end), resolve(start));
+  return isStaticDim(len) ? Math.max(0, isStaticDim(d) ? Math.min(d, len) : len) : len;
+}
+
 export function sliceLength(d: number, start: number, end: number, step: number): number {
   const [b, e, s] = sliceBounds(d, start, end, step);
   return Math.max(0, Math.ceil((e - b) / s));
@@ -158,7 +168,7 @@ export const squeeze = defineOp({
   attrs: { axes: [] as number[] },
   infer: ([x], a) => {
     const axes = a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.shape.length)) : x!.shape.flatMap((d, i) => (d === 1 ? [i] : []));
-    for (const ax of axes) if (x!.shape[ax] !== 1 && x!.shape[ax] !== null) throw new ShapeError(`cannot squeeze axis ${ax} of size ${x!.shape[ax]}`);
+    for (const ax of axes) if (x!.shape[ax] !== 1 && isStaticDim(x!.shape[ax]!)) throw new ShapeError(`cannot squeeze axis ${ax} of size ${x!.shape[ax]}`);
     return [{ dtype: x!.dtype, shape: x!.shape.filter((_, i) => !axes.includes(i)) }];
   },
   run: (tf, [x], a) => [tf.squeeze(x!, a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.rank)) : undefined)],
@@ -188,7 +198,7 @@ export const pad = defineOp({
   infer: ([x], a) => {
     const r = x!.shape.length;
     if (a.pads.length !== 2 * r) throw new ShapeError(`pads [${a.pads}] need ${2 * r} entries for rank ${r}`);
-    return [{ dtype: x!.dtype, shape: x!.shape.map((d, i) => (d === null ? null : d + a.pads[i]! + a.pads[i + r]!)) }];
+    return [{ dtype: x!.dtype, shape: x!.shape.map((d, i) => addDims(d, a.pads[i]! + a.pads[i + r]!)) }];
   },
   run: (tf, [x], a) => {
     const r = x!.rank;
@@ -221,19 +231,48 @@ export const shape = defineOp({
 /** Broadcasts to a shape (numpy rules; the result has the larger of each dim). */
 export const expand = defineOp({
   arity: [1, 1],
-  attrs: { shape: [] as number[] },
-  infer: ([x], a) => [{ dtype: x!.dtype, shape: expandShape(x!.shape, a.shape) }],
-  run: (tf, [x], a) => [tf.broadcastTo(x!, expandShape(x!.shape, a.shape) as number[])],
+  attrs: { shape: [] as Dim[] },
+  dimAttrs: ['shape'],
+  infer: ([x], a) => [{ dtype: x!.dtype, shape: broadcast(x!.shape, a.shape) }],
+  run: (tf, [x], a) => [tf.broadcastTo(x!, broadcast(x!.shape, a.shape) as number[])],
 });
 
-function expandShape(x: readonly Dim[], target: readonly number[]): Dim[] {
-  const n = Math.max(x.length, target.length);
-  return Array.from({ length: n }, (_, i) => {
-    const a = x[i - (n - x.length)] ?? 1;
-    const b = target[i - (n - target.length)] ?? 1;
-    return a === 1 ? b : a;
-  });
-}
+/** A small integer tensor whose elements are dims (a shape computed from run-time dims). */
+export const dimValues = defineOp({
+  arity: [0, 0],
+  attrs: { values: [] as Dim[], shape: [] as number[], dtype: 'int64' as DType },
+  dimAttrs: ['values'],
+  infer: (_, a) => [{ dtype: a.dtype, shape: [...a.shape] }],
+  run: (tf, _, a) => [tf.tensor(a.values as number[], a.shape, tfDType(a.dtype) === 'float32' ? 'float32' : 'int32')],
+});
+
+/** start, start + delta, … up to limit (exclusive), as ONNX Range; bounds may be run-time dims. */
+export const range = defineOp({
+  arity: [0, 0],
+  attrs: { start: 0 as Dim, limit: 0 as Dim, delta: 1, dtype: 'int64' as DType },
+  dimAttrs: ['start', 'limit'],
+  infer: (_, a) => {
+    const span = subDims(a.limit, a.start);
+    const n = isStaticDim(span) ? Math.max(0, Math.ceil(span / a.delta)) : a.delta === 1 ? span : `range(${a.start},${a.limit},${a.delta})`;
+    return [{ dtype: a.dtype, shape: [n] }];
+  },
+  run: (tf, _, attrs) => {
+    const a = attrs as typeof attrs & { start: number; limit: number };
+    return [tf.range(a.start, a.limit, a.delta, tfDType(a.dtype) === 'float32' ? 'float32' : 'int32')];
+  },
+});
+
+/** A tensor of one value (ONNX ConstantOfShape) whose shape may hold run-time dims. */
+export const fill = defineOp({
+  arity: [0, 0],
+  attrs: { shape: [] as Dim[], value: 0, dtype: 'float32' as DType },
+  dimAttrs: ['shape'],
+  infer: (_, a) => [{ dtype: a.dtype, shape: [...a.shape] }],
+  run: (tf, _, a) => {
+    const dt = tfDType(a.dtype);
+    return [tf.fill(a.shape as number[], dt === 'bool' ? Number(a.value !== 0) : a.value, dt === 'bool' ? 'bool' : dt)];
+  },
+});
 
 type Reducer = (tf: Tf, x: TfTensor, axes: number[], keep: boolean) => TfTensor;
 function reduction(fn: Reducer) {

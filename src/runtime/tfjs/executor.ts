@@ -1,6 +1,7 @@
 import { EdgelmError } from '../../errors.js';
 import { decodeHalfs } from '../../ir/float16.js';
-import type { Graph, Node } from '../../ir/graph.js';
+import type { Attrs, Graph, Node } from '../../ir/graph.js';
+import { bindShape, evalDim, type Dim } from '../../ir/dim.js';
 import type { Tf, TfTensor } from '../../ir/op.js';
 import { tfDType } from '../../ir/ops/structure.js';
 import { attrsOf, opDef } from '../../ir/registry.js';
@@ -52,9 +53,13 @@ export class GraphExecutor {
  */
 export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTensor>, feeds: Record<string, TfTensor>, fetch: readonly string[]): TfTensor[] {
   const values = new Map<string, TfTensor>(weights);
+  // Run-time dims take their sizes from the fed tensors' shapes.
+  const dims = new Map<string, number>();
   for (const input of graph.inputs) {
     const t = feeds[input.name];
     if (!t) throw new EdgelmError('usage', `${graph.name}: no value given for input '${input.name}'`);
+    // A mismatch with a static dim is left to the ops, which name the node.
+    bindShape(input.shape, t.shape, dims);
     const want = tfDType(input.dtype);
     values.set(input.name, t.dtype === want ? t : tf.cast(t, want));
   }
@@ -71,7 +76,7 @@ export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTen
     while (ins.length && ins[ins.length - 1] === undefined) ins.pop();
     let outs: TfTensor[];
     try {
-      outs = opDef(node.op).run(tf, ins as TfTensor[], attrsOf(node));
+      outs = opDef(node.op).run(tf, ins as TfTensor[], resolveDims(node, dims, graph.name));
     } catch (e) {
       if (e instanceof EdgelmError) throw e;
       throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) failed: ${(e as Error).message.split('\n')[0]}`);
@@ -86,6 +91,22 @@ export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTen
     if (!v) throw new EdgelmError('usage', `${graph.name}: no value named '${name}'`);
     return v;
   });
+}
+
+/** The node's attributes with their run-time dims evaluated (see OpDef.dimAttrs). */
+function resolveDims(node: Node, dims: ReadonlyMap<string, number>, model: string): Attrs {
+  const attrs = attrsOf(node);
+  for (const k of opDef(node.op).dimAttrs ?? []) {
+    const v = attrs[k];
+    const one = (d: Dim): number => {
+      const x = evalDim(d, dims);
+      if (x === undefined) throw new EdgelmError('unsupported', `${model}: node ${node.name} (${node.op}): the run-time dim '${d}' is not known from the inputs' shapes`);
+      return x;
+    };
+    if (Array.isArray(v)) attrs[k] = (v as Dim[]).map(one);
+    else if (typeof v === 'string' || typeof v === 'number') attrs[k] = one(v);
+  }
+  return attrs;
 }
 
 /** The nodes that the fetched values depend on (all of them for the usual fetches). */
