@@ -17,3 +17,21 @@ export function summary(fields: Record<string, unknown>, text: string): Summary 
   Object.defineProperty(s, 'text', { enumerable: false });
   return s;
 }
+
+/** `--shape NAME=1x128` (repeatable) → { NAME: [1, 128] }; commander collects the values. */
+export function shapeOption(values: readonly string[] = []): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const v of values) {
+    const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(v);
+    if (!m) throw usageError(`--shape: expected NAME=1x128 (sizes joined by x), got '${v}'`);
+    out[m[1]!] = m[2]!.split('x').map(Number);
+  }
+  return out;
+}
+
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** "batch_size=1 (batch), sequence_length=64 (bound)": which sizes a static-shape export used. */
+export function describeDims(dims: readonly { symbol: string; size: number; reason: string }[]): string {
+  return dims.map((d) => `${d.symbol}=${d.size} (${d.reason === 'bound' ? 'the model’s limit' : d.reason === 'default' ? 'default' : d.reason === 'given' ? '--shape' : 'batch'})`).join(', ');
+}

@@ -2,7 +2,7 @@
 import { dirname, extname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
-import type { DimChoice } from '../ir/passes/fix-dims.js';
+import { chooseDims, type DimChoice } from '../ir/passes/fix-dims.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import { checkNotInput, writeAtomic } from './write.js';
 
@@ -14,6 +14,8 @@ export interface ExportOptions {
   batchSize?: number;
   /** Sizes of run-time dims for formats with static shapes (TFLite): see chooseDims. */
   dims?: DimChoice[];
+  /** Input shapes that fix run-time dims (`--shape NAME=1x128`), when `dims` is not given. */
+  shapes?: Record<string, number[]>;
   /** Quantize while writing (see src/quantize/plan.ts). */
   quant?: QuantPlan;
   /** ONNX: weights in an external data file beside the model (automatic past 2 GiB). */
@@ -54,8 +56,10 @@ export function tfjsModelPath(out: string): string {
 /** The files an export to `out` consists of: one file, or model.json and its weight shards for TF.js. */
 export async function exportFiles(graph: Graph, format: ExportFormat, out: string, options: ExportOptions = {}): Promise<ExportedFile[]> {
   switch (format) {
-    case 'tflite':
-      return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, ...(options.dims ? { dims: options.dims } : {}), ...(options.quant ? { quant: options.quant } : {}) }) }];
+    case 'tflite': {
+      const dims = options.dims ?? tfliteDims(graph, options);
+      return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, dims, ...(options.quant ? { quant: options.quant } : {}) }) }];
+    }
     case 'onnx': {
       const r = (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant, { externalData: options.externalData === true });
       // The model file first (the one to open), its external data beside it.
@@ -69,6 +73,11 @@ export async function exportFiles(graph: Graph, format: ExportFormat, out: strin
   }
 }
 
+/** The sizes a TFLite export gives the graph's run-time dims (TFLite shapes are static). */
+export function tfliteDims(graph: Graph, options: Pick<ExportOptions, 'batchSize' | 'shapes'> = {}): DimChoice[] {
+  return chooseDims(graph, options.shapes ?? {}, options.batchSize ?? 1);
+}
+
 /** Single-file export (TFLite, ONNX) as bytes. */
 export async function exportGraph(graph: Graph, format: 'tflite' | 'onnx', file: string, options: ExportOptions = {}): Promise<Uint8Array> {
   return (await exportFiles(graph, format, file, options))[0]!.bytes;
@@ -79,10 +88,11 @@ export async function exportGraph(graph: Graph, format: 'tflite' | 'onnx', file:
  * so that a reader never finds it without its shards. Returns the files and their total size; the
  * first file is the one to open.
  */
-export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number }> {
-  const files = await exportFiles(graph, format, out, options);
+export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number; fixedDims: DimChoice[] }> {
+  const fixedDims = format === 'tflite' ? options.dims ?? tfliteDims(graph, options) : [];
+  const files = await exportFiles(graph, format, out, { ...options, ...(format === 'tflite' ? { dims: fixedDims } : {}) });
   for (const f of files) checkNotInput(f.path, inputs);
   // Companion files (shards, external data) first, the file that references them last.
   for (const f of [...files.slice(1), files[0]!]) writeAtomic(f.path, f.bytes);
-  return { files: files.map((f) => f.path), bytes: files.reduce((s, f) => s + f.bytes.length, 0) };
+  return { files: files.map((f) => f.path), bytes: files.reduce((s, f) => s + f.bytes.length, 0), fixedDims };
 }

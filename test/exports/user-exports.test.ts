@@ -32,6 +32,7 @@ function expectClose(got: Record<string, Float32Array>, want: Record<string, Flo
   for (const [name, w] of Object.entries(want)) {
     expect(got[name], name).toBeDefined();
     expect(got[name]!.length, name).toBe(w.length);
+    expect(Math.max(...w.map(Math.abs)), `${name}: the reference is all zeros`).toBeGreaterThan(1e-3);
     expect(cosine(got[name]!, w), name).toBeGreaterThanOrEqual(min);
   }
 }

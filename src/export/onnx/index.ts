@@ -91,9 +91,9 @@ class Writer {
       return this.op('Cast', [half], { to: attr.i(DTYPES.float32.onnx) });
     }
     if (plan.mode === 'int8' && !this.q8) return this.init(base, 'float32', shape, data);
-    const granularity = weightGranularity(plan, node.op, 'onnx');
-    if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: block-wise weights are for MatMul/Gemm weights (onnxruntime MatMulNBits), not ${node.op} (node ${node.name}); use --granularity channel or tensor, or --exclude it`);
-    const q = quantizeWeights(base, data, shape, plan, granularity, channelAxis);
+    // Blocks are for MatMul weights (MatMulNBits); convolutions of the same model get int8 per channel.
+    const blocked = weightGranularity(plan, node.op, 'onnx') === 'block';
+    const q = quantizeWeights(base, data, shape, blocked ? { ...plan, bits: 8 } : plan, blocked ? 'channel' : weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel', channelAxis);
     if (this.q8) this.weightScales = q.params.scale;
     return this.dequantized(base, shape, q, channelAxis);
   }

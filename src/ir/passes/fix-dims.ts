@@ -42,14 +42,23 @@ export function chooseDims(graph: Graph, given: Record<string, number[]> = {}, b
     if (err) throw new EdgelmError('usage', `--shape ${name}=${sizes.join('x')}: ${err} (declared [${input.shape.join(', ')}])`);
     for (const [s, v] of bindings) if (!before.has(s)) choices.push({ symbol: s, size: v, reason: 'given' });
   }
-  const bounds = symbolBounds(graph);
+  // Sums the model bounds (`past + seq ≤ 64` from a mask it slices): their unset atoms share the bound.
+  for (const [expr, bound] of symbolBounds(graph)) {
+    const free = dimSymbols(expr).filter((s) => !bindings.has(s));
+    const taken = evalDim(expr, new Map([...bindings, ...free.map((s): [string, number] => [s, 0])])) ?? 0;
+    const each = Math.min(DEFAULT_DIM_SIZE, Math.max(1, Math.floor((bound - taken) / Math.max(1, free.length))));
+    for (const s of free)
+      if (!graph.inputs.some((i) => i.shape[0] === s)) {
+        bindings.set(s, each);
+        choices.push({ symbol: s, size: each, reason: 'bound' });
+      }
+  }
   for (const i of graph.inputs)
     i.shape.forEach((d, k) => {
       if (typeof d !== 'string' || evalDim(d, bindings) !== undefined) return;
       const free = dimSymbols(d).filter((s) => !bindings.has(s));
       if (free.length !== 1 || free[0] !== d) return; // a compound dim: solved once its atoms are known
-      const bound = bounds.get(d);
-      const [size, reason]: [number, DimChoice['reason']] = k === 0 ? [batch, 'batch'] : bound !== undefined ? [Math.min(bound, DEFAULT_DIM_SIZE), 'bound'] : [DEFAULT_DIM_SIZE, 'default'];
+      const [size, reason]: [number, DimChoice['reason']] = k === 0 ? [batch, 'batch'] : [DEFAULT_DIM_SIZE, 'default'];
       bindings.set(d, size);
       choices.push({ symbol: d, size, reason });
     });
@@ -61,7 +70,10 @@ export function chooseDims(graph: Graph, given: Record<string, number[]> = {}, b
   return choices;
 }
 
-/** Upper bounds the graph implies for atom symbols: `x[:s]` on a static axis of size n gives s ≤ n. */
+/**
+ * Upper bounds the graph implies: `x[:e]` on a static axis of size n gives e ≤ n, for e a symbol or
+ * a sum of symbols (the smallest bound per expression, fewest symbols first).
+ */
 function symbolBounds(graph: Graph): Map<string, number> {
   const bounds = new Map<string, number>();
   const types = inferTypes(graph, graph.name);
@@ -72,10 +84,10 @@ function symbolBounds(graph: Graph): Map<string, number> {
     ((n.attrs.axes ?? []) as number[]).forEach((ax, j) => {
       const d = shape[ax < 0 ? ax + shape.length : ax];
       const e = ends[j];
-      if (typeof d === 'number' && typeof e === 'string' && dimSymbols(e).length === 1 && dimSymbols(e)[0] === e) bounds.set(e, Math.min(bounds.get(e) ?? d, d));
+      if (typeof d === 'number' && typeof e === 'string' && /^[A-Za-z_][\w.:]*( \+ [A-Za-z_][\w.:]*)*$/.test(e)) bounds.set(e, Math.min(bounds.get(e) ?? d, d));
     });
   }
-  return bounds;
+  return new Map([...bounds].sort(([a], [b]) => dimSymbols(a).length - dimSymbols(b).length));
 }
 
 const fixAttr = (v: AttrValue, b: ReadonlyMap<string, number>): AttrValue =>
@@ -103,7 +115,14 @@ export function fixDims(graph: Graph, choices: readonly DimChoice[]): Graph {
     constants,
   };
   // Shapes follow from the inputs; re-inferred so outputs declared with other symbols get sizes too.
-  const types = inferTypes(out, graph.name);
+  let types: ReturnType<typeof inferTypes>;
+  try {
+    types = inferTypes(out, graph.name);
+  } catch (e) {
+    if (!(e instanceof EdgelmError)) throw e;
+    const sizes = choices.map((c) => `${c.symbol}=${c.size}`).join(', ');
+    throw new EdgelmError('usage', `${e.message.replace(/\.$/, '')} — with run-time dims fixed to ${sizes}; choose sizes with --shape NAME=1x…`);
+  }
   out.outputs = out.outputs.map((o) => ({ ...o, shape: types.get(o.name)?.shape ?? o.shape }));
   return out;
 }
