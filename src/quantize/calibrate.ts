@@ -5,6 +5,7 @@ import { EdgelmError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { inferTypes } from '../ir/infer.js';
 import { isFloatDType } from '../ir/dtype.js';
+import { productDims } from '../ir/dim.js';
 import { loadTf, type Backend } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
 import type { Range } from './plan.js';
@@ -21,6 +22,9 @@ export interface CalibrateOptions {
   backend?: Backend;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Activation bytes a calibration batch may hold (all its values for one batch, at most). */
+const CALIBRATION_BYTES = 64 * 2 ** 20;
 
 /** Values kept per tensor for percentiles: a deterministic stride sample bounds memory. */
 const PERCENTILE_SAMPLE = 1 << 20;
@@ -40,31 +44,35 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
   const method = opts.method ?? 'minmax';
   try {
     const input = graph.inputs[0]!;
-    for (const b of batches(fitted, opts.batchSize ?? 64)) {
+    const watch = new Set(values);
+    // Batches small enough that one sample's activations times the batch stay within the budget.
+    const bytesPerSample = (v: string): number => {
+      const d = productDims(types.get(v)!.shape.slice(1));
+      return typeof d === 'number' ? 4 * d : 0;
+    };
+    const perSample = values.reduce((s, v) => s + bytesPerSample(v), 0);
+    const batchSize = Math.max(1, Math.min(opts.batchSize ?? 64, Math.floor(CALIBRATION_BYTES / Math.max(1, perSample))));
+    for (const b of batches(fitted, batchSize)) {
       if (b.start >= n) break;
       const rows = Math.min(b.shape[0]!, n - b.start);
       const per = b.x.length / b.shape[0]!;
       const x = tf.tensor(b.x.subarray(0, rows * per), [rows, ...b.shape.slice(1)], b.x instanceof Int32Array ? 'int32' : 'float32');
-      const outs = exec.run({ [input.name]: x }, values);
-      const datas = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
-      // A fetched value may be the fed tensor itself or appear twice (identity ops): dispose each once.
-      for (const t of new Set([...outs, x])) t.dispose();
-      for (let i = 0; i < values.length; i++) {
-        const d = datas[i]!;
-        const r = ranges.get(values[i]!)!;
-        for (let j = 0; j < d.length; j++) {
-          const v = d[j]!;
-          if (v < r.min) r.min = v;
-          if (v > r.max) r.max = v;
-        }
-        if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new EdgelmError('input', `calibration: value '${values[i]}' is NaN or infinite on the calibration data`);
+      // Running statistics, taken as each value is computed: memory holds the live activations only.
+      exec.observe({ [input.name]: x }, watch, (name, t) => {
+        const r = ranges.get(name)!;
+        const [lo, hi] = [tf.min(t).dataSync()[0]!, tf.max(t).dataSync()[0]!];
+        if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new EdgelmError('input', `calibration: value '${name}' is NaN or infinite on the calibration data`);
+        r.min = Math.min(r.min, lo);
+        r.max = Math.max(r.max, hi);
         if (method === 'percentile') {
+          const d = t.dataSync() as Float32Array;
           const stride = Math.max(1, Math.ceil((d.length * n) / rows / PERCENTILE_SAMPLE));
           const kept = new Float32Array(Math.ceil(d.length / stride));
           for (let j = 0, k = 0; j < d.length; j += stride) kept[k++] = d[j]!;
-          (samples.get(values[i]!) ?? samples.set(values[i]!, []).get(values[i]!)!).push(kept);
+          (samples.get(name) ?? samples.set(name, []).get(name)!).push(kept);
         }
-      }
+      });
+      x.dispose();
       opts.onProgress?.(b.start + rows, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }

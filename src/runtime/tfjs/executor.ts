@@ -41,6 +41,17 @@ export class GraphExecutor {
     return this.tf.tidy(() => forward(this.tf, this.graph, this.constants, feeds, fetch));
   }
 
+  /**
+   * Runs the graph and shows `observe` each value named in `watch` once it is computed; values are
+   * freed after their last reader, so memory holds the live activations only, not every one of them
+   * (calibration of DenseNet-sized graphs). The callback must not keep the tensor.
+   */
+  observe(feeds: Record<string, TfTensor>, watch: ReadonlySet<string>, observe: (name: string, t: TfTensor) => void): void {
+    this.tf.tidy(() => {
+      forward(this.tf, this.graph, this.constants, feeds, this.graph.outputs.map((o) => o.name), { watch, observe });
+    });
+  }
+
   dispose(): void {
     for (const t of this.constants.values()) t.dispose();
     this.constants.clear();
@@ -51,7 +62,14 @@ export class GraphExecutor {
  * Runs the graph's nodes on `weights` (constants, or training variables) and `feeds`; returns the
  * values named in `fetch`. The caller owns the scope (tidy, or a gradient tape).
  */
-export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTensor>, feeds: Record<string, TfTensor>, fetch: readonly string[]): TfTensor[] {
+export function forward(
+  tf: Tf,
+  graph: Graph,
+  weights: ReadonlyMap<string, TfTensor>,
+  feeds: Record<string, TfTensor>,
+  fetch: readonly string[],
+  observer?: { watch: ReadonlySet<string>; observe: (name: string, t: TfTensor) => void },
+): TfTensor[] {
   const values = new Map<string, TfTensor>(weights);
   // Run-time dims take their sizes from the fed tensors' shapes.
   const dims = new Map<string, number>();
@@ -64,7 +82,14 @@ export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTen
     values.set(input.name, t.dtype === want ? t : tf.cast(t, want));
   }
   const needed = neededNodes(graph, fetch);
-  for (const node of graph.nodes) {
+  // With an observer, intermediates are freed after their last reader (fetched values are kept).
+  const lastUse = new Map<string, number>();
+  if (observer) graph.nodes.forEach((n, i) => n.inputs.forEach((v) => v && lastUse.set(v, i)));
+  const keep = new Set([...fetch, ...weights.keys(), ...graph.inputs.map((i) => i.name)]);
+  const keptTensors = new Set([...keep].map((k) => values.get(k)).filter((t): t is TfTensor => t !== undefined));
+  const holders = new Map<TfTensor, number>();
+  for (const input of graph.inputs) if (observer?.watch.has(input.name)) observer.observe(input.name, values.get(input.name)!);
+  for (const [index, node] of graph.nodes.entries()) {
     if (!needed.has(node)) continue;
     const ins = node.inputs.map((name) => {
       if (!name) return undefined;
@@ -83,8 +108,22 @@ export function forward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TfTen
     }
     node.outputs.forEach((o, i) => {
       const t = outs[i];
-      if (t) values.set(o, t);
+      if (!t) return;
+      values.set(o, t);
+      holders.set(t, (holders.get(t) ?? 0) + 1);
+      if (observer?.watch.has(o)) observer.observe(o, t);
     });
+    if (observer)
+      for (const v of new Set([...node.inputs, ...node.outputs])) {
+        if (!v || keep.has(v) || (lastUse.get(v) ?? -1) > index) continue;
+        const t = values.get(v);
+        values.delete(v);
+        if (!t) continue;
+        // Identity-like ops may return their input tensor: freed when no live value holds it.
+        const left = (holders.get(t) ?? 1) - 1;
+        holders.set(t, left);
+        if (left === 0 && !keptTensors.has(t)) t.dispose();
+      }
   }
   return fetch.map((name) => {
     const v = values.get(name);
