@@ -159,6 +159,8 @@ function sliceDims(c: OnnxCtx): boolean {
   const [starts, ends, steps] = [1, 2, 4].map((i) => (c.input(i) ? c.konst(i) : undefined));
   if (!starts || !ends || (c.input(4) && !steps) || (c.input(3) && !c.konst(3))) return false;
   const step = steps ? values(steps)[0]! : 1;
+  // Fractional bounds (a damaged file) are refused by the general translation, not looped over here.
+  if (![values(starts)[0], values(ends)[0], step].every((v) => Number.isInteger(v))) return false;
   if (step === 0) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
   const [b, e, s] = sliceBounds(data.dims.length, values(starts)[0]!, Math.min(values(ends)[0]!, 2147483647), step);
   const out: Dim[] = [];
