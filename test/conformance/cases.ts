@@ -7,7 +7,8 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export const DATA_DIR = '/usr/share/libonnx-testdata/data';
+/** Where Debian's libonnx-testdata puts the cases; EDGELM_ONNX_TESTDATA points elsewhere (another copy, or none). */
+export const DATA_DIR = process.env.EDGELM_ONNX_TESTDATA ?? '/usr/share/libonnx-testdata/data';
 export const FOLDERS = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
 /** A tensor of a case, in the types onnxruntime-node takes (ort's names). */
@@ -107,7 +108,7 @@ export function outOfScope(model: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** The installed suite's folders, or undefined when libonnx-testdata is not installed. */
+/** Whether libonnx-testdata is installed. */
 export function suiteInstalled(): boolean {
   return existsSync(join(DATA_DIR, 'node'));
 }

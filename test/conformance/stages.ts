@@ -143,7 +143,7 @@ export const litertCanPass = (c: Case): boolean => [...c.inputs, ...c.outputs].e
 
 async function runTfliteExport(graph: Graph, c: Case): Promise<StageResult> {
   const batchSize = c.inputs[0]?.dims[0] ?? 1;
-  const bytes = exportTflite(graph, `${c.id}.tflite`, { batchSize: batchSize > 0 ? batchSize : 1 });
+  const bytes = exportTflite(graph, `${c.id}.tflite`, { batchSize });
   let s: Awaited<ReturnType<typeof openLiteRt>>;
   try {
     s = await openLiteRt(bytes, `${c.id}.tflite`);
