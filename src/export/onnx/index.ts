@@ -266,6 +266,11 @@ class Writer {
   scalar(base: string, v: number): string {
     return this.init(base, 'float32', [], Float32Array.of(v));
   }
+  /** A scalar in the dtype of `like` (ONNX binds Clip's bounds and Pad's value to the input's type). */
+  scalarLike(base: string, v: number, like: string): string {
+    const dtype = this.types.get(like)!.dtype;
+    return this.init(base, dtype, [], typedScalar(dtype, v));
+  }
   op(type: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}, output?: string): string {
     return this.b.node(type, inputs, [output ?? this.fresh(type)], attrs, this.fresh(`/${type}`))[0]!;
   }
@@ -331,8 +336,8 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   prelu: simple('PRelu'),
   relu6: (w, n) => void w.b.node('Clip', [n.inputs[0]!, w.scalar('zero', 0), w.scalar('six', 6)], n.outputs, {}, n.name),
   clip: (w, n, a) => {
-    const lo = a.min === -Infinity ? '' : w.scalar('min', a.min as number);
-    const hi = a.max === Infinity ? '' : w.scalar('max', a.max as number);
+    const lo = a.min === -Infinity ? '' : w.scalarLike('min', a.min as number, n.inputs[0]!);
+    const hi = a.max === Infinity ? '' : w.scalarLike('max', a.max as number, n.inputs[0]!);
     w.b.node('Clip', hi ? [n.inputs[0]!, lo, hi] : lo ? [n.inputs[0]!, lo] : [n.inputs[0]!], n.outputs, {}, n.name);
   },
   rsqrt: (w, n) => void w.b.node('Reciprocal', [w.op('Sqrt', [n.inputs[0]!])], n.outputs, {}, n.name),
@@ -456,7 +461,10 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   },
   squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
   unsqueeze: (w, n, a) => void w.b.node('Unsqueeze', [n.inputs[0]!, w.ints('axes', a.axes as number[])], n.outputs, {}, n.name),
-  pad: (w, n, a) => void w.b.node('Pad', [n.inputs[0]!, w.ints('pads', a.pads as number[]), w.scalar('value', a.value as number)], n.outputs, { mode: attr.s(a.mode as string) }, n.name),
+  pad: (w, n, a) => {
+    const value = a.mode === 'constant' ? [w.scalarLike('value', a.value as number, n.inputs[0]!)] : [];
+    w.b.node('Pad', [n.inputs[0]!, w.ints('pads', a.pads as number[]), ...value], n.outputs, { mode: attr.s(a.mode as string) }, n.name);
+  },
   cast: (w, n, a) => void w.b.node('Cast', [n.inputs[0]!], n.outputs, { to: attr.i(DTYPES[a.to as DType].onnx) }, n.name),
   shape: simple('Shape'),
   expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
@@ -493,6 +501,37 @@ function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string
   w.b.node(type, [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0), ...(axes.length ? { axes: attr.ints(axes) } : {}) }, n.name);
 }
 
+/** A one-element array of `dtype` holding v. */
+function typedScalar(dtype: DType, v: number): TypedArray {
+  if (dtype === 'float16') return Uint16Array.of(floatToHalf(v));
+  if (dtype === 'int64') return BigInt64Array.of(BigInt(v));
+  const Ctor = DTYPES[dtype].array as unknown as { of(v: number): TypedArray };
+  return Ctor.of(v);
+}
+
+/**
+ * The reader widens float16/float64 constants to float32; one that meets float16 or float64 activations
+ * in a node (Max, Add, …) is written back in their type, or onnxruntime refuses the mixed types.
+ */
+function writtenFloatTypes(graph: Graph, types: ReadonlyMap<string, ValueType>): Map<string, DType> {
+  const out = new Map<string, DType>();
+  for (const n of graph.nodes) {
+    const wide = n.inputs.map((v) => (v && !graph.constants.has(v) ? types.get(v)?.dtype : undefined)).find((d) => d === 'float16' || d === 'float64');
+    if (!wide) continue;
+    for (const v of n.inputs) if (v && graph.constants.get(v)?.dtype === 'float32') out.set(v, wide);
+  }
+  return out;
+}
+
+/** A constant's values in float dtype `dtype` (integers as they are). */
+function convertFloats(t: Tensor, dtype: DType): TypedArray {
+  const values = t.dtype === 'float16' ? decodeHalfs(t.data as Uint16Array) : t.data;
+  if (dtype === 'float16') return Uint16Array.from(values as Float32Array, floatToHalf);
+  if (dtype === 'float64') return Float64Array.from(values as Float32Array);
+  if (dtype === 'float32') return values instanceof Float32Array ? values : Float32Array.from(values as Float64Array);
+  return values;
+}
+
 /** Protobuf cannot hold a message past 2 GiB: larger models keep their weights in external data. */
 const EXTERNAL_AUTO_BYTES = 1.8 * 2 ** 30;
 
@@ -506,17 +545,21 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: 
   const w = new Writer(graph, file, plan);
   for (const i of graph.inputs) w.b.input(i.name, i.dtype, i.shape);
   for (const n of graph.nodes) EMIT[n.op]!(w, w.begin(n), attrsOf(n));
+  // A graph output that is a constant (a folded Shape, a Constant) is an initializer behind an Identity:
+  // onnxruntime wants every graph output produced by a node.
+  const constantOutputs = new Map(graph.outputs.filter((o) => graph.constants.has(o.name)).map((o) => [o.name, w.fresh(`${o.name}.value`)]));
+  for (const [name, value] of constantOutputs) w.b.node('Identity', [value], [name], {}, w.fresh('/Identity'));
   // Only constants a node reads: weights converted to ONNX layouts were written anew.
   const used = w.b.referenced();
+  const written = writtenFloatTypes(graph, w.types);
   for (const [name, t] of graph.constants) {
-    if (!used.has(name)) continue;
-    // The IR computes in float32: halfs and doubles are written as float32.
-    const data = t.dtype === 'float16' ? decodeHalfs(t.data as Uint16Array) : t.dtype === 'float64' ? Float32Array.from(t.data as Float64Array) : t.data;
-    w.b.initializer(name, t.dtype === 'float16' || t.dtype === 'float64' ? 'float32' : t.dtype, t.shape, data);
+    if (!used.has(name) && !constantOutputs.has(name)) continue;
+    const dtype = written.get(name) ?? (t.dtype === 'float16' || t.dtype === 'float64' ? 'float32' : t.dtype);
+    w.b.initializer(constantOutputs.get(name) ?? name, dtype, t.shape, convertFloats(t, dtype));
   }
   for (const o of graph.outputs) {
     const t = w.types.get(o.name)!;
-    w.b.output(o.name, t.dtype, t.shape);
+    w.b.output(o.name, written.get(o.name) ?? t.dtype, t.shape);
   }
   const metadata: Record<string, string> = { ...graph.metadata, 'edgelm.source_format': graph.format };
   let data: { location: string; bytes: Uint8Array } | undefined;

@@ -608,11 +608,21 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.emit('DIV', [l.floatConst(`${n.name}/one`, Float32Array.of(1), []), l.get(n.inputs[0]!)], [t], opts(OPTIONS.DivOptions, [[0, 'i8', 0]]));
     l.place(n.outputs[0]!, t);
   },
-  add: (l, n) => l.binary(n, 'ADD', fusedOnly(OPTIONS.AddOptions)),
-  sub: (l, n) => l.binary(n, 'SUB', fusedOnly(OPTIONS.SubOptions)),
-  mul: (l, n) => l.binary(n, 'MUL', fusedOnly(OPTIONS.MulOptions)),
-  div: (l, n) => l.binary(n, 'DIV', fusedOnly(OPTIONS.DivOptions)),
-  pow: (l, n) => l.binary(n, 'POW'),
+  add: arithmetic('ADD', OPTIONS.AddOptions),
+  sub: arithmetic('SUB', OPTIONS.SubOptions),
+  mul: arithmetic('MUL', OPTIONS.MulOptions),
+  div: arithmetic('DIV', OPTIONS.DivOptions),
+  pow: (l, n) => {
+    // POW takes one type for both operands; ONNX's may differ, the result having the base's type.
+    const [x, y] = [l.dtypeOf(n.inputs[0]!), l.dtypeOf(n.inputs[1]!)];
+    if (tflType(y) === tflType(x)) return l.binary(n, 'POW');
+    if (tflType(x) === T_FLOAT32) return l.binary({ ...n, inputs: [n.inputs[0]!, castValue(l, n, 1, x)] }, 'POW');
+    // An integer base with a float exponent: computed in float, truncated to the base's type (as onnxruntime).
+    const wide = `${n.name}/float`;
+    l.types.set(wide, { dtype: 'float32', shape: l.shapeOf(n.outputs[0]!) });
+    l.binary({ ...n, inputs: [castValue(l, n, 0, 'float32'), castValue(l, n, 1, 'float32')], outputs: [wide] }, 'POW');
+    castValue(l, { ...n, inputs: [wide] }, 0, x, n.outputs[0]!);
+  },
   maximum: (l, n) => l.binary(n, 'MAXIMUM'),
   minimum: (l, n) => l.binary(n, 'MINIMUM'),
   equal: (l, n) => l.binary(n, 'EQUAL'),
@@ -853,7 +863,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
           const i = Number(v);
           return i < 0 ? i + l.shapeOf(n.inputs[0]!)[axis]! : i;
         }))
-      : l.get(n.inputs[1]!);
+      : runtimeIndices(l, n, axis);
     const out = n.outputs[0]!;
     const t = l.activation(out, l.shapeOf(out), l.dtypeOf(out));
     l.emit('GATHER', [l.embeddingTable(n, axis) ?? l.get(n.inputs[0]!), indices], [t], opts(OPTIONS.GatherOptions, [[0, 'i32', axis]]));
@@ -879,14 +889,64 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.elementwise(n, 'CAST', opts(OPTIONS.CastOptions, [[0, 'i8', from], [1, 'i8', to]]));
   },
   expand: (l, n) => {
+    // RESHAPE to the output's rank, then TILE the size-1 dims: LiteRT's build has no BROADCAST_TO.
     const out = l.shapeOf(n.outputs[0]!);
-    l.plain(n, 'BROADCAST_TO', [l.int32Const(`${n.name}/shape`, out)], opts(OPTIONS.BroadcastToOptions));
+    const inShape = l.shapeOf(n.inputs[0]!);
+    const lifted = [...new Array<number>(out.length - inShape.length).fill(1), ...inShape];
+    let x = l.get(n.inputs[0]!);
+    if (lifted.length !== inShape.length) {
+      const r = l.activation(`${n.name}/lifted`, lifted, l.dtypeOf(n.inputs[0]!), x);
+      l.emit('RESHAPE', [x, l.int32Const(`${n.name}/lifted_shape`, lifted)], [r], opts(OPTIONS.ReshapeOptions, [[0, 'i32[]', lifted]]));
+      x = r;
+    }
+    const t = l.activation(n.outputs[0]!, out, l.dtypeOf(n.outputs[0]!), x);
+    l.emit('TILE', [x, l.int32Const(`${n.name}/multiples`, out.map((d, i) => d / lifted[i]!))], [t]);
+    l.place(n.outputs[0]!, t);
   },
   reduceMean: reducer('MEAN'),
   reduceSum: reducer('SUM'),
   reduceMax: reducer('REDUCE_MAX'),
   reduceMin: reducer('REDUCE_MIN'),
 };
+
+/** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */
+function runtimeIndices(l: Lowerer, n: Node, axis: number): number {
+  const v = n.inputs[1]!;
+  const shape = l.shapeOf(v);
+  const t = l.activation(`${v}/nonnegative`, shape, 'int32');
+  l.emit('FLOOR_MOD', [l.get(v), l.int32Const(`${n.name}/dim`, [l.shapeOf(n.inputs[0]!)[axis]!], [])], [t]);
+  return t;
+}
+
+/** IR dtypes TFLite's arithmetic kernels take only quantized (with scale and zero point). */
+const SMALL_INTS = new Set<DType>(['int8', 'uint8', 'int16']);
+
+/**
+ * ADD/SUB/MUL/DIV. Plain (unquantized) 8- and 16-bit integers run in int32 between CASTs: TFLite's
+ * kernels for them expect quantization parameters (uint8 ADD aborts LiteRT, MUL computes garbage).
+ */
+function arithmetic(op: 'ADD' | 'SUB' | 'MUL' | 'DIV', optionType: number): Lowering {
+  return (l, n) => {
+    const dtype = l.dtypeOf(n.outputs[0]!);
+    if (!SMALL_INTS.has(dtype)) return l.binary(n, op, fusedOnly(optionType));
+    const wide = `${n.name}/int32`;
+    l.types.set(wide, { dtype: 'int32', shape: l.shapeOf(n.outputs[0]!) });
+    l.binary({ ...n, inputs: [castValue(l, n, 0, 'int32'), castValue(l, n, 1, 'int32')], outputs: [wide] }, op, fusedOnly(optionType));
+    castValue(l, { ...n, inputs: [wide] }, 0, dtype, n.outputs[0]!);
+  };
+}
+
+/** Node input `i` cast to `dtype` (a new value, or `out`), in the same physical order. Returns its name. */
+function castValue(l: Lowerer, n: Node, i: number, dtype: DType, out = `${n.inputs[i]}/${dtype}`): string {
+  const v = n.inputs[i]!;
+  const x = l.placement(v);
+  const shape = l.shapeOf(v);
+  l.types.set(out, { dtype, shape });
+  const t = l.activation(out, x.perm.map((d) => shape[d]!), dtype);
+  l.emit('CAST', [x.tensor], [t], opts(OPTIONS.CastOptions, [[0, 'i8', tflType(l.dtypeOf(v))], [1, 'i8', tflType(dtype)]]));
+  l.place(out, t, x.perm);
+  return out;
+}
 
 function NHWC(shape: number[], layout: Layout): number[] {
   return layout === 'NCHW' ? [shape[0]!, shape[2]!, shape[3]!, shape[1]!] : shape;
@@ -897,7 +957,12 @@ function pool(l: Lowerer, n: Node, a: Record<string, unknown>, op: 'MAX_POOL_2D'
   const [kh, kw] = a.kernel as [number, number];
   let x = l.nhwc(n.inputs[0]!, layout);
   const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
-  const pad = padding({ ...a, dilations: [1, 1] }, inShape, [kh, kw]);
+  let pad = padding({ ...a, dilations: [1, 1] }, inShape, [kh, kw]);
+  // TFLite's SAME average excludes the padding from the count; counting it needs explicit zeros.
+  if (op === 'AVERAGE_POOL_2D' && a.countIncludePad && pad.code === PADDING.SAME) {
+    const pads = a.padding === 'EXPLICIT' ? (a.pads as number[]) : samePads([inShape[1]!, inShape[2]!], [kh, kw], a.strides as [number, number], [1, 1]);
+    if (pads.some((p) => p > 0)) pad = { code: PADDING.VALID, pads };
+  }
   if (pad.pads) {
     if (op === 'AVERAGE_POOL_2D' && !a.countIncludePad) throw l.fail(n, 'average pooling with explicit pads that exclude padding has no TFLite equivalent');
     x = padNhwc(l, n.name, x, inShape, pad.pads, op === 'MAX_POOL_2D' ? -3.4e38 : 0).tensor;
@@ -936,14 +1001,24 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   });
   for (const node of graph.nodes) {
     if (l.absorbed.has(node)) continue;
+    const empty = node.outputs.find((o) => l.types.get(o)?.shape.includes(0));
+    if (empty) throw l.fail(node, `output '${empty}' is empty (a zero-size dim); LiteRT does not run empty tensors`);
     l.begin(node);
     TFLITE_LOWERINGS[node.op]!(l, node, attrsOf(node));
   }
+  const claimed = new Set<number>();
   const outputs = graph.outputs.map((o) => {
-    if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name))
-      throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant or an input; TFLite outputs must be computed`);
+    if (graph.constants.has(o.name)) throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant; TFLite outputs must be computed`);
     l.q8 = io !== 'float' && l.dtypeOf(o.name) === 'float32';
     let t = l.get(o.name);
+    // An output that is an input tensor or another output (an identity Transpose, an unbounded Clip)
+    // needs a tensor of its own: a subgraph whose input is its output reads back uninitialized memory.
+    if (inputs.includes(t) || claimed.has(t)) {
+      const copy = l.activation(`${o.name}/copy`, l.tensors[t]!.shape, l.dtypeOf(o.name), t);
+      l.emit('RESHAPE', [t, l.int32Const(`${o.name}/copy_shape`, l.tensors[t]!.shape)], [copy], opts(OPTIONS.ReshapeOptions, [[0, 'i32[]', l.tensors[t]!.shape]]));
+      t = copy;
+    }
+    claimed.add(t);
     if (l.q8 && io === 'uint8') {
       const u = asUint8(t, `${o.name}/uint8`);
       l.emit('QUANTIZE', [t], [u], undefined, 2);

@@ -19,8 +19,10 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
   const model = (bytes ? undefined : takeDecoded(file)) ?? decodeModel(file, bytes ?? readInputFile(file));
   rememberExternalFiles(file, model);
   const g = model.graph!;
-  const opsetEntry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
-  const opset = opsetEntry ? num(opsetEntry.version) : 0;
+  const opsetEntry = (model.opsetImport ?? []).find((o) => isDefault(o.domain));
+  if (!opsetEntry && (g.node ?? []).some((n) => isDefault(n.domain))) throw inputError(file, 'the graph uses ONNX (ai.onnx) ops but the model imports no ai.onnx opset');
+  // A model of other domains only (ai.onnx.ml, com.microsoft) needs no ai.onnx opset; its ops decide.
+  const opset = opsetEntry ? num(opsetEntry.version) : ONNX_OPSET_RANGE[1];
   if (opset < ONNX_OPSET_RANGE[0] || opset > ONNX_OPSET_RANGE[1])
     throw new EdgelmError('unsupported', `${file}: ONNX opset ${opset} is not supported (${ONNX_OPSET_RANGE[0]}–${ONNX_OPSET_RANGE[1]})`);
 
@@ -38,7 +40,7 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
     const tt = vi.type?.tensorType;
     if (!tt) throw inputError(file, `input '${name}' is not a tensor`);
     const dtype = dtypeFromOnnx(tt.elemType ?? 0);
-    if (!dtype) throw inputError(file, `input '${name}': unsupported element type ${tt.elemType}`);
+    if (!dtype) throw new EdgelmError('unsupported', `${file}: input '${name}': element type ${onnxTypeName(tt.elemType ?? 0)} is not supported`);
     if (!tt.shape) throw inputError(file, `input '${name}' has no shape`);
     // A dim is its size, its dim_param (a named run-time dim), or a generated name when it has neither.
     const shape: Dim[] = (tt.shape.dim ?? []).map((d, k) => {
@@ -48,11 +50,12 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
     });
     values.set(name, b.addInput(name, dtype, shape));
   }
-  readNodes(file, opset, b, g.node ?? [], values);
+  const notComputed = new Map<string, string>();
+  readNodes(file, opset, b, g.node ?? [], values, notComputed);
 
   const outputs = (g.output ?? []).map((o) => {
     const v = values.get(o.name ?? '');
-    if (v === undefined) throw inputError(file, `graph output '${o.name}' is not computed by any node`);
+    if (v === undefined) throw undefinedValue(file, notComputed, o.name ?? '', `graph output '${o.name}' is not computed by any node`);
     return v;
   });
   const metadata: Record<string, string> = { producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), opset: String(opset) };
@@ -65,8 +68,18 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
 type GraphProto = NonNullable<ReturnType<typeof decodeModel>['graph']>;
 type NodeProto = NonNullable<GraphProto['node']>[number];
 
+const isDefault = (domain: string | null | undefined): boolean => !domain || domain === 'ai.onnx';
 /** Default-domain ops by name, others (onnxruntime's com.microsoft) as `domain.op`. */
-const keyOf = (n: NodeProto): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType ?? ''}` : n.opType ?? '');
+const keyOf = (n: NodeProto): string => (isDefault(n.domain) ? n.opType ?? '' : `${n.domain}.${n.opType ?? ''}`);
+
+/**
+ * A value no node computes: 'unsupported' when a node declares it as an output its translation does
+ * not compute (an optional output: LayerNormalization's Mean, MaxPool's Indices), else bad input.
+ */
+function undefinedValue(file: string, notComputed: ReadonlyMap<string, string>, value: string, what: string): EdgelmError {
+  const why = notComputed.get(value);
+  return why ? new EdgelmError('unsupported', `${file}: ${why}`) : inputError(file, what);
+}
 
 function translator(key: string): ((c: OnnxCtx) => void) | undefined {
   const general = Object.hasOwn(ONNX_OPS, key) ? ONNX_OPS[key] : Object.hasOwn(ONNX_DOMAIN_OPS, key) ? ONNX_DOMAIN_OPS[key] : undefined;
@@ -94,14 +107,17 @@ function addInitializers(file: string, b: ReaderGraphBuilder, g: GraphProto, val
     const tensor = tensorFromProto(file, t);
     if (!tensor.name) throw inputError(file, 'an initializer has no name');
     if (!tensor.dtype.startsWith('float') && tensor.dtype !== 'int64' && tensor.dtype !== 'int32' && tensor.dtype !== 'bool' && tensor.dtype !== 'int8' && tensor.dtype !== 'uint8')
-      throw inputError(file, `initializer '${tensor.name}': dtype ${tensor.dtype} is not supported`);
+      throw new EdgelmError('unsupported', `${file}: initializer '${tensor.name}': dtype ${tensor.dtype} is not supported`);
     values.set(tensor.name, b.addConstant(widen(tensor)));
     names.add(tensor.name);
   }
 }
 
-/** Translates nodes in order; `values` maps ONNX value names (outer scopes included) to IR values. */
-function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: readonly NodeProto[], values: Map<string, string>): void {
+/**
+ * Translates nodes in order; `values` maps ONNX value names (outer scopes included) to IR values,
+ * `notComputed` the declared outputs a translation left out to why.
+ */
+function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: readonly NodeProto[], values: Map<string, string>, notComputed: Map<string, string>): void {
   nodes.forEach((n, index) => {
     const name = n.name || `${n.opType}_${index}`;
     const inputs = n.input ?? [];
@@ -118,7 +134,7 @@ function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: re
         const v = inputs[i];
         if (!v) return '';
         const ir = values.get(v);
-        if (ir === undefined) throw inputError(file, `node ${name} (${n.opType}) reads '${v}', which no earlier node or input defines`);
+        if (ir === undefined) throw undefinedValue(file, notComputed, v, `node ${name} (${n.opType}) reads '${v}', which no earlier node or input defines`);
         return ir;
       },
       konst(i) {
@@ -132,8 +148,11 @@ function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: re
       },
       fail: (what) => new EdgelmError('unsupported', `${file}: node ${name} (${n.opType}): ${what}`),
     };
-    if (keyOf(n) === 'If') return inlineIf(file, opset, b, n, ctx, values);
-    translator(keyOf(n))!(ctx);
+    if (keyOf(n) === 'If') inlineIf(file, opset, b, n, ctx, values, notComputed);
+    else translator(keyOf(n))!(ctx);
+    (n.output ?? []).forEach((o, i) => {
+      if (o && !values.has(o)) notComputed.set(o, `node ${name} (${n.opType}): output ${i} ('${o}') is not supported`);
+    });
   });
 }
 
@@ -141,7 +160,7 @@ function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: re
  * An If whose condition folds to a constant (PyTorch's `squeeze(d)` when dim d's size was unknown
  * to the exporter): the taken branch's nodes are read in place, its outputs bound to the If's.
  */
-function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodeProto, c: OnnxCtx, values: Map<string, string>): void {
+function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodeProto, c: OnnxCtx, values: Map<string, string>, notComputed: Map<string, string>): void {
   const cond = dimsOf(c, 0);
   if (!cond || cond.dims.length !== 1 || typeof cond.dims[0] !== 'number')
     throw c.fail('the condition depends on run-time data; edgelm inlines an If only when its condition folds to a constant');
@@ -149,13 +168,17 @@ function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodePro
   if (!branch) throw inputError(file, `node ${c.name} (If): no ${cond.dims[0] ? 'then' : 'else'}_branch`);
   const scope = new Map(values);
   addInitializers(file, b, branch, scope, new Set());
-  readNodes(file, opset, b, branch.node ?? [], scope);
+  readNodes(file, opset, b, branch.node ?? [], scope, notComputed);
   (branch.output ?? []).forEach((o, i) => {
     const v = scope.get(o.name ?? '');
     if (v === undefined) throw inputError(file, `node ${c.name} (If): branch output '${o.name}' is not computed`);
     c.bind(i, v);
   });
 }
+
+/** TensorProto.DataType names (onnx.proto) for the element types edgelm does not take. */
+const ONNX_TYPE_NAMES: Record<number, string> = { 8: 'string', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
+const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
 
 /** Halfs are widened at import: the IR computes in float32. */
 function widen(t: Tensor): Tensor {

@@ -82,7 +82,16 @@ const mul = binary('mul');
 
 export const ONNX_OPS: Record<string, Translate> = {
   Identity: (c) => c.bind(0, c.input(0)),
-  Dropout: (c) => c.bind(0, c.input(0)),
+  Dropout: (c) => {
+    // Inference is the identity; training mode (opset 12's input 2) drops at random unless the ratio is 0.
+    if (c.input(2)) {
+      const training = c.konst(2);
+      const ratio = c.input(1) ? c.konst(1) : undefined;
+      const on = !training || values(training)[0] !== 0;
+      if (on && !(ratio && values(ratio)[0] === 0)) throw c.fail('training mode (random dropout) is not supported; export the model for inference');
+    }
+    c.bind(0, c.input(0));
+  },
   Constant: (c) => {
     const t = c.attrs.get('value');
     if (t && typeof t === 'object' && !Array.isArray(t)) return bindConst(c, 0, t);
@@ -281,7 +290,7 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (attrInts(c, 'dilations', [1, 1]).some((d) => d !== 1)) throw c.fail('dilated ConvTranspose is not supported');
     const [cin, cout, kh, kw] = w.shape as [number, number, number, number];
     const strides = attrInts(c, 'strides', [1, 1]);
-    const outputPadding = attrInts(c, 'output_padding', [0, 0]);
+    const outputPadding = [...attrInts(c, 'output_padding', [0, 0])];
     let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
     const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
     const outputShape = attrInts(c, 'output_shape', []);
@@ -294,6 +303,11 @@ export const ONNX_OPS: Record<string, Translate> = {
       [h, wd].forEach((size, i) => {
         const k = i === 0 ? kh : kw;
         const total = strides[i]! * (size - 1) + outputPadding[i]! + k - target[i]!;
+        // An output_shape past the full output adds rows at the end, as output_padding does.
+        if (total < 0) {
+          outputPadding[i] = outputPadding[i]! - total;
+          return;
+        }
         const upper = autoPad === 'SAME_LOWER' ? Math.floor(total / 2) : total - Math.floor(total / 2);
         pads[i] = total - upper;
         pads[i + 2] = upper;

@@ -5,7 +5,7 @@ import type * as P from 'onnx-proto';
 
 // onnx-proto is CommonJS: Node's ESM loader only sees its default export.
 const { onnx } = onnxProto;
-import { inputError } from '../../errors.js';
+import { EdgelmError, inputError } from '../../errors.js';
 import { DTYPES, dtypeFromOnnx, type DType, type TypedArray } from '../../ir/dtype.js';
 import { sizeOf, type Tensor } from '../../ir/tensor.js';
 import { resolveInside } from '../files.js';
@@ -64,7 +64,12 @@ function readExternal(modelFile: string, tensor: string, entries: Record<string,
 /** Decodes an ONNX TensorProto into an IR Tensor, validating sizes before allocating. */
 export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name ?? ''): Tensor {
   const dtype: DType | undefined = dtypeFromOnnx(t.dataType ?? 0);
-  if (!dtype) throw inputError(modelFile, `tensor '${name}': unsupported ONNX data type ${t.dataType}`);
+  if (!dtype) {
+    // Valid ONNX types edgelm has no dtype for (string, uint32, uint64, complex, bfloat16, float8) are a limit of edgelm's.
+    const known = (t.dataType ?? 0) > 0 && (t.dataType ?? 0) <= 23;
+    if (known) throw new EdgelmError('unsupported', `${modelFile}: tensor '${name}': ONNX data type ${t.dataType} is not supported`);
+    throw inputError(modelFile, `tensor '${name}': unknown ONNX data type ${t.dataType}`);
+  }
   const shape = (t.dims ?? []).map(num);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw inputError(modelFile, `tensor '${name}': invalid dims [${shape}]`);
   const n = sizeOf(shape);

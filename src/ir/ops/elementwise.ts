@@ -56,7 +56,14 @@ export const clip = defineOp({
   arity: [1, 1],
   attrs: { min: -Infinity, max: Infinity },
   infer: ([x]) => [{ ...x! }],
-  run: (tf, [x], { min, max }) => [tf.clipByValue(x!, min, max)],
+  run: (tf, [x], { min, max }) => {
+    if (x!.dtype === 'float32') return [tf.clipByValue(x!, min, max)];
+    // Integer clips compare exactly: clipByValue casts infinite bounds into the integer range wrongly.
+    let y = x!;
+    if (min !== -Infinity) y = tf.maximum(y, tf.scalar(min, y.dtype));
+    if (max !== Infinity) y = tf.minimum(y, tf.scalar(max, y.dtype));
+    return [y];
+  },
 });
 
 /** GELU, exact (erf) or with the tanh approximation (Hendrycks & Gimpel 2016). */

@@ -129,7 +129,9 @@ const poolAttrs = { ...spatialAttrs, kernel: [2, 2], /** average pools: count pa
 
 function poolRun(kind: 'max' | 'avg') {
   return (tf: Tf, [x]: TfTensor[], a: typeof poolAttrs): TfTensor[] => {
-    let xs = toNhwcT(tf, x!, a.layout) as Tensor4D;
+    // TF.js pools float32 only; integer pixels (uint8 images) are exact in float32.
+    const dtype = x!.dtype;
+    let xs = toNhwcT(tf, dtype === 'float32' ? x! : tf.cast(x!, 'float32'), a.layout) as Tensor4D;
     const k = pair(a.kernel);
     const s = pair(a.strides);
     const pad = tfPad(a);
@@ -148,7 +150,8 @@ function poolRun(kind: 'max' | 'avg') {
       }
     }
     xs = y as Tensor4D;
-    return [fromNhwcT(tf, xs, a.layout)];
+    const out = fromNhwcT(tf, xs, a.layout);
+    return [dtype === 'float32' ? out : tf.cast(out, dtype)];
   };
 }
 
