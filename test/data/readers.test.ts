@@ -9,6 +9,7 @@ import { parseNpy } from '../../src/data/npy.js';
 import { parseNpz } from '../../src/data/npz.js';
 import { EdgelmError } from '../../src/errors.js';
 import { fixture, tempDir } from '../helpers.js';
+import type { Dim } from '../../src/ir/dim.js';
 
 // ---------------------------------------------------------------- writing .npy and .zip by hand
 
@@ -253,7 +254,7 @@ describe('.npz written by hand', () => {
 // ---------------------------------------------------------------- the bundled MNIST files
 
 describe('bundled MNIST data: .npz, .npy pair and .jsonl agree', () => {
-  const inputShape = [null, 28, 28, 1];
+  const inputShape: Dim[] = ['batch', 28, 28, 1];
 
   it('first 5 samples and labels are the same in every format', async () => {
     const npz = await loadDataset(fixture('data', 'mnist-test.npz'), { inputShape });
@@ -331,7 +332,7 @@ describe('.jsonl', () => {
   it('a large sample (3×224×224 values on one line) loads', async () => {
     const n = 3 * 224 * 224;
     const path = write('big.jsonl', `{"input": [${new Array(n).fill(0).join(',')}], "label": 3}\n`);
-    const ds = await loadDataset(path, { inputShape: [null, 224, 224, 3] });
+    const ds = await loadDataset(path, { inputShape: ['batch', 224, 224, 3] });
     expect(ds.shape).toEqual([1, 224, 224, 3]);
     expect(ds.x.length).toBe(n);
   });
@@ -347,27 +348,27 @@ describe('fitToModel: reshaping samples to the model input', () => {
   const ds: Dataset = { x: new Float32Array(2 * 784), shape: [2, 784], source: 'flat.npy' };
 
   it('reshapes when the element counts match', () => {
-    const fit = fitToModel(ds, [null, 28, 28, 1]);
+    const fit = fitToModel(ds, ['batch', 28, 28, 1]);
     expect(fit.shape).toEqual([2, 28, 28, 1]);
     expect(fit.x).toBe(ds.x);
     expect(fitToModel({ ...ds, shape: [2, 28, 28, 1] }, [1, 784]).shape).toEqual([2, 784]);
   });
 
   it('keeps the data shape when the model takes run-time sizes or no shape', () => {
-    expect(fitToModel(ds, [null, null]).shape).toEqual([2, 784]);
+    expect(fitToModel(ds, ['batch', 'seq']).shape).toEqual([2, 784]);
     expect(fitToModel(ds, undefined).shape).toEqual([2, 784]);
   });
 
   it('refuses clearly when the counts differ', async () => {
-    await expectInputError(() => fitToModel(ds, [null, 32, 32, 3]), 'flat.npy', /784/, /3072/, /\[\?, ?32, ?32, ?3\]/);
+    await expectInputError(() => fitToModel(ds, ['batch', 32, 32, 3]), 'flat.npy', /784/, /3072/, /\[batch, ?32, ?32, ?3\]/);
   });
 
   it('loadDataset applies it (npz with [N,28,28,1] to a flat [?, 784] model, and a mismatch)', async () => {
-    const flat = await loadDataset(fixture('data', 'mnist-test.npz'), { inputShape: [null, 784] });
+    const flat = await loadDataset(fixture('data', 'mnist-test.npz'), { inputShape: ['batch', 784] });
     expect(flat.shape).toEqual([1000, 784]);
     const path = fixture('data', 'mnist-test.npz');
-    await expectInputError(() => loadDataset(path, { inputShape: [null, 10] }), path, /do not fit/);
+    await expectInputError(() => loadDataset(path, { inputShape: ['batch', 10] }), path, /do not fit/);
     const jsonl = fixture('data', 'mnist-test.jsonl');
-    await expectInputError(() => loadDataset(jsonl, { inputShape: [null, 28, 28, 3] }), jsonl, /do not fit/);
+    await expectInputError(() => loadDataset(jsonl, { inputShape: ['batch', 28, 28, 3] }), jsonl, /do not fit/);
   });
 });

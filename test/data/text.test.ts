@@ -22,7 +22,7 @@ writeFileSync(textFile, text);
 
 describe('text data', () => {
   it('cuts non-overlapping windows labelled with the next character', async () => {
-    const ds = await loadDataset(textFile, { vocab, inputShape: [null, 32] });
+    const ds = await loadDataset(textFile, { vocab, inputShape: ['batch', 32] });
     const n = Math.floor((text.length - 1) / 32);
     expect(ds.shape).toEqual([n, 32]);
     for (const [w, t] of [[0, 0], [3, 17], [n - 1, 31]] as const) {

@@ -62,7 +62,7 @@ describe('ONNX reader matches onnxruntime on real MNIST digits', () => {
     const g = readOnnxModel(fixture('models', 'lenet-300-100.onnx'));
     expect(g.nodes.map((n) => n.op)).toEqual(['reshape', 'dense', 'relu', 'dense', 'relu', 'dense']);
     expect(g.nodes[0]!.attrs.shape).toEqual([0, -1]);
-    expect(g.inputs[0]!.shape).toEqual([null, 1, 28, 28]);
+    expect(g.inputs[0]!.shape).toEqual(['batch_size', 1, 28, 28]);
     expect(g.outputs[0]!.name).toBe('logits');
   });
 });

@@ -214,7 +214,7 @@ async function evalDataLikeCli(path: string, labels?: string): Promise<void> {
   const per = data.x.length / n;
   const keep = Math.min(5, n);
   data = { ...data, x: data.x.subarray(0, keep * per), shape: [keep, ...data.shape.slice(1)], ...(data.y ? { y: data.y.subarray(0, keep) } : {}) };
-  const fitted = fitToModel(data, [null, 28, 28, 1]);
+  const fitted = fitToModel(data, ['batch', 28, 28, 1]);
   if (!Number.isInteger(per) || per < 1) throw new Error(`${per} values per sample`);
   if (sizeOf(fitted.shape) !== fitted.x.length) throw new Error(`fitted shape [${fitted.shape}] but ${fitted.x.length} values`);
 }

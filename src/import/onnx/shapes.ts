@@ -254,8 +254,19 @@ function reshape(c: OnnxCtx): boolean {
       return bindDims(c, 0, { ...x!, shape });
     }
   }
-  emit(c, 'reshape', [c.input(0)], { shape: target });
+  emit(c, 'reshape', [c.input(0)], { shape: constantTarget(target, c.typeOf(c.input(0)).shape) });
   return true;
+}
+
+/**
+ * A reshape target with as few run-time dims as exact: a symbol equal to the input's dim at its index
+ * becomes 0 (copy), and a single remaining symbol becomes −1 (inferred). Writers then need no shape
+ * computation for the usual `view(batch, seq, heads, dim)`.
+ */
+function constantTarget(target: readonly Dim[], input: readonly Dim[]): Dim[] {
+  const out = target.map((d, i) => (!isStaticDim(d) && d === input[i] ? 0 : d));
+  const symbolic = out.filter((d) => !isStaticDim(d)).length;
+  return symbolic === 1 && !out.includes(-1) ? out.map((d) => (isStaticDim(d) ? d : -1)) : out;
 }
 
 function flatten(c: OnnxCtx): boolean {
