@@ -1,5 +1,8 @@
-// Weight-only int8 quantization of an ONNX model one tensor at a time, for models past what fits in
-// memory (and past protobuf's 2 GiB limit): the graph proto is decoded without its external data;
+// ONNX → ONNX quantization that rewrites only the nodes it quantizes and keeps every other node,
+// attribute, subgraph, value_info, opset import and metadata as the file has them (as
+// onnxruntime.quantization does): the path for models with ops edgelm's IR does not read, and for
+// models past what fits in memory (and past protobuf's 2 GiB limit). The graph proto is decoded
+// without its external data;
 // each initializer is read, quantized (or copied) and appended to the output's external data file,
 // then dropped. Peak memory is about one float tensor plus its codes (and the codes' transpose for a
 // Gemm with transB). MatMul/Gemm weights take the form the in-memory ONNX writer gives them (uint8 codes
@@ -16,6 +19,7 @@ import { readInputFile } from '../import/files.js';
 import { DTYPES } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { transposeData } from '../ir/tensor.js';
+import { MS_DOMAIN, nbitsWeight } from '../export/onnx/nbits.js';
 import { quantizeWeights, toUint8Codes, type QuantPlan } from './plan.js';
 
 const { onnx } = onnxProto;
@@ -25,6 +29,8 @@ export interface StreamResult {
   bytes: number;
   quantized: number;
   weights: string[];
+  /** Nodes written as the source has them, by op type (`domain.op` outside the default domain). */
+  keptNodes: Record<string, number>;
 }
 
 /** Which initializers are weights, with their output-channel axis, from the nodes that read them. */
@@ -72,6 +78,21 @@ function integerProducts(g: P.onnx.IGraphProto, axes: Map<string, number>): Set<
   return ok;
 }
 
+/** x·W (+ C) of a plain product node as com.microsoft MatMulNBits (→ Add), into the node's output. */
+function nbitsProduct(n: P.onnx.INodeProto, w: string, index: number, attrs: Record<string, number>): P.onnx.INodeProto[] {
+  const [x, , c] = n.input ?? [];
+  const base = n.name || `${w}_${index}`;
+  const y = n.output![0]!;
+  const INT = onnx.AttributeProto.AttributeType.INT;
+  const nodes: P.onnx.INodeProto[] = [{
+    name: `${base}_MatMulNBits`, opType: 'MatMulNBits', domain: MS_DOMAIN,
+    input: [x!, `${w}_quantized`, `${w}_scales`, `${w}_zero_points`], output: [c ? `${base}_product` : y],
+    attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: INT, i })),
+  }];
+  if (c) nodes.push({ name: `${base}_Add`, opType: 'Add', input: [`${base}_product`, c], output: [y] });
+  return nodes;
+}
+
 /** x·W (+ C) of a plain product node as DynamicQuantizeLinear → MatMulInteger → Cast → Mul (→ Add), into the node's output. */
 function integerProduct(n: P.onnx.INodeProto, w: string, index: number): P.onnx.INodeProto[] {
   const [x, , c] = n.input ?? [];
@@ -90,7 +111,13 @@ function integerProduct(n: P.onnx.INodeProto, w: string, index: number): P.onnx.
 }
 
 export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): StreamResult {
-  if (plan.mode !== 'dynamic') throw usageError('streaming quantization writes int8 weights only (--mode dynamic)');
+  if (plan.mode !== 'dynamic') throw usageError('the ONNX rewriter writes weight quantization only (--mode dynamic, with --granularity block for MatMulNBits)');
+  if (plan.granularity === 'block') {
+    const bs = plan.blockSize;
+    if (![2, 4, 8].includes(plan.bits)) throw usageError(`onnxruntime's MatMulNBits packs 2, 4 or 8 bits per code; got --bits ${plan.bits}`);
+    // NOTE: onnxruntime-node 1.30 refuses to load MatMulNBits with block_size above 256.
+    if (bs < 16 || bs > 256 || (bs & (bs - 1)) !== 0) throw usageError(`onnxruntime's MatMulNBits needs a block size that is a power of two from 16 to 256; got --block-size ${bs}`);
+  }
   const model = decodeModel(file, readInputFile(file));
   const opset = num((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
   if (opset < 13) throw new EdgelmError('unsupported', `${file}: per-channel DequantizeLinear needs ONNX opset 13 or later (the model has ${opset})`);
@@ -119,6 +146,9 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   const initializers: P.onnx.ITensorProto[] = [];
   const dequantize: P.onnx.INodeProto[] = [];
   const quantized: string[] = [];
+  const blocks = plan.granularity === 'block';
+  const nbits = new Map<string, Record<string, number>>(); // weight → MatMulNBits attributes
+  const small = (name: string, dtype: keyof typeof DTYPES, dims: number[], data: ArrayBufferView): P.onnx.ITensorProto => ({ name, dataType: DTYPES[dtype].onnx, dims, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
   try {
     for (const proto of g.initializer ?? []) {
       const name = proto.name ?? '';
@@ -130,8 +160,20 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
         initializers.push(raw.length >= 1024 ? append(name, t.dtype, t.shape, raw) : { name, dataType: DTYPES[t.dtype].onnx, dims: t.shape, rawData: raw.slice() });
         continue;
       }
-      const granularity = plan.granularity === 'auto' ? 'channel' : plan.granularity;
-      if (granularity === 'block') throw usageError(`${file}: block-wise weights are not available with streaming quantization; use --granularity channel or tensor`);
+      // Blocks are for products (MatMulNBits); other weights (Conv) get int8 per channel.
+      const granularity = plan.granularity === 'auto' || plan.granularity === 'block' ? 'channel' : plan.granularity;
+      if (blocks && products.has(name)) {
+        // MatMulNBits takes the weight as [N, K] rows: a Gemm's transB weight as stored, a MatMul's transposed.
+        const [n, k] = axis === 0 ? [t.shape[0]!, t.shape[1]!] : [t.shape[1]!, t.shape[0]!];
+        const rows = axis === 0 ? (t.data as Float32Array) : transposeData(t.data as Float32Array, t.shape, [1, 0]);
+        const wq = nbitsWeight(name, rows, n, k, plan);
+        initializers.push(append(`${name}_quantized`, 'uint8', wq.codes.shape, wq.codes.data));
+        initializers.push(small(`${name}_scales`, 'float32', wq.scales.shape, wq.scales.data));
+        initializers.push(small(`${name}_zero_points`, 'uint8', wq.zeroPoints.shape, wq.zeroPoints.data));
+        nbits.set(name, wq.attrs);
+        quantized.push(name);
+        continue;
+      }
       if (products.has(name)) {
         // Written [K, N] as uint8 codes + 128, zero point 128. A Gemm's transB weight [N, K] is quantized
         // as stored (channels on axis 0) and its codes transposed: a quarter of the float's bytes.
@@ -145,7 +187,7 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
         quantized.push(name);
         continue;
       }
-      const q = quantizeWeights(name, t.data as Float32Array, t.shape, plan, granularity, axis);
+      const q = quantizeWeights(name, t.data as Float32Array, t.shape, blocks ? { ...plan, bits: 8 } : plan, granularity, axis);
       const perChannel = q.params.scale.length > 1;
       const scaleDims = perChannel ? [q.params.scale.length] : [];
       initializers.push(append(`${name}_quantized`, 'int8', t.shape, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength)));
@@ -167,7 +209,20 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   // Old exports list initializers among the graph inputs; a quantized weight is now computed.
   const computed = new Set(quantized);
   g.input = (g.input ?? []).filter((i) => !computed.has(i.name ?? ''));
-  g.node = [...dequantize, ...(g.node ?? []).flatMap((n, i) => (products.has(n.input?.[1] ?? '') ? integerProduct(n, n.input![1]!, i) : [n]))];
+  const keptNodes: Record<string, number> = {};
+  g.node = [
+    ...dequantize,
+    ...(g.node ?? []).flatMap((n, i) => {
+      const w = n.input?.[1] ?? '';
+      const attrs = nbits.get(w);
+      if (attrs) return nbitsProduct(n, w, i, attrs);
+      if (products.has(w)) return integerProduct(n, w, i);
+      const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '';
+      keptNodes[key] = (keptNodes[key] ?? 0) + 1;
+      return [n];
+    }),
+  ];
+  if (nbits.size && !(model.opsetImport ?? []).some((o) => o.domain === MS_DOMAIN)) model.opsetImport = [...(model.opsetImport ?? []), { domain: MS_DOMAIN, version: 1 }];
   g.valueInfo = (g.valueInfo ?? []).filter((v) => !products.has(v.name ?? '')); // no longer a value of the graph
   model.producerName = 'edgelm';
   const bytes = onnx.ModelProto.encode(model).finish();
@@ -185,5 +240,5 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
     rmSync(tmpModel, { force: true });
     throw e;
   }
-  return { files: [resolve(out), dataPath], bytes: bytes.length + offset, quantized: quantized.length, weights: quantized };
+  return { files: [resolve(out), dataPath], bytes: bytes.length + offset, quantized: quantized.length, weights: quantized, keptNodes };
 }

@@ -12,12 +12,13 @@ import { attrsOf, type OpType } from '../../ir/registry.js';
 import { transposeData, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import type { Dim } from '../../ir/dim.js';
 import { DimWriter } from './dims.js';
+import { MS_DOMAIN, nbitsWeight } from './nbits.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
 import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
-import { activationParams, quantizeBias, quantizeBlockWeights, quantizeEmbedding, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 
 /**
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
@@ -26,33 +27,11 @@ import { activationParams, quantizeBias, quantizeBlockWeights, quantizeEmbedding
 const QDQ_OPS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'mul', 'maxPool2d', 'avgPool2d', 'reshape', 'transpose', 'concat', 'relu', 'sigmoid', 'softmax', 'reduceMean', 'squeeze', 'unsqueeze', 'pad']);
 
 export const ONNX_OPSET = 17;
-/** onnxruntime's contrib domain, home of MatMulNBits. */
-const MS_DOMAIN = 'com.microsoft';
 
 /**
  * Packs unsigned `bits`-bit codes of `rows` rows of `cols` into `rowBytes` bytes per row, first
  * element in the lowest bits (as MatMulNBits stores codes and zero points).
  */
-export function packCodes(codes: ArrayLike<number>, rows: number, cols: number, bits: number, rowBytes: number): Uint8Array {
-  const out = new Uint8Array(rows * rowBytes);
-  const mask = (1 << bits) - 1;
-  for (let r = 0; r < rows; r++)
-    for (let j = 0; j < cols; j++) {
-      const bit = j * bits;
-      out[r * rowBytes + (bit >> 3)]! |= (codes[r * cols + j]! & mask) << (bit & 7);
-    }
-  return out;
-}
-
-/**
- * The block_size attribute for blocks of `blockSize` along an axis of `dim`: MatMulNBits wants a power
- * of two ≥ 16 and pads every block to it, so a block longer than the axis shrinks to the axis's
- * power of two (one block either way: same codes, fewer padding bytes).
- */
-function blockAttr(blockSize: number, dim: number): number {
-  return Math.min(blockSize, Math.max(16, 2 ** Math.ceil(Math.log2(dim))));
-}
-
 class Writer {
   readonly b: OnnxGraphBuilder;
   readonly types: Map<string, ValueType>;
@@ -132,30 +111,20 @@ class Writer {
    * a MatMul-heavy stack ~25% faster than DequantizeLinear-21 (block_size) → MatMul, and keeps opset 17.
    */
   blockMatMul(node: Node, x: string, base: string, rows: Float32Array, n: number, k: number, output?: string): string {
-    const plan = this.plan!;
-    const bs = plan.blockSize;
-    const q = quantizeBlockWeights(base, rows, [n, k], plan, 1);
-    const block = blockAttr(bs, k);
-    const kBlocks = Math.ceil(k / bs);
-    const blob = (block * plan.bits) / 8;
-    // B [N, k_blocks, blob]: each block's codes from the lowest bits, the last block zero-padded.
-    const codes = new Uint8Array(n * kBlocks * block);
-    for (let r = 0; r < n; r++)
-      for (let j = 0; j < k; j++) codes[(r * kBlocks + Math.floor(j / bs)) * block + (j % bs)] = q.codes[r * k + j]!;
-    const zpBytes = Math.ceil((kBlocks * plan.bits) / 8);
+    const wq = nbitsWeight(base, rows, n, k, this.plan!);
     const ins = [
       x,
-      this.init(`${base}.q${plan.bits}`, 'uint8', [n, kBlocks, blob], packCodes(codes, n * kBlocks, block, plan.bits, blob)),
-      this.init(`${base}.scales`, 'float32', [n, kBlocks], q.params.scale),
-      // Packed zero points (the default would be 2^(bits−1): symmetric codes).
-      this.init(`${base}.zero_points`, 'uint8', [n, zpBytes], packCodes(q.params.zeroPoint, n, kBlocks, plan.bits, zpBytes)),
+      this.init(`${base}.q${wq.attrs.bits}`, 'uint8', wq.codes.shape, wq.codes.data),
+      this.init(`${base}.scales`, 'float32', wq.scales.shape, wq.scales.data),
+      this.init(`${base}.zero_points`, 'uint8', wq.zeroPoints.shape, wq.zeroPoints.data),
     ];
     this.usesMs = true;
-    const attrs = { K: attr.i(k), N: attr.i(n), bits: attr.i(plan.bits), block_size: attr.i(block) };
+    const attrs = Object.fromEntries(Object.entries(wq.attrs).map(([key, v]) => [key, attr.i(v)]));
     const out = output ?? this.fresh('MatMulNBits');
     this.b.node('MatMulNBits', ins, [out], attrs, output ? node.name : this.fresh('/MatMulNBits'), MS_DOMAIN);
     return out;
   }
+
 
   /** Whether `node`'s constant weight is written as a dynamic-mode int8 product ({@link dynamicMatMul}). */
   dynamic(node: Node): boolean {

@@ -30,7 +30,7 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
   const values = new Map<string, string>(); // ONNX value name → IR value name
   const unsupported = new Map<string, string>();
   collectUnsupported(g, unsupported);
-  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, [...Object.keys(ONNX_OPS), ...Object.keys(SHAPE_FOLDS), 'If', ...Object.keys(ONNX_DOMAIN_OPS)]);
+  if (unsupported.size) throw new UnsupportedOpError(file, 'the ONNX graph', unsupported, [...new Set([...Object.keys(ONNX_OPS), ...Object.keys(SHAPE_FOLDS), 'If', ...Object.keys(ONNX_DOMAIN_OPS)])]);
 
   const initializerNames = new Set<string>();
   addInitializers(file, b, g, values, initializerNames);

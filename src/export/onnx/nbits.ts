@@ -1,0 +1,56 @@
+// onnxruntime's com.microsoft MatMulNBits weight layout, shared by the ONNX writer and the ONNX
+// rewriter (src/quantize/stream-onnx.ts): B [N, k_blocks, blob] of `bits`-bit codes packed from the
+// lowest bits, a float scale and a packed zero point per block of block_size along K.
+import { quantizeBlockWeights, type QuantPlan } from '../../quantize/plan.js';
+
+export const MS_DOMAIN = 'com.microsoft';
+
+export function packCodes(codes: ArrayLike<number>, rows: number, cols: number, bits: number, rowBytes: number): Uint8Array {
+  const out = new Uint8Array(rows * rowBytes);
+  const mask = (1 << bits) - 1;
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < cols; j++) {
+      const bit = j * bits;
+      out[r * rowBytes + (bit >> 3)]! |= (codes[r * cols + j]! & mask) << (bit & 7);
+    }
+  return out;
+}
+
+/**
+ * The block_size attribute for blocks of `blockSize` along an axis of `dim`: MatMulNBits wants a power
+ * of two ≥ 16 and pads every block to it, so a block longer than the axis shrinks to the axis's
+ * power of two (one block either way: same codes, fewer padding bytes).
+ */
+export function blockAttr(blockSize: number, dim: number): number {
+  return Math.min(blockSize, Math.max(16, 2 ** Math.ceil(Math.log2(dim))));
+}
+
+export interface NBitsWeight {
+  /** B: [N, k_blocks, blob] packed codes. */
+  codes: { shape: number[]; data: Uint8Array };
+  /** [N, k_blocks] float scales. */
+  scales: { shape: number[]; data: Float32Array };
+  /** [N, zero-point bytes] packed zero points. */
+  zeroPoints: { shape: number[]; data: Uint8Array };
+  attrs: { K: number; N: number; bits: number; block_size: number };
+}
+
+/** `rows` is the weight as [N, K] (one row per output feature, K along the reduction). */
+export function nbitsWeight(base: string, rows: Float32Array, n: number, k: number, plan: QuantPlan): NBitsWeight {
+  const bs = plan.blockSize;
+  const q = quantizeBlockWeights(base, rows, [n, k], plan, 1);
+  const block = blockAttr(bs, k);
+  const kBlocks = Math.ceil(k / bs);
+  const blob = (block * plan.bits) / 8;
+  // Each block's codes from the lowest bits, the last block zero-padded.
+  const codes = new Uint8Array(n * kBlocks * block);
+  for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) codes[(r * kBlocks + Math.floor(j / bs)) * block + (j % bs)] = q.codes[r * k + j]!;
+  const zpBytes = Math.ceil((kBlocks * plan.bits) / 8);
+  return {
+    codes: { shape: [n, kBlocks, blob], data: packCodes(codes, n * kBlocks, block, plan.bits, blob) },
+    scales: { shape: [n, kBlocks], data: q.params.scale },
+    // Packed zero points (the default would be 2^(bits−1): symmetric codes).
+    zeroPoints: { shape: [n, zpBytes], data: packCodes(q.params.zeroPoint, n, kBlocks, plan.bits, zpBytes) },
+    attrs: { K: k, N: n, bits: plan.bits, block_size: block },
+  };
+}

@@ -1,0 +1,46 @@
+// ONNX → ONNX quantization that keeps what it does not change: on a model with nodes edgelm's IR
+// does not read (LpNormalization, an If on run-time data), the rewriter quantizes the products and
+// writes every other node, subgraph, opset import and metadata entry byte for byte as the source has
+// them; onnxruntime runs the result and agrees with the source.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { describe, expect, it } from 'vitest';
+import { defaultPlan } from '../../src/quantize/plan.js';
+import { streamQuantizeOnnx } from '../../src/quantize/stream-onnx.js';
+import { prng } from '../../src/train/loop.js';
+import { fixture, tempDir } from '../helpers.js';
+import { cosine, runOrt } from './inputs.js';
+
+const { onnx } = onnxProto;
+const source = fixture('exports', 'passthrough-17.onnx');
+const dir = tempDir();
+const decode = (file: string) => onnx.ModelProto.decode(readFileSync(file));
+const nodeBytes = (n: onnxProto.onnx.INodeProto): string => Buffer.from(onnx.NodeProto.encode(n).finish()).toString('hex');
+
+describe('ONNX rewriter on a model with ops outside the IR', () => {
+  it.each([
+    ['dynamic int8', defaultPlan('dynamic'), 'MatMulInteger', 0.999],
+    ['4-bit blocks', defaultPlan('dynamic', { bits: 4, granularity: 'block', blockSize: 32 }), 'MatMulNBits', 0.99],
+  ] as const)('%s: kept nodes byte-identical, products rewritten, onnxruntime agrees', async (label, plan, product, min) => {
+    const out = join(dir, `${label.replace(/ /g, '-')}.onnx`);
+    const r = streamQuantizeOnnx(source, out, plan);
+    expect(r.quantized).toBe(2);
+    expect(r.keptNodes).toEqual({ LpNormalization: 1, ReduceSum: 1, Greater: 1, If: 1, Add: 1 });
+    const [a, b] = [decode(source), decode(out)];
+    const written = new Set(b.graph!.node!.map(nodeBytes));
+    const rewritten = new Set(['fc1', 'fc2']);
+    for (const n of a.graph!.node!) if (!rewritten.has(n.name!)) expect(written.has(nodeBytes(n)), n.name!).toBe(true);
+    expect(b.graph!.node!.some((n) => n.opType === product)).toBe(true);
+    expect(b.metadataProps).toEqual(a.metadataProps);
+    expect(Number(b.opsetImport!.find((o) => !o.domain)?.version)).toBe(17);
+    // Positive and negative sums take both If branches.
+    const rand = prng(3);
+    for (const sign of [1, -1]) {
+      const x = Float32Array.from({ length: 3 * 64 }, () => sign * (0.2 + rand()));
+      const feeds = [{ name: 'x', dtype: 'float32' as const, shape: [3, 64], data: x }];
+      const [got, want] = [await runOrt(out, feeds), await runOrt(source, feeds)];
+      expect(cosine(got.y!, want.y!)).toBeGreaterThanOrEqual(min);
+    }
+  });
+});
