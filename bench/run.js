@@ -19,6 +19,7 @@ const FIGURES = [
   ['3', 'e2e-onnx.js'],
   ['6', 'huge-onnx.js'],
   ['7', 'scaling.js'],
+  ['9', 'gpt2-124m.js'],
 ];
 const args = process.argv.slice(2);
 const docs = args.includes('--docs');
