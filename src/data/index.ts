@@ -146,7 +146,7 @@ function nestedShape(v: unknown, depth = 0): number[] | undefined {
 export function fitToModel(ds: Dataset, inputShape: readonly Dim[] | undefined): Dataset {
   if (!inputShape) return ds;
   const sample = inputShape.slice(1);
-  if (sample.some((d) => d === null)) return ds; // the model accepts run-time sizes: keep the data's shape
+  if (sample.some((d) => typeof d !== 'number')) return ds; // the model accepts run-time sizes: keep the data's shape
   const want = sizeOf(sample as number[]);
   const have = sizeOf(ds.shape.slice(1));
   if (want !== have)

@@ -14,8 +14,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type * as P from 'onnx-proto';
 import { EdgelmError, usageError } from '../errors.js';
-import { decodeModel, num, tensorFromProto } from '../import/onnx/proto.js';
-import { readInputFile } from '../import/files.js';
+import { num, tensorFromProto } from '../import/onnx/proto.js';
+import { decodeModelLazily } from '../import/onnx/scan.js';
 import { DTYPES } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { transposeData } from '../ir/tensor.js';
@@ -118,7 +118,8 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
     // NOTE: onnxruntime-node 1.30 refuses to load MatMulNBits with block_size above 256.
     if (bs < 16 || bs > 256 || (bs & (bs - 1)) !== 0) throw usageError(`onnxruntime's MatMulNBits needs a block size that is a power of two from 16 to 256; got --block-size ${bs}`);
   }
-  const model = decodeModel(file, readInputFile(file));
+  // Weights stay in the file until their turn: memory holds one tensor, inline or external.
+  const model = decodeModelLazily(file);
   const opset = num((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
   if (opset < 13) throw new EdgelmError('unsupported', `${file}: per-channel DequantizeLinear needs ONNX opset 13 or later (the model has ${opset})`);
   const g = model.graph!;

@@ -44,3 +44,21 @@ describe('ONNX rewriter on a model with ops outside the IR', () => {
     }
   });
 });
+
+describe('lazy decoding of inline weights', () => {
+  it('large initializers point into the file itself and read back equal to an eager decode', async () => {
+    const { decodeModelLazily } = await import('../../src/import/onnx/scan.js');
+    const { decodeModel, tensorFromProto } = await import('../../src/import/onnx/proto.js');
+    const file = fixture('models', 'lenet-300-100.onnx');
+    const lazy = decodeModelLazily(file);
+    const eager = decodeModel(file, readFileSync(file));
+    expect(lazy.graph!.node!.length).toBe(eager.graph!.node!.length);
+    const external = lazy.graph!.initializer!.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+    expect(external.length).toBeGreaterThanOrEqual(3); // the three weight matrices
+    eager.graph!.initializer!.forEach((t, i) => {
+      const [a, b] = [tensorFromProto(file, lazy.graph!.initializer![i]!), tensorFromProto(file, t)];
+      expect(a.shape).toEqual(b.shape);
+      expect(Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength))).toBe(true);
+    });
+  });
+});
