@@ -20,7 +20,8 @@ import { DTYPES } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { transposeData } from '../ir/tensor.js';
 import { MS_DOMAIN, nbitsWeight } from '../export/onnx/nbits.js';
-import { quantizeWeights, toUint8Codes, type QuantPlan } from './plan.js';
+import type { Dataset } from '../data/index.js';
+import { activationParams, quantizeWeights, toUint8Codes, type QuantPlan } from './plan.js';
 
 const { onnx } = onnxProto;
 
@@ -111,7 +112,8 @@ function integerProduct(n: P.onnx.INodeProto, w: string, index: number): P.onnx.
 }
 
 export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): StreamResult {
-  if (plan.mode !== 'dynamic') throw usageError('the ONNX rewriter writes weight quantization only (--mode dynamic, with --granularity block for MatMulNBits)');
+  if (plan.mode !== 'dynamic' && plan.mode !== 'int8') throw usageError('the ONNX rewriter writes --mode dynamic (with --granularity block for MatMulNBits) and --mode int8 (QDQ)');
+  const qdq = plan.mode === 'int8';
   if (plan.granularity === 'block') {
     const bs = plan.blockSize;
     if (![2, 4, 8].includes(plan.bits)) throw usageError(`onnxruntime's MatMulNBits packs 2, 4 or 8 bits per code; got --bits ${plan.bits}`);
@@ -124,7 +126,8 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   if (opset < 13) throw new EdgelmError('unsupported', `${file}: per-channel DequantizeLinear needs ONNX opset 13 or later (the model has ${opset})`);
   const g = model.graph!;
   const axes = weightAxes(g, plan);
-  const products = integerProducts(g, axes);
+  // int8 (QDQ) keeps every product as the source has it, its weight behind DequantizeLinear.
+  const products = qdq ? new Set<string>() : integerProducts(g, axes);
   const location = `${basename(out)}.data`;
   const dataPath = join(dirname(resolve(out)), location);
   const tmpData = `${dataPath}.${process.pid}.tmp`;
@@ -211,18 +214,33 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
   const computed = new Set(quantized);
   g.input = (g.input ?? []).filter((i) => !computed.has(i.name ?? ''));
   const keptNodes: Record<string, number> = {};
-  g.node = [
-    ...dequantize,
-    ...(g.node ?? []).flatMap((n, i) => {
-      const w = n.input?.[1] ?? '';
-      const attrs = nbits.get(w);
-      if (attrs) return nbitsProduct(n, w, i, attrs);
-      if (products.has(w)) return integerProduct(n, w, i);
-      const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '';
-      keptNodes[key] = (keptNodes[key] ?? 0) + 1;
-      return [n];
-    }),
-  ];
+  // int8: each activation read by a quantized product goes through QuantizeLinear → DequantizeLinear
+  // once, placed right after the node that computes it (or first, for a graph input).
+  const activationQdq = new Map<string, P.onnx.INodeProto[]>();
+  const quantizedActivation = (x: string): string => {
+    if (!activationQdq.has(x)) {
+      const p = activationParams(plan.ranges.get(x)!);
+      initializers.push(small(`${x}_scale`, 'float32', [], Float32Array.of(p.scale)), small(`${x}_zero_point`, 'int8', [], Int8Array.of(p.zeroPoint)));
+      activationQdq.set(x, [
+        { name: `${x}_QuantizeLinear`, opType: 'QuantizeLinear', input: [x, `${x}_scale`, `${x}_zero_point`], output: [`${x}_quantized`] },
+        { name: `${x}_DequantizeLinear`, opType: 'DequantizeLinear', input: [`${x}_quantized`, `${x}_scale`, `${x}_zero_point`], output: [`${x}_dequantized`] },
+      ]);
+    }
+    return `${x}_dequantized`;
+  };
+  const rewritten = (g.node ?? []).flatMap((n, i) => {
+    const w = n.input?.[1] ?? '';
+    const attrs = nbits.get(w);
+    if (attrs) return nbitsProduct(n, w, i, attrs);
+    if (products.has(w)) return integerProduct(n, w, i);
+    const x = n.input?.[0] ?? '';
+    if (qdq && computed.has(w) && plan.ranges.has(x)) return [{ ...n, input: [quantizedActivation(x), ...n.input!.slice(1)] }];
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '';
+    keptNodes[key] = (keptNodes[key] ?? 0) + 1;
+    return [n];
+  });
+  const atInputs = [...activationQdq].filter(([x]) => !rewritten.some((n) => n.output?.includes(x))).flatMap(([, q]) => q);
+  g.node = [...dequantize, ...atInputs, ...rewritten.flatMap((n) => [n, ...(n.output ?? []).flatMap((o) => activationQdq.get(o) ?? [])])];
   if (nbits.size && !(model.opsetImport ?? []).some((o) => o.domain === MS_DOMAIN)) model.opsetImport = [...(model.opsetImport ?? []), { domain: MS_DOMAIN, version: 1 }];
   g.valueInfo = (g.valueInfo ?? []).filter((v) => !products.has(v.name ?? '')); // no longer a value of the graph
   model.producerName = 'edgelm';
@@ -242,4 +260,20 @@ export function streamQuantizeOnnx(file: string, out: string, plan: QuantPlan): 
     throw e;
   }
   return { files: [resolve(out), dataPath], bytes: bytes.length + offset, quantized: quantized.length, weights: quantized, keptNodes };
+}
+
+/**
+ * The rewriter with its inputs prepared: in int8 mode the activation ranges of the quantized
+ * products' inputs are calibrated in onnxruntime on `calibration` (running min/max).
+ */
+export async function rewriteOnnx(file: string, out: string, plan: QuantPlan, opts: { calibration?: Dataset; calibrationLimit?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<StreamResult> {
+  if (plan.mode === 'int8') {
+    if (!opts.calibration) throw usageError('--mode int8 needs --calibration DATA: activation ranges come from running the model on real samples');
+    const g = decodeModelLazily(file).graph!;
+    const axes = weightAxes(g, plan);
+    const names = [...new Set((g.node ?? []).filter((n) => axes.has(n.input?.[1] ?? '')).map((n) => n.input![0]!))];
+    const { calibrateOnnx } = await import('./calibrate-ort.js');
+    plan = { ...plan, ranges: await calibrateOnnx(file, opts.calibration, names, { ...(opts.calibrationLimit ? { limit: opts.calibrationLimit } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }) };
+  }
+  return streamQuantizeOnnx(file, out, plan);
 }

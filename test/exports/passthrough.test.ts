@@ -45,6 +45,27 @@ describe('ONNX rewriter on a model with ops outside the IR', () => {
   });
 });
 
+describe('ONNX rewriter, int8 QDQ with ranges calibrated in onnxruntime', () => {
+  it('activations of the products behind QuantizeLinear → DequantizeLinear, weights int8 per channel; kept nodes byte-identical; onnxruntime agrees', async () => {
+    const { rewriteOnnx } = await import('../../src/quantize/stream-onnx.js');
+    const rand = prng(8);
+    // Calibration samples of both signs, so both If branches are seen.
+    const x = Float32Array.from({ length: 64 * 64 }, (_, i) => (Math.floor(i / 64) % 2 ? -1 : 1) * (0.2 + rand()));
+    const out = join(dir, 'int8.onnx');
+    const r = await rewriteOnnx(source, out, defaultPlan('int8'), { calibration: { x, shape: [64, 64], source: 'seeded' } });
+    expect(r.quantized).toBe(2);
+    const [a, b] = [decode(source), decode(out)];
+    const written = new Set(b.graph!.node!.map(nodeBytes));
+    for (const n of a.graph!.node!) if (!['fc1', 'fc2'].includes(n.name!)) expect(written.has(nodeBytes(n)), n.name!).toBe(true);
+    expect(b.graph!.node!.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input![0])).toEqual(['x', 'hb']);
+    for (const sign of [1, -1]) {
+      const feeds = [{ name: 'x', dtype: 'float32' as const, shape: [3, 64], data: Float32Array.from({ length: 3 * 64 }, () => sign * (0.2 + rand())) }];
+      const [got, want] = [await runOrt(out, feeds), await runOrt(source, feeds)];
+      expect(cosine(got.y!, want.y!)).toBeGreaterThanOrEqual(0.99);
+    }
+  });
+});
+
 describe('lazy decoding of inline weights', () => {
   it('large initializers point into the file itself and read back equal to an eager decode', async () => {
     const { decodeModelLazily } = await import('../../src/import/onnx/scan.js');
