@@ -59,7 +59,9 @@ const LOG_ERRORS_ONLY = 3;
 
 async function loadNode(): Promise<OnnxRuntime> {
   // Importing loads the native addon, so a package without its binary fails here.
-  const ort = (await import('onnxruntime-node')) as OrtApi;
+  const ort = (await import('onnxruntime-node').catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ERR_MODULE_NOT_FOUND' ? new Error('not installed (an optional peer of edgelm)') : e;
+  })) as OrtApi;
   return {
     backend: 'onnxruntime-node',
     version: packageVersion('onnxruntime-node') ?? '?',
