@@ -2,7 +2,7 @@
 // table: figure | edgelm | peer or limit | ratio | target | pass/fail. Peers are measured in the same
 // run, so the ratios, not the absolute numbers, are the result. PyTorch peers are skipped, with a
 // note, when /usr/bin/python3 (or $EDGELM_BENCH_PYTHON) lacks torch.
-//   node bench/run.js [FIGURE...] [--docs]   figures 1–5 (default all); --docs rewrites docs/benchmarks.md
+//   node bench/run.js [FIGURE...] [--docs]   figures 1–9 (default all); --docs rewrites docs/benchmarks.md
 // Scratch models and data go to bench/out/ (git-ignored), with the latest table as latest.md/.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const FIGURES = [
   ['3', 'e2e-onnx.js'],
   ['6', 'huge-onnx.js'],
   ['7', 'scaling.js'],
+  ['8', 'install.js'],
   ['9', 'gpt2-124m.js'],
 ];
 const args = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '@tensorflow/tfjs-core';
 import type { DType } from './dtype.js';
 import type { Attrs, Node } from './graph.js';
 import type { Dim } from './tensor.js';

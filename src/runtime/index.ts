@@ -1,13 +1,17 @@
 // One interface over the runtimes that really run edgelm's artifacts: LiteRT for .tflite,
-// onnxruntime-node for .onnx, TF.js for TF.js models. Evaluation always goes through these.
+// onnxruntime for .onnx (onnxruntime-node or onnxruntime-web, see onnxruntime.ts), TF.js for TF.js
+// models. Evaluation always goes through these.
 import { EdgelmError } from '../errors.js';
 import { detectFormat, type ModelFormat } from '../import/index.js';
 import { readInputFile } from '../import/files.js';
 import type { DType } from '../ir/dtype.js';
 import { symbolicDim, unnamedDim, type Dim } from '../ir/dim.js';
+import type { TfTensor } from '../ir/op.js';
+import type { OrtBackend } from './onnxruntime.js';
+import { packageVersion } from './package-version.js';
+import type { Backend } from './tfjs/backend.js';
 
 const staticOr = (d: Dim | undefined, dflt: number): number => (typeof d === 'number' ? d : dflt);
-import type { Backend } from './tfjs/backend.js';
 
 export interface RuntimeIO {
   name: string;
@@ -17,6 +21,8 @@ export interface RuntimeIO {
 
 export interface RuntimeSession {
   runtime: 'litert' | 'onnxruntime' | 'tfjs';
+  /** Which build of the runtime, with its version: e.g. "onnxruntime-web 1.30.0 (CPU kernels in WebAssembly (SIMD))". */
+  backend: string;
   format: ModelFormat;
   inputs: RuntimeIO[];
   outputs: RuntimeIO[];
@@ -27,10 +33,17 @@ export interface RuntimeSession {
   dispose(): void;
 }
 
-export async function openRuntime(path: string, opts: { backend?: Backend } = {}): Promise<RuntimeSession> {
+export interface OpenRuntimeOptions {
+  /** TF.js backend for TF.js models. */
+  backend?: Backend;
+  /** onnxruntime build for .onnx files (default: onnxruntime-node when it loads, else onnxruntime-web). */
+  onnxRuntime?: OrtBackend;
+}
+
+export async function openRuntime(path: string, opts: OpenRuntimeOptions = {}): Promise<RuntimeSession> {
   const { file, format } = detectFormat(path);
   if (format === 'tflite') return openLiteRtSession(file);
-  if (format === 'onnx') return openOrtSession(file);
+  if (format === 'onnx') return openOrtSession(file, opts.onnxRuntime);
   return openTfjsSession(file, format, opts.backend ?? 'wasm');
 }
 
@@ -45,6 +58,7 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
   const outQuant = info.tensors[info.outputs[0]!]?.quant;
   return {
     runtime: 'litert',
+    backend: `@litertjs/core ${packageVersion('@litertjs/core') ?? '?'} (XNNPACK CPU kernels in WebAssembly)`,
     format: 'tflite',
     inputs: s.inputs,
     outputs: s.outputs,
@@ -64,12 +78,13 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
   };
 }
 
-async function openOrtSession(file: string): Promise<RuntimeSession> {
-  const ort = await import('onnxruntime-node');
-  let s: import('onnxruntime-node').InferenceSession;
+async function openOrtSession(file: string, prefer: OrtBackend | undefined): Promise<RuntimeSession> {
+  const { loadOnnxRuntime } = await import('./onnxruntime.js');
+  const runtime = await loadOnnxRuntime(prefer);
+  const ort = runtime.api;
+  let s: Awaited<ReturnType<typeof runtime.open>>;
   try {
-    // Severity 3: errors only; onnxruntime's warnings about unused initializers are not the user's concern.
-    s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+    s = await runtime.open(file);
   } catch (e) {
     throw new EdgelmError('input', `${file}: onnxruntime cannot load the model: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -82,6 +97,7 @@ async function openOrtSession(file: string): Promise<RuntimeSession> {
   const outputs = meta(s.outputNames, (s as unknown as { outputMetadata?: unknown[] }).outputMetadata);
   return {
     runtime: 'onnxruntime',
+    backend: `${runtime.backend} ${runtime.version} (${runtime.kernels})`,
     format: 'onnx',
     inputs,
     outputs,
@@ -100,30 +116,48 @@ async function openOrtSession(file: string): Promise<RuntimeSession> {
   };
 }
 
+/** What TF.js reports of a model input or output (-1 or null: a run-time dimension). */
+interface TfModelIO {
+  name: string;
+  shape?: (number | null)[];
+  dtype?: string;
+}
+
 async function openTfjsSession(file: string, format: ModelFormat, backend: Backend): Promise<RuntimeSession> {
-  const { loadTf } = await import('./tfjs/backend.js');
+  const { loadTf, loadTfModels } = await import('./tfjs/backend.js');
   const { fileLoader } = await import('./tfjs/io.js');
   const tf = await loadTf(backend);
-  const tfjs = tf as unknown as typeof import('@tensorflow/tfjs');
-  const model = format === 'tfjs-layers' ? await tfjs.loadLayersModel(fileLoader(file)) : await tfjs.loadGraphModel(fileLoader(file));
-  const inputs: RuntimeIO[] = model.inputs.map((i) => ({ name: i.name, shape: (i.shape ?? []).map((d, k) => (d === -1 || d === null ? unnamedDim(i.name, k) : d)), dtype: i.dtype ?? 'float32' }));
-  const outputs: RuntimeIO[] = model.outputs.map((o) => ({ name: o.name, shape: (o.shape ?? []).map((d, k) => (d === -1 || d === null ? unnamedDim(o.name, k) : d)), dtype: o.dtype ?? 'float32' }));
+  const { loadLayersModel, loadGraphModel } = await loadTfModels();
+  // A LayersModel predicts, a GraphModel executes; both take one tensor and give one or more.
+  let model: { inputs: TfModelIO[]; outputs: TfModelIO[]; dispose(): void };
+  let forward: (x: TfTensor) => TfTensor | TfTensor[];
+  if (format === 'tfjs-layers') {
+    const m = await loadLayersModel(fileLoader(file));
+    model = { inputs: m.inputs, outputs: m.outputs, dispose: () => m.dispose() };
+    forward = (x) => m.predict(x) as TfTensor | TfTensor[];
+  } else {
+    const m = await loadGraphModel(fileLoader(file));
+    model = { inputs: m.inputs, outputs: m.outputs, dispose: () => m.dispose() };
+    forward = (x) => m.execute(x) as TfTensor | TfTensor[];
+  }
+  const io = (t: TfModelIO): RuntimeIO => ({ name: t.name, shape: (t.shape ?? []).map((d, k) => (d === -1 || d === null ? unnamedDim(t.name, k) : d)), dtype: t.dtype ?? 'float32' });
+  const inputs = model.inputs.map(io);
+  const outputs = model.outputs.map(io);
   return {
     runtime: 'tfjs',
+    backend: `@tensorflow/tfjs-core ${packageVersion('@tensorflow/tfjs-core') ?? '?'} (backend ${tf.getBackend()})`,
     format,
     inputs,
     outputs,
     maxBatch: Number.POSITIVE_INFINITY,
     async run(x, shape) {
-      const input = tfjs.tensor(x, shape, inputs[0]!.dtype === 'int32' ? 'int32' : 'float32');
-      const raw = 'predict' in model && format === 'tfjs-layers' ? (model as import('@tensorflow/tfjs').LayersModel).predict(input) : (model as import('@tensorflow/tfjs').GraphModel).execute(input);
-      const first = Array.isArray(raw) ? raw[0]! : raw;
-      const data = (await first.data()) as Float32Array;
-      tfjs.dispose([input, ...(Array.isArray(raw) ? raw : [raw])]);
+      const input = tf.tensor(x, shape, inputs[0]!.dtype === 'int32' ? 'int32' : 'float32');
+      const raw = forward(input);
+      const all = Array.isArray(raw) ? raw : [raw];
+      const data = (await all[0]!.data()) as Float32Array;
+      tf.dispose([input, ...all]);
       return data;
     },
-    dispose: () => {
-      if ('dispose' in model) (model as { dispose(): void }).dispose();
-    },
+    dispose: () => model.dispose(),
   };
 }

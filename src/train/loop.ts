@@ -71,8 +71,7 @@ type Optimizer = {
 };
 
 export async function train(tf: Tf, model: TrainableModel, data: Dataset, loss: (logits: TfTensor, batch: Batch) => TfTensor, opts: TrainOptions): Promise<EpochStats[]> {
-  const tfx = tf as unknown as typeof import('@tensorflow/tfjs');
-  const optimizer = (opts.optimizer === 'sgd' ? tfx.train.sgd(opts.lr) : tfx.train.adam(opts.lr)) as unknown as Optimizer;
+  const optimizer = (opts.optimizer === 'sgd' ? tf.train.sgd(opts.lr) : tf.train.adam(opts.lr)) as unknown as Optimizer;
   const vars = [...model.variables.values()];
   const n = data.shape[0]!;
   const per = data.x.length / n;

@@ -32,7 +32,7 @@ const files = {
 /** One batch per model: 200 held-out digits, or 2 × 32 random token ids. */
 interface Batch {
   feed: (name: string) => ort.Tensor;
-  tf: (tf: Awaited<ReturnType<typeof loadTf>>, shape: readonly (number | string)[]) => import('@tensorflow/tfjs').Tensor;
+  tf: (tf: Awaited<ReturnType<typeof loadTf>>, shape: readonly (number | string)[]) => import('@tensorflow/tfjs-core').Tensor;
   lite: { data: Float32Array | Int32Array; shape: number[] };
   classes: number;
 }

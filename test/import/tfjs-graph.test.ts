@@ -1,10 +1,10 @@
 // The GraphModel reader + executor must compute what TF.js's own GraphModel.execute computes.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '../tfjs-all.js';
+import { loadTfAll } from '../tfjs-all.js';
 import { readGraphModel } from '../../src/import/tfjs-graph/index.js';
 import { verifyGraph } from '../../src/ir/verify.js';
-import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
 import { fileLoader } from '../../src/runtime/tfjs/io.js';
 import { fixture, mnistTest, relError } from '../helpers.js';
@@ -21,7 +21,7 @@ describe('TF.js GraphModel reader matches GraphModel.execute on real MNIST digit
   });
 
   it.each([['graph-cnn'], ['graph-cnn-f16'], ['graph-cnn-u8']])('%s: both outputs within 1e-4', async (name) => {
-    const tf = (await loadTf('wasm')) as unknown as typeof tfjs;
+    const tf = await loadTfAll('wasm');
     const path = fixture('models', name, 'model.json');
     const { x, n } = await mnistTest(64);
     const input = tf.tensor(x, [n, 28, 28, 1]);

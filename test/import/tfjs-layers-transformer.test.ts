@@ -13,7 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '../tfjs-all.js';
+import { loadTfAll } from '../tfjs-all.js';
 import { loadModel } from '../../src/import/index.js';
 import { writeExport } from '../../src/export/index.js';
 import type { Graph } from '../../src/ir/graph.js';
@@ -31,7 +32,7 @@ const rand = prng(7);
 const ids = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
 const dir = tempDir();
 
-type Tf = typeof tfjs;
+type Tf = tfjs.TfAll;
 type Sym = tfjs.SymbolicTensor;
 /** tfjs-layers' ESM build: the nlp layers extend its Layer class, so their models are built with it. */
 type Layers = Pick<Tf, 'input' | 'model' | 'layers' | 'loadLayersModel'>;
@@ -45,13 +46,16 @@ let tf: Tf;
 let L: Layers;
 let nlp: Nlp;
 beforeAll(async () => {
-  tf = (await loadTf('wasm')) as unknown as Tf;
+  tf = await loadTfAll('wasm');
   // Deep imports, as a bundler user writes them: vitest compiles these ESM files (vite-node inlines them).
   L = (await import('@tensorflow/tfjs-layers/dist/index.js' as string)) as Layers;
   const mha = (await import('@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js' as string)) as Pick<Nlp, 'MultiHeadAttention'>;
   const pe = (await import('@tensorflow/tfjs-layers/dist/layers/nlp/modeling/position_embedding.js' as string)) as Pick<Nlp, 'PositionEmbedding'>;
   const ed = (await import('@tensorflow/tfjs-layers/dist/layers/nlp/einsum_dense.js' as string)) as Pick<Nlp, 'EinsumDense'>;
   nlp = { ...mha, ...pe, ...ed };
+  // The nlp layers call chained tensor ops (x.slice(…)), which the @tensorflow/tfjs union package
+  // registers and tfjs-core alone does not.
+  await import('@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js' as string);
 });
 
 const apply = (layer: tfjs.layers.Layer, x: Sym | Sym[], kwargs?: Record<string, unknown>): Sym => layer.apply(x, kwargs) as Sym;

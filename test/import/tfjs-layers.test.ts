@@ -1,16 +1,16 @@
 // The LayersModel reader + executor must compute what TF.js's own LayersModel.predict computes.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '../tfjs-all.js';
+import { loadTfAll } from '../tfjs-all.js';
 import { readLayersModel } from '../../src/import/tfjs-layers/index.js';
 import { verifyGraph } from '../../src/ir/verify.js';
-import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
 import { fileLoader, fileSaver } from '../../src/runtime/tfjs/io.js';
 import { accuracy, argmax, fixture, mnistTest, relError, tempDir } from '../helpers.js';
 
 async function compare(path: string, x: Float32Array, dims: number[]): Promise<{ got: Float32Array; want: Float32Array }> {
-  const tf = (await loadTf('wasm')) as unknown as typeof tfjs;
+  const tf = await loadTfAll('wasm');
   const model = await tf.loadLayersModel(fileLoader(path));
   const input = tf.tensor(x, dims);
   const want = (model.predict(input) as tfjs.Tensor).dataSync() as Float32Array;
@@ -25,7 +25,7 @@ async function compare(path: string, x: Float32Array, dims: number[]): Promise<{
 
 /** A functional model touching every supported layer class, with non-trivial batch-norm statistics. */
 async function layerZoo(dir: string): Promise<string> {
-  const tf = (await loadTf('wasm')) as unknown as typeof tfjs;
+  const tf = await loadTfAll('wasm');
   const L = tf.layers;
   const inp = tf.input({ shape: [28, 28, 1], name: 'image' });
   const apply = (layer: tfjs.layers.Layer, x: tfjs.SymbolicTensor | tfjs.SymbolicTensor[]): tfjs.SymbolicTensor => layer.apply(x) as tfjs.SymbolicTensor;

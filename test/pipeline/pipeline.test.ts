@@ -150,7 +150,7 @@ describe('command-line experience', () => {
     const r = cli(['doctor', '--json']);
     expect(r.code).toBe(0);
     const checks = (JSON.parse(r.stdout) as { checks: { name: string; ok: boolean }[] }).checks;
-    for (const name of ['TF.js wasm (default)', 'LiteRT (.tflite)', 'onnxruntime-node (.onnx)']) expect(checks.find((c) => c.name === name)?.ok, name).toBe(true);
+    for (const name of ['TF.js wasm (default)', 'LiteRT (.tflite)', 'onnxruntime-node (.onnx, native)', 'onnxruntime-web (.onnx, wasm)', '.onnx files run in']) expect(checks.find((c) => c.name === name)?.ok, name).toBe(true);
   });
 
   it('--version answers without loading TF.js', () => {

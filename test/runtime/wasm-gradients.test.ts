@@ -1,7 +1,7 @@
 // The gradient kernels edgelm registers for the wasm backend must equal TF.js's reference kernels
 // on the cpu backend.
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];

@@ -29,15 +29,7 @@ interface Check {
 }
 
 async function runChecks(): Promise<Check[]> {
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
-  const version = (pkg: string): string | undefined => {
-    try {
-      return (require(`${pkg}/package.json`) as { version: string }).version;
-    } catch {
-      return undefined;
-    }
-  };
+  const { packageVersion: version } = await import('../../runtime/package-version.js');
   const attempt = async (name: string, pkg: string, f: () => Promise<string | void>): Promise<Check> => {
     try {
       const note = await f();
@@ -47,6 +39,9 @@ async function runChecks(): Promise<Check[]> {
     }
   };
   const { loadTf } = await import('../../runtime/tfjs/backend.js');
+  const { loadOnnxRuntime } = await import('../../runtime/onnxruntime.js');
+  const { join } = await import('node:path');
+  const { PACKAGE_ROOT } = await import('./demo.js');
   const sum = async (b: 'wasm' | 'cpu' | 'node'): Promise<string> => {
     const tf = await loadTf(b);
     const v = tf.tidy(() => tf.sum(tf.tensor([1, 2, 3])).dataSync()[0]);
@@ -57,16 +52,22 @@ async function runChecks(): Promise<Check[]> {
     { name: 'node', ok: true, version: process.versions.node },
     await attempt('TF.js wasm (default)', '@tensorflow/tfjs-backend-wasm', () => sum('wasm')),
     await attempt('TF.js node (tfjs-node)', '@tensorflow/tfjs-node', () => sum('node')),
-    await attempt('TF.js cpu', '@tensorflow/tfjs', () => sum('cpu')),
+    await attempt('TF.js cpu', '@tensorflow/tfjs-backend-cpu', () => sum('cpu')),
     await attempt('LiteRT (.tflite)', '@litertjs/core', async () => {
       const { loadLiteRtNode } = await import('../../runtime/litert.js');
       await loadLiteRtNode();
       return 'CPU (XNNPACK) in WebAssembly';
     }),
-    await attempt('onnxruntime-node (.onnx)', 'onnxruntime-node', async () => {
-      await import('onnxruntime-node');
-      return 'CPU execution provider';
+    await attempt('onnxruntime-node (.onnx, native)', 'onnxruntime-node', async () => (await loadOnnxRuntime('onnxruntime-node')).kernels),
+    await attempt('onnxruntime-web (.onnx, wasm)', 'onnxruntime-web', async () => {
+      // Loading the package does not start its wasm; opening a model does.
+      const runtime = await loadOnnxRuntime('onnxruntime-web');
+      await (await runtime.open(join(PACKAGE_ROOT, 'fixtures', 'models', 'mlp-opset11.onnx'))).release();
+      return runtime.kernels;
     }),
   ];
+  // The build edgelm picks for .onnx files: the native one when it loads, else the wasm one.
+  const ort = await loadOnnxRuntime().catch(() => undefined);
+  checks.push(ort ? { name: '.onnx files run in', ok: true, version: ort.version, note: ort.backend } : { name: '.onnx files run in', ok: false, note: 'no onnxruntime loads here' });
   return checks;
 }

@@ -4,7 +4,7 @@
 import { defineOp, ShapeError, type Tf, type TfTensor, type ValueType } from '../op.js';
 import { broadcastDim, normAxis, windowOut } from '../shape.js';
 import { addDims, mulDims, subDims, type Dim } from '../dim.js';
-import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 
 export type Layout = 'NHWC' | 'NCHW';
 export type Padding = 'SAME' | 'VALID' | 'EXPLICIT';

@@ -2,7 +2,7 @@
 // that saves them (the only file:// handlers TF.js has live in tfjs-node, which cannot load here).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '@tensorflow/tfjs-core';
 import { isRecord, readInputFile, readJsonFile, resolveInside } from '../../import/files.js';
 import { inputError } from '../../errors.js';
 

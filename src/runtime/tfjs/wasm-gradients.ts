@@ -5,7 +5,7 @@
 // - a depthwise input gradient is a transposed convolution with a block-diagonal filter;
 // - UnsortedSegmentSum (the gradient of Gather) is a one-hot matrix product.
 // It also routes transposed matrix products (every matMul gradient) to wasm's fast path.
-import type { Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
+import type { Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../ir/op.js';
 
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
