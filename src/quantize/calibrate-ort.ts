@@ -4,12 +4,14 @@
 // ONNX rewriter's int8 mode uses it for models edgelm's IR does not read (and it is faster than the
 // TF.js executor on the models it does).
 import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { batches, type Dataset } from '../data/index.js';
 import { EdgelmError } from '../errors.js';
 import { decodeModel } from '../import/onnx/proto.js';
 import { readInputFile } from '../import/files.js';
+import { loadOnnxRuntime, type OrtSession } from '../runtime/onnxruntime.js';
 import type { Range } from './plan.js';
 
 const { onnx } = onnxProto;
@@ -31,17 +33,17 @@ export async function calibrateOnnx(file: string, data: Dataset, names: readonly
   const first = dims[0];
   const staticBatch = first?.dimValue !== undefined && first.dimValue !== null && Number(first.dimValue) > 0 ? Number(first.dimValue) : undefined;
   const elem = input.type?.tensorType?.elemType;
-  // With external data, the copy goes beside the source so that its data files resolve (removed
-  // whatever happens); otherwise onnxruntime takes it from memory.
+  // With external data the copy goes beside the source, so that its data files resolve; otherwise to
+  // the temp folder. Removed whatever happens.
   const external = (g.initializer ?? []).some((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
-  const bytes = onnx.ModelProto.encode(model).finish();
-  const tmp = external ? join(dirname(file), `.${basename(file)}.calibrate.${process.pid}.onnx`) : undefined;
-  if (tmp) writeFileSync(tmp, bytes);
+  const tmp = join(external ? dirname(file) : tmpdir(), `.${basename(file)}.calibrate.${process.pid}.onnx`);
+  writeFileSync(tmp, onnx.ModelProto.encode(model).finish());
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
-  const ort = await import('onnxruntime-node');
-  let session: import('onnxruntime-node').InferenceSession | undefined;
+  const rt = await loadOnnxRuntime();
+  const ort = rt.api;
+  let session: OrtSession | undefined;
   try {
-    session = tmp ? await ort.InferenceSession.create(tmp, { logSeverityLevel: 3 }) : await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+    session = await rt.open(tmp);
     const n = Math.min(data.shape[0]!, opts.limit ?? 1000);
     const per = data.x.length / data.shape[0]!;
     const sample = dims.slice(1).map((d) => Number(d.dimValue ?? 0));
@@ -70,7 +72,7 @@ export async function calibrateOnnx(file: string, data: Dataset, names: readonly
     }
   } finally {
     await session?.release();
-    if (tmp) rmSync(tmp, { force: true });
+    rmSync(tmp, { force: true });
   }
   return ranges;
 }
