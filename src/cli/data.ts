@@ -1,4 +1,6 @@
 // The data flags the commands share (loading itself is the library's loadDatasetFor).
+import { existsSync } from 'node:fs';
+import { inputError } from '../errors.js';
 
 export interface DataFlags {
   labels?: string;
@@ -10,4 +12,9 @@ export const VOCAB_OPTION = ['--vocab <file>', "vocabulary for .txt data: a JSON
 /** The data flags that are set (for passing on under exactOptionalPropertyTypes). */
 export function dataFlags(flags: DataFlags): DataFlags {
   return { ...(flags.labels ? { labels: flags.labels } : {}), ...(flags.vocab ? { vocab: flags.vocab } : {}) };
+}
+
+/** Data files named by flags exist: checked before any work, so that a typo does not cost a training run. */
+export function requireFiles(files: Record<string, string | undefined>): void {
+  for (const [flag, path] of Object.entries(files)) if (path !== undefined && !existsSync(path)) throw inputError(path, `no such file (${flag})`);
 }
