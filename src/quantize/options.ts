@@ -55,7 +55,9 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   if (!(Number.isInteger(o.bits) && o.bits >= 2 && o.bits <= 8)) throw rangeError('--bits', 'an integer from 2 to 8', o.bits);
   const granularity = oneOf('--granularity', o.granularity, GRANULARITIES);
   checkInteger('--block-size', o.blockSize, 1);
-  if (o.blockSize < 16 || o.blockSize > 256 || (o.blockSize & (o.blockSize - 1)) !== 0) throw rangeError('--block-size', 'a power of two from 16 to 256', o.blockSize);
+  // onnxruntime's MatMulNBits kernels' limits (onnxruntime-node 1.30 cannot load blocks above 256).
+  if (o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0) throw usageError(`onnxruntime's MatMulNBits needs a block size that is a power of two ≥ 16; got --block-size ${o.blockSize}`);
+  if (o.blockSize > 256) throw usageError(`onnxruntime's MatMulNBits takes blocks of at most 256; got --block-size ${o.blockSize}`);
   oneOf('--calibration-method', o.calibrationMethod, CALIBRATION_METHODS);
   checkInteger('--calibration-limit', o.calibrationLimit, 1);
   const io = oneOf('--io', o.io, IO_TYPES);
