@@ -67,7 +67,7 @@ describe('the library fills in the CLI defaults and refuses bad options with Edg
     expect(artifact.accuracy).toBe(source.accuracy);
   }, 60_000);
 
-  it.each([
+  const refusals: [string, (e: Edgelm, g: Graph) => Promise<unknown>, string][] = [
     ['prune: sparsity out of range', (e: Edgelm, g: Graph) => e.prune(g, { sparsity: 1.5 }), '--sparsity'],
     ['prune: missing sparsity', (e: Edgelm, g: Graph) => e.prune(g, {} as never), '--sparsity'],
     ['prune: unknown backend', (e: Edgelm, g: Graph) => e.prune(g, { sparsity: 0.5, backend: 'gpu' as never }), 'wasm, cpu, node, auto'],
@@ -78,7 +78,8 @@ describe('the library fills in the CLI defaults and refuses bad options with Edg
     ['quantize: int8 without calibration', (e: Edgelm, g: Graph) => e.quantize(g, { mode: 'int8' }), '--calibration'],
     ['exportModel: unknown format', (e: Edgelm, g: Graph) => e.exportModel(g, 'pdf' as never, join(tempDir(), 'x.pdf')), "'pdf'"],
     ['exportModel: batch size for ONNX', (e: Edgelm, g: Graph) => e.exportModel(g, 'onnx', join(tempDir(), 'x.onnx'), [], { batchSize: 4 }), '--batch 4'],
-  ])('%s', async (_, call, part) => {
+  ];
+  it.each(refusals)('%s', async (_, call, part) => {
     const { edgelm, teacher } = await load();
     const error = await Promise.resolve().then(() => call(edgelm, teacher)).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(edgelm.EdgelmError);
