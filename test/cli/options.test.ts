@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, fixture, tempDir, type CliResult } from '../helpers.js';
+import { cliAsync as cli, fixture, tempDir, type CliResult } from '../helpers.js';
 
 const MLP = fixture('models', 'mlp');
 const CNN = fixture('models', 'cnn');
@@ -37,30 +37,30 @@ describe('a run that fails after writing leaves nothing behind', () => {
     ['TFLite', 'q.tflite'],
     ['ONNX', 'q.onnx'],
     ['TF.js (a folder the run creates)', 'q-tfjs'],
-  ])('quantize --data that cannot be read, %s: exit 2, no artifact, no staging folder', (_, name) => {
+  ])('quantize --data that cannot be read, %s: exit 2, no artifact, no staging folder', async (_, name) => {
     const out = join(dir, 'quantize', name);
-    refused(cli(['quantize', MLP, '-o', out, '--data', garbage]), garbage);
+    refused(await cli(['quantize', MLP, '-o', out, '--data', garbage]), garbage);
     expect(contents(join(dir, 'quantize'))).toEqual([]);
   });
 
-  it('an earlier artifact at the output path is left as it was', () => {
+  it('an earlier artifact at the output path is left as it was', async () => {
     const out = join(dir, 'keep', 'model.tflite');
     mkdirSync(join(dir, 'keep'));
     writeFileSync(out, 'the previous artifact');
-    refused(cli(['quantize', MLP, '-o', out, '--data', garbage]), garbage);
+    refused(await cli(['quantize', MLP, '-o', out, '--data', garbage]), garbage);
     expect(readFileSync(out, 'utf8')).toBe('the previous artifact');
     expect(contents(join(dir, 'keep'))).toEqual(['model.tflite']);
   });
 
-  it('quantize --stream (ONNX written tensor by tensor) with --data that cannot be read: no model, no external data', () => {
+  it('quantize --stream (ONNX written tensor by tensor) with --data that cannot be read: no model, no external data', async () => {
     const out = join(dir, 'stream', 's.onnx');
-    refused(cli(['quantize', ONNX, '-o', out, '--stream', '--data', garbage]), garbage);
+    refused(await cli(['quantize', ONNX, '-o', out, '--stream', '--data', garbage]), garbage);
     expect(contents(join(dir, 'stream'))).toEqual([]);
   });
 
-  it('prune --val that cannot be read: no artifact', () => {
+  it('prune --val that cannot be read: no artifact', async () => {
     const out = join(dir, 'prune', 'p.onnx');
-    refused(cli(['prune', MLP, '-o', out, '--sparsity', '0.5', '--val', garbage]), garbage);
+    refused(await cli(['prune', MLP, '-o', out, '--sparsity', '0.5', '--val', garbage]), garbage);
     expect(contents(join(dir, 'prune'))).toEqual([]);
   });
 });
@@ -100,23 +100,23 @@ describe('combinations refused before any work (exit 2, one line naming the flag
     ['eval --backend gpu lists the backends', ['eval', MLP, '--data', TEST, '--backend', 'gpu'], ["--backend: expected one of wasm, cpu, node, auto, got 'gpu'"]],
     ['eval --backend with no TF.js model', ['eval', ONNX, '--data', TEST, '--backend', 'cpu'], ['--backend cpu has no effect']],
   ];
-  it.each(cases)('%s', (_, args, parts) => {
+  it.each(cases)('%s', async (_, args, parts) => {
     const started = performance.now();
-    refused(cli(args), ...parts);
+    refused(await cli(args), ...parts);
     // Nothing was loaded or trained: a refusal costs a start-up, not a run.
     expect(performance.now() - started).toBeLessThan(5000);
     expect(contents(dir).filter((f) => !f.startsWith('nope'))).toEqual([]);
   });
 
-  it('--exclude matching no layer with --stream (the graph is never loaded whole): refused, nothing left', () => {
-    refused(cli(['quantize', ONNX, '-o', o('y.onnx'), '--stream', '--exclude', 'fc9']), "--exclude 'fc9'");
+  it('--exclude matching no layer with --stream (the graph is never loaded whole): refused, nothing left', async () => {
+    refused(await cli(['quantize', ONNX, '-o', o('y.onnx'), '--stream', '--exclude', 'fc9']), "--exclude 'fc9'");
     expect(contents(dir)).toEqual([]);
   });
 });
 
 describe("commander's own errors look like edgelm's", () => {
-  it('quantize with no arguments names the missing model first', () => {
-    refused(cli(['quantize']), "missing required argument 'model'", 'edgelm quantize --help');
+  it('quantize with no arguments names the missing model first', async () => {
+    refused(await cli(['quantize']), "missing required argument 'model'", 'edgelm quantize --help');
   });
   it.each([
     [['quantize', MLP], "required option '-o, --output <file>'"],
@@ -124,24 +124,25 @@ describe("commander's own errors look like edgelm's", () => {
     [['bogus'], "unknown command 'bogus'"],
     [['prune', MLP, '-o', 'x.onnx'], "required option '--sparsity <s>'"],
     [['eval', MLP], "required option '--data <file>'"],
-  ])('%j', (args, part) => {
-    refused(cli(args), part);
+  ])('%j', async (args, part) => {
+    refused(await cli(args), part);
   });
 });
 
 describe('messages that point somewhere', () => {
-  it("every repository path in a command's --help examples exists", () => {
+  it("every repository path in a command's --help examples exists", async () => {
     const commands = ['inspect', 'quantize', 'prune', 'distill', 'export', 'eval', 'run', 'demo', 'doctor'];
-    const paths = commands.flatMap((c) => [...cli([c, '--help']).stdout.matchAll(/\b((?:fixtures|examples)\/[\w./-]+)/g)].map((m) => m[1]!));
+    const helps = await Promise.all(commands.map((c) => cli([c, '--help'])));
+    const paths = helps.flatMap((h) => [...h.stdout.matchAll(/\b((?:fixtures|examples)\/[\w./-]+)/g)].map((m) => m[1]!));
     expect(paths.length).toBeGreaterThan(5);
     for (const p of paths) expect(existsSync(fixture('..', p)), p).toBe(true);
   });
 
-  it('quantize of a .tflite says TFLite input is for inspect and eval', () => {
+  it('quantize of a .tflite says TFLite input is for inspect and eval', async () => {
     const dir = tempDir();
     const tfl = join(dir, 'm.tflite');
-    expect(cli(['export', MLP, '-o', tfl]).code).toBe(0);
-    const line = refused(cli(['quantize', tfl, '-o', join(dir, 'm.onnx')]), tfl, 'inspect', 'eval');
+    expect((await cli(['export', MLP, '-o', tfl])).code).toBe(0);
+    const line = refused(await cli(['quantize', tfl, '-o', join(dir, 'm.onnx')]), tfl, 'inspect', 'eval');
     expect(line).not.toMatch(/not implemented/);
   });
 });
