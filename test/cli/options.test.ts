@@ -86,6 +86,8 @@ describe('combinations refused before any work (exit 2, one line naming the flag
     ['--batch with an ONNX output', ['quantize', MLP, '-o', o('k.onnx'), '--batch', '4'], ['--batch 4', 'onnx']],
     ['--labels without data', ['quantize', MLP, '-o', o('l.onnx'), '--labels', TEST], ['--labels']],
     ['--io uint8 with ONNX', ['quantize', CNN, '-o', o('m.onnx'), '--mode', 'int8', '--io', 'uint8', '--calibration', TRAIN], ['--io uint8', 'TFLite']],
+    ['eval --vocab with .npz data', ['eval', MLP, '--data', TEST, '--vocab', TEST], ['--vocab has no effect', '.txt']],
+    ['distill --alpha with data that has no labels', ['distill', '--teacher', MLP, '--student-width', '0.5', '--data', fixture('data', 'mnist-test-x.npy'), '-o', o('z.onnx'), '--alpha', '0.3'], ['--alpha 0.3', 'no labels']],
     ['--data that does not exist', ['quantize', MLP, '-o', o('n.onnx'), '--data', o('nope.npz')], ['nope.npz', '--data']],
     ['export --batch with an ONNX output', ['export', MLP, '-o', o('p.onnx'), '--batch', '2'], ['--batch 2', 'onnx']],
     ['export --external-data with a TF.js output', ['export', ONNX, '-o', o('p-tfjs'), '--external-data'], ['--external-data', 'tfjs']],

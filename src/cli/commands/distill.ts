@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DISTILL_DEFAULTS, EXPORT_DEFAULTS } from '../../defaults.js';
 import { publicResult, relabel, renderEval, runEval } from './eval.js';
 import { defined, numberFlag, summary, withDefault, type Summary } from '../args.js';
-import { dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
+import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { jsonDocument } from '../output.js';
 import { addTrainingOptions, trainingFlags, withCheckpointAndProgress, type TrainingFlags } from './training.js';
 
@@ -55,6 +55,7 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
   const { checkNotInput } = await import('../../export/write.js');
   const { loadDatasetFor } = await import('../../data/index.js');
   const { distillModel, resolveDistillOptions } = await import('../../distill/index.js');
+  const { usageError } = await import('../../errors.js');
 
   // Every flag and combination, checked before anything is loaded or written.
   const format = outputFormat(flags.output, flags.format);
@@ -70,6 +71,7 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
     backend: flags.backend as 'wasm' | undefined,
   });
   const resolved = resolveDistillOptions({ ...options, training: trainingFlags(flags), data: flags.data, ...defined({ student: flags.student, val: flags.val }) });
+  checkDataFlags(flags, [flags.data, flags.val]);
   requireFiles({ '--data': flags.data, '--val': flags.val, '--labels': flags.labels, '--vocab': flags.vocab });
   const training = await withCheckpointAndProgress(flags, resolved.training, { teacher: flags.teacher, student: flags.student, width: flags.studentWidth, reinit: flags.reinit, data: flags.data, temperature: resolved.temperature, alpha: resolved.alpha }, flags.json === true);
 
@@ -77,10 +79,12 @@ async function runDistill(flags: DistillFlags): Promise<Summary> {
   for (const m of [flags.teacher, flags.student]) if (m) { const s = detectFormat(m); inputs.push(...modelFiles(s.file, s.format).map((f) => f.path)); }
   checkNotInput(flags.output, inputs);
   const teacher = await loadModel(flags.teacher);
+  const data = await loadDatasetFor(flags.data!, flags.teacher, { ...dataFlags(flags), graph: teacher });
+  if (options.alpha !== undefined && options.alpha !== 1 && !data.y) throw usageError(`--alpha ${options.alpha} has no effect: ${flags.data} has no labels, so the teacher is the only signal (alpha 1)`);
   const r = await distillModel(teacher, {
     ...options,
     ...(flags.student ? { student: await loadModel(flags.student) } : {}),
-    data: await loadDatasetFor(flags.data!, flags.teacher, { ...dataFlags(flags), graph: teacher }),
+    data,
     ...(flags.val ? { val: await loadDatasetFor(flags.val, flags.teacher, { ...dataFlags({ vocab: flags.vocab }), graph: teacher }) } : {}),
     training,
   });

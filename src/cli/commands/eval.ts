@@ -4,7 +4,7 @@ import { colours, formatBytes, jsonDocument, table } from '../output.js';
 import { progress } from '../progress.js';
 import { intOption, requireFlags, withDefault } from '../args.js';
 import { usageError } from '../../errors.js';
-import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
+import { checkDataFlags, dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 
 export interface EvalFlags extends DataFlags {
   data?: string;
@@ -27,6 +27,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action(async (models: string[], flags: EvalFlags) => {
       requireFlags(flags, [['data', '--data <file>']]);
+      checkDataFlags(flags, [flags.data]);
       const results = await runEval(models, flags as EvalFlags & { data: string });
       process.stdout.write(flags.json ? jsonDocument({ models: results.map(publicResult) }) : `${renderEval(results)}\n`);
     });

@@ -6,7 +6,7 @@ import { comparison, relabel, renderEval, runEval } from './eval.js';
 import { defined, numberFlag, refuseGiven, requireFlags, summary, type Summary } from '../args.js';
 import { withDefault } from '../args.js';
 import { addTrainingOptions, TRAINING_ONLY_FLAGS, trainingFlags, withCheckpointAndProgress, type TrainingFlags } from './training.js';
-import { dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
+import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 
 interface PruneFlags extends TrainingFlags, DataFlags {
   output?: string;
@@ -69,7 +69,7 @@ async function runPrune(model: string, flags: PruneFlags): Promise<Summary> {
   };
   const resolved = resolvePruneOptions({ ...options, ...(flags.data ? { data: flags.data } : {}) });
   if (resolved.training.epochs === 0) refuseGiven(flags, [['data', '--data'], ...TRAINING_ONLY_FLAGS], 'without --epochs N (fine-tuning)');
-  refuseGiven(flags.data || flags.val ? {} : flags, [['labels', '--labels'], ['vocab', '--vocab']], 'without --data or --val');
+  checkDataFlags(flags, [flags.data, flags.val]);
   requireFiles({ '--data': flags.data, '--val': flags.val, '--labels': flags.labels, '--vocab': flags.vocab });
   const training = await withCheckpointAndProgress(flags, resolved.training, { model, data: flags.data, spec: { ...options, training: undefined }, schedule: resolved.schedule }, flags.json === true);
   const src = detectFormat(model);

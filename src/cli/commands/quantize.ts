@@ -7,7 +7,7 @@ import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
 import { defined, numberFlag, refuseGiven, requireFlags, summary, withDefault, type Summary } from '../args.js';
 import { progress } from '../progress.js';
-import { dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
+import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { comparison, relabel, renderEval, runEval } from './eval.js';
 
 interface QuantizeFlags extends DataFlags {
@@ -101,7 +101,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   if (flags.perLayerReport && !flags.calibration && !flags.data) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
   if (flags.data && q.io === 'int8') throw usageError("--data cannot measure a --io int8 file: LiteRT's JS API passes no int8 tensors in or out", 'measure the same quantization written with --io float or uint8, whose integer kernels are the same');
   if (flags.calibration && q.mode !== 'int8' && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
-  refuseGiven(flags.data || flags.calibration ? {} : flags, [['labels', '--labels'], ['vocab', '--vocab']], 'without --data or --calibration');
+  checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
   const src = detectFormat(model);
   const streamable = src.format === 'onnx' && format === 'onnx' && q.mode === 'dynamic';
