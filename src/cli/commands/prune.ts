@@ -3,8 +3,7 @@ import type { LayerSparsity } from '../../prune/index.js';
 import { EXPORT_DEFAULTS, PRUNE_DEFAULTS } from '../../defaults.js';
 import { colours, jsonDocument, table } from '../output.js';
 import { comparison, relabel, renderEval, runEval } from './eval.js';
-import { defined, numberFlag, refuseGiven, requireFlags, summary, type Summary } from '../args.js';
-import { withDefault } from '../args.js';
+import { collect, defined, numberFlag, refuseGiven, requireFlags, summary, withDefault, type Summary } from '../args.js';
 import { addTrainingOptions, TRAINING_ONLY_FLAGS, trainingFlags, withCheckpointAndProgress, type TrainingFlags } from './training.js';
 import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 
@@ -21,7 +20,6 @@ interface PruneFlags extends TrainingFlags, DataFlags {
   json?: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const D = PRUNE_DEFAULTS;
 
 export function registerPrune(program: Command): void {
