@@ -5,7 +5,7 @@ import type { LayerError } from '../../quantize/layer-error.js';
 import { EXPORT_DEFAULTS, QUANTIZE_DEFAULTS } from '../../defaults.js';
 import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
-import { collect, defined, numberFlag, refuseGiven, requireFlags, summary, withDefault, type Summary } from '../args.js';
+import { collect, defined, numberFlag, requireFlags, summary, withDefault, type Summary } from '../args.js';
 import { progress } from '../progress.js';
 import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { comparison, relabel, renderEval, runEval } from './eval.js';
