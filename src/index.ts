@@ -2,9 +2,10 @@
 //
 //   import { loadModel, quantize, exportModel, evaluate } from 'edgelm';
 //   const graph = await loadModel('model.json');
-//   const { graph: g, plan } = await quantize(graph, { mode: 'dynamic' });
+//   const { graph: g, plan } = await quantize(graph); // options left out get the CLI's defaults
 //   await exportModel(g, 'tflite', 'model.tflite', ['model.json'], { quant: plan }); // inputs are never overwritten
 export { VERSION as version } from './version.js';
+export { DISTILL_DEFAULTS, EXPORT_DEFAULTS, PRUNE_DEFAULTS, QUANTIZE_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 export { loadModel, detectFormat } from './import/index.js';
 export { loadDataset } from './data/index.js';
 export type { Dataset } from './data/index.js';
@@ -15,6 +16,8 @@ export type { QuantPlan } from './quantize/plan.js';
 export { pruneModel as prune } from './prune/run.js';
 export type { PruneOptions, PruneResult } from './prune/run.js';
 export { parsePattern } from './prune/index.js';
+export type { PrunePattern } from './prune/index.js';
+export type { TrainingSettings } from './train/options.js';
 export { distillModel as distill } from './distill/index.js';
 export type { DistillOptions, DistillResult } from './distill/index.js';
 export { writeExport as exportModel, exportFiles } from './export/index.js';

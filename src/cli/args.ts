@@ -1,12 +1,45 @@
 // Flag parsing and result shapes shared by the commands. Kept free of heavy imports: command
-// modules load at start-up, before any command runs.
+// modules load at start-up, before any command runs. Flags carry no commander defaults: a flag
+// that is undefined was not given, the library fills in its default (shown in --help from the
+// library's table), and a flag given where it has no effect can be refused.
 import { usageError } from '../errors.js';
+
+/** A numeric flag as a number; ranges are the library's to check. */
+export function numberFlag(flag: string, value: string): number {
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(n)) throw usageError(`${flag}: expected a number, got '${value}'`);
+  return n;
+}
 
 /** An integer flag of at least `min`; a usage error (exit 2) naming the flag otherwise. */
 export function intOption(flag: string, value: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw usageError(`${flag}: expected ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}, got '${value}'`);
   return n;
+}
+
+/** A help line with the library's default, as commander would show it. */
+export const withDefault = (description: string, value: string | number): string => `${description} (default: ${value})`;
+
+/**
+ * Options a command needs, checked after its arguments (commander checks required options first,
+ * so `edgelm quantize` alone would complain about -o before the missing model).
+ */
+export function requireFlags(flags: object, required: readonly (readonly [key: string, flag: string])[]): void {
+  for (const [key, flag] of required) if ((flags as Record<string, unknown>)[key] === undefined) throw usageError(`required option '${flag}' not specified`);
+}
+
+/** Refuses the first of `flags` that was given although `why` makes it have no effect. */
+export function refuseGiven(flags: object, which: readonly (readonly [key: string, flag: string])[], why: string): void {
+  for (const [key, flag] of which) {
+    const v = (flags as Record<string, unknown>)[key];
+    if (v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0)) throw usageError(`${flag} has no effect ${why}`);
+  }
+}
+
+/** Only the entries whose value is defined (for optional properties under exactOptionalPropertyTypes). */
+export function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 /** A command's JSON summary with its terminal rendering attached (not serialized). */

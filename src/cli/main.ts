@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { pendingTempFiles } from '../export/write.js';
 import { EdgelmError, exitCodeOf } from '../errors.js';
 import { setQuiet } from './output.js';
+import { stopProgress } from './progress.js';
 import { VERSION } from '../version.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
@@ -22,9 +23,9 @@ export function buildProgram(): Command {
     .version(VERSION, '-v, --version')
     .option('--debug', 'print stack traces of errors')
     .option('-q, --quiet', 'print nothing but errors (and --json documents)')
-    .showHelpAfterError('(run edgelm --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors are printed by reportError, one line like edgelm's.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
   registerInspect(program);
   registerQuantize(program);
   registerPrune(program);
@@ -48,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   // exit 130 (SIGINT) or 143 (SIGTERM), the shell's convention.
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
     process.once(signal, () => {
-      for (const tmp of pendingTempFiles()) rmSync(tmp, { force: true });
+      for (const tmp of pendingTempFiles()) rmSync(tmp, { recursive: true, force: true });
+      stopProgress(); // the message goes on a line of its own, not after a half-drawn bar
       process.stderr.write(`edgelm: interrupted (${signal}); no partial output was left\n`);
       process.exit(code);
     });
@@ -57,17 +59,22 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
-    return reportError(e, debug);
+    const sub = argv.find((a) => !a.startsWith('-'));
+    return reportError(e, debug, program.commands.some((c) => c.name() === sub) ? sub : undefined);
   }
 }
 
 /** Names from a model file can hold newlines or terminal escapes: show them escaped, keeping the message one line. */
 const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-function reportError(e: unknown, debug: boolean): number {
+function reportError(e: unknown, debug: boolean, command: string | undefined): number {
+  stopProgress();
   if (e instanceof CommanderError) {
-    // Help and version exit through here with code 0; commander already printed its message.
-    return e.exitCode === 0 ? 0 : 2;
+    // Help and version exit through here with code 0; `edgelm` alone printed its help already.
+    if (e.exitCode === 0 || e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
+    const message = e.message.replace(/^error: /, '');
+    process.stderr.write(`edgelm: ${oneLine(message)} (see edgelm ${command ? `${command} ` : ''}--help)\n`);
+    return 2;
   }
   if (e instanceof EdgelmError) {
     process.stderr.write(`edgelm: ${oneLine(`${e.message}${e.hint ? ` (${e.hint})` : ''}`)}\n`);

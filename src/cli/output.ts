@@ -41,3 +41,29 @@ export function table<T>(rows: readonly T[], columns: readonly Column<T>[], c: C
 export { bytes as formatBytes } from '../report/render.js';
 
 export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+/** Timings: run-to-run noise is far above 4 significant digits. */
+const TIMING_KEYS = new Set(['latencyMs', 'seconds', 'tokensPerSecond']);
+/** Values stored in a file (quantization parameters): written exactly as stored. */
+const STORED_KEYS = new Set(['scale', 'zeroPoint']);
+
+/**
+ * A number as JSON shows it: timings to 4 significant digits, stored values exactly, other
+ * non-integers to 12 significant digits (exact ratios such as 9712/10000 stay exact; binary noise
+ * such as 0.30000000000000004 goes).
+ */
+export function roundForJson(key: string, v: number): number {
+  if (Number.isInteger(v) || !Number.isFinite(v) || STORED_KEYS.has(key)) return v;
+  return Number(v.toPrecision(TIMING_KEYS.has(key) || key.endsWith('Ms') ? 4 : 12));
+}
+
+/** The one way the CLI writes a JSON document (stdout with --json, and report files). */
+export function jsonDocument(value: unknown): string {
+  // Array elements are rounded by their array's key (scale: [...]).
+  const arrayKeys = new WeakMap<object, string>();
+  return `${JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+    if (Array.isArray(v)) arrayKeys.set(v, key);
+    if (typeof v !== 'number') return v;
+    return roundForJson(Array.isArray(this) ? (arrayKeys.get(this) ?? key) : key, v);
+  }, 2)}\n`;
+}

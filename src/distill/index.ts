@@ -2,28 +2,62 @@
 // 2015), the teacher in inference only with its logits cached once per sample.
 import type { Dataset } from '../data/index.js';
 import { fitToModel } from '../data/index.js';
+import { DISTILL_DEFAULTS } from '../defaults.js';
 import { VOCAB_KEY } from '../data/text.js';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { reinitialize, scaleWidths } from '../prune/channels.js';
 import { loadTf, type Backend } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
-import { accuracyOn, train, type EpochStats, type TrainOptions } from '../train/loop.js';
+import { accuracyOn, train, type EpochStats } from '../train/loop.js';
+import { checkBackend, checkInteger, rangeError, resolveTraining, type TrainingSettings } from '../train/options.js';
 import { distillationLoss } from '../train/losses.js';
 import { logitsValue, TrainableModel } from '../train/model.js';
 
 export interface DistillOptions {
-  /** A student graph, or a width factor deriving one from the teacher. */
+  /** The student: a graph (its weights are the starting point unless `reinit`)… */
   student?: Graph;
+  /** …or a width factor in (0, 1] deriving a freshly initialized one from the teacher (give exactly one). */
   studentWidth?: number;
+  /** Re-initialize the given `student` before training. */
   reinit?: boolean;
+  /** Training samples; labels are optional (without them the teacher is the only signal). */
   data: Dataset;
+  /** Softmax temperature of the soft targets. */
   temperature?: number;
+  /** Weight of the soft (teacher) term, in [0, 1]; 1 − alpha weighs the labels (1 without labels). */
   alpha?: number;
+  /** Held-out labelled data: accuracy per epoch, and the best epoch's student is returned. */
   val?: Dataset;
+  /** With `val`: stop after this many epochs without improvement. */
   earlyStop?: number;
-  training: Omit<TrainOptions, 'afterStep'>;
+  /** Training settings; epochs must be at least 1. */
+  training?: Partial<TrainingSettings>;
   backend?: Backend;
+}
+
+export type ResolvedDistillOptions = Required<Pick<DistillOptions, 'temperature' | 'alpha' | 'reinit' | 'backend'>> & { training: TrainingSettings; earlyStop?: number };
+
+/**
+ * The options with defaults filled in, or a usage error for a value out of range or a setting that
+ * would have no effect. Models and data are only checked for presence (the CLI checks before loading them).
+ */
+export function resolveDistillOptions(opts: Omit<DistillOptions, 'data' | 'student' | 'val'> & { data?: unknown; student?: unknown; val?: unknown }): ResolvedDistillOptions {
+  if ((opts.student === undefined) === (opts.studentWidth === undefined)) throw usageError('give exactly one of --student MODEL and --student-width F');
+  if (opts.studentWidth !== undefined && !(typeof opts.studentWidth === 'number' && opts.studentWidth > 0 && opts.studentWidth <= 1)) throw rangeError('--student-width', 'a factor in (0, 1]', opts.studentWidth);
+  if (opts.reinit && opts.student === undefined) throw usageError('--reinit has no effect with --student-width: a derived student is freshly initialized');
+  if (opts.data === undefined) throw usageError('distillation needs training samples (--data)');
+  const temperature = opts.temperature ?? DISTILL_DEFAULTS.temperature;
+  if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) throw rangeError('--temperature', 'a positive number', temperature);
+  const alpha = opts.alpha ?? DISTILL_DEFAULTS.alpha;
+  if (!(typeof alpha === 'number' && alpha >= 0 && alpha <= 1)) throw rangeError('--alpha', 'a number in [0, 1]', alpha);
+  if (opts.earlyStop !== undefined) {
+    checkInteger('--early-stop', opts.earlyStop, 1);
+    if (opts.val === undefined) throw usageError('--early-stop needs --val DATA');
+  }
+  const training = resolveTraining(opts.training, { epochs: DISTILL_DEFAULTS.epochs, lr: DISTILL_DEFAULTS.lr, minEpochs: 1 });
+  const backend = checkBackend(opts.backend ?? DISTILL_DEFAULTS.backend);
+  return { temperature, alpha, reinit: opts.reinit === true, backend, training, ...(opts.earlyStop !== undefined ? { earlyStop: opts.earlyStop } : {}) };
 }
 
 export interface DistillResult {
@@ -34,23 +68,21 @@ export interface DistillResult {
   alpha: number;
 }
 
+/** Trains a student on `teacher`'s softened logits (see DistillOptions; options not given get the CLI's defaults). */
 export async function distillModel(teacher: Graph, opts: DistillOptions): Promise<DistillResult> {
-  if (!opts.student === (opts.studentWidth === undefined)) throw usageError('give exactly one of a student model and a student width');
-  const temperature = opts.temperature ?? 2;
-  if (!(temperature > 0)) throw usageError(`temperature must be positive, got ${temperature}`);
-  let alpha = opts.alpha ?? 0.5;
-  if (!(alpha >= 0 && alpha <= 1)) throw usageError(`alpha must be in [0, 1], got ${alpha}`);
-  if (opts.earlyStop !== undefined && !opts.val) throw usageError('early stopping needs validation data');
-  const seed = opts.training.seed;
+  const r = resolveDistillOptions(opts);
+  const { temperature, training } = r;
+  let alpha = r.alpha;
+  const seed = training.seed;
   let student = opts.student ?? scaleWidths(teacher, opts.studentWidth!, seed);
-  if (opts.student && opts.reinit) student = reinitialize(student, seed);
+  if (opts.student && r.reinit) student = reinitialize(student, seed);
   // A language-model student reads the teacher's tokens: it carries the teacher's vocabulary.
   if (teacher.metadata[VOCAB_KEY] !== undefined) student = { ...student, metadata: { ...student.metadata, [VOCAB_KEY]: teacher.metadata[VOCAB_KEY] } };
   const data = fitToModel(opts.data, teacher.inputs[0]!.shape);
   if (!data.y) alpha = 1; // no labels: the teacher is the only signal
   const val = opts.val ? fitToModel(opts.val, student.inputs[0]!.shape) : undefined;
   if (val && !val.y) throw usageError(`${val.source}: validation data needs labels`);
-  const tf = await loadTf(opts.backend ?? 'wasm');
+  const tf = await loadTf(r.backend);
 
   // The teacher runs once, in inference: its logits for every training sample are cached.
   const n = data.shape[0]!;
@@ -78,7 +110,7 @@ export async function distillModel(teacher: Graph, opts: DistillOptions): Promis
   const model = new TrainableModel(tf, student);
   let best: { epoch: number; accuracy: number; graph: Graph } | undefined;
   let stale = 0;
-  const onEpoch = opts.training.onEpoch;
+  const onEpoch = training.onEpoch;
   try {
     const history = await train(tf, model, data, (logits, b) => {
       const rows = new Float32Array(b.indices.length * classes);
@@ -86,7 +118,7 @@ export async function distillModel(teacher: Graph, opts: DistillOptions): Promis
       // Cached teacher logits in the student's logits shape ([B, classes] or [B, T, vocab]).
       return distillationLoss(tf, logits, tf.tensor(rows, logits.shape, 'float32'), b.y, temperature, alpha);
     }, {
-      ...opts.training,
+      ...training,
       onEpoch: (stats) => {
         if (val) {
           stats.valAccuracy = accuracyOn(tf, model, val);
@@ -96,7 +128,7 @@ export async function distillModel(teacher: Graph, opts: DistillOptions): Promis
           } else stale++;
         }
         onEpoch?.(stats);
-        return opts.earlyStop !== undefined && stale >= opts.earlyStop;
+        return r.earlyStop !== undefined && stale >= r.earlyStop;
       },
     });
     const b = best as { epoch: number; accuracy: number; graph: Graph } | undefined;

@@ -1,16 +1,19 @@
 // Writes a Graph in a target format. Each writer refuses (naming op and node) what it cannot express.
+import { writeFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { chooseDims, type DimChoice } from '../ir/passes/fix-dims.js';
 import type { QuantPlan } from '../quantize/plan.js';
-import { checkNotInput, writeAtomic } from './write.js';
+import { checkQuantTarget } from '../quantize/options.js';
+import { checkInteger } from '../train/options.js';
+import { checkNotInput, staging } from './write.js';
 
 export const EXPORT_FORMATS = ['tflite', 'onnx', 'tfjs'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
-  /** Batch size baked into formats with static shapes (TFLite). Default 1. */
+  /** Batch size baked into formats with static shapes (TFLite only). Default 1. */
   batchSize?: number;
   /** Sizes of run-time dims for formats with static shapes (TFLite): see chooseDims. */
   dims?: DimChoice[];
@@ -18,8 +21,26 @@ export interface ExportOptions {
   shapes?: Record<string, number[]>;
   /** Quantize while writing (see src/quantize/plan.ts). */
   quant?: QuantPlan;
-  /** ONNX: weights in an external data file beside the model (automatic past 2 GiB). */
+  /** ONNX only: weights in an external data file beside the model (automatic past 2 GiB). */
   externalData?: boolean;
+}
+
+/**
+ * Refuses an unknown format and options the format would ignore (a batch size outside TFLite,
+ * external data outside ONNX, a quantization plan the format cannot store as asked).
+ */
+export function checkExportOptions(format: string, options: ExportOptions): ExportFormat {
+  const f = parseFormat(format);
+  if (options.batchSize !== undefined) {
+    checkInteger('--batch', options.batchSize, 1);
+    if (options.batchSize !== 1 && f !== 'tflite') throw usageError(`--batch ${options.batchSize} has no effect on ${f}: only TFLite bakes the batch size into its shapes`);
+  }
+  if ((options.shapes && Object.keys(options.shapes).length) || options.dims?.length) {
+    if (f !== 'tflite') throw usageError(`--shape has no effect on ${f}: only TFLite fixes run-time dims in its shapes`);
+  }
+  if (options.externalData && f !== 'onnx') throw usageError(`--external-data has no effect on ${f}: it keeps ONNX weights in a file beside the model`);
+  if (options.quant) checkQuantTarget(options.quant, f);
+  return f;
 }
 
 export interface ExportedFile {
@@ -55,7 +76,7 @@ export function tfjsModelPath(out: string): string {
 
 /** The files an export to `out` consists of: one file, or model.json and its weight shards for TF.js. */
 export async function exportFiles(graph: Graph, format: ExportFormat, out: string, options: ExportOptions = {}): Promise<ExportedFile[]> {
-  switch (format) {
+  switch (checkExportOptions(format, options)) {
     case 'tflite': {
       const dims = options.dims ?? tfliteDims(graph, options);
       return [{ path: out, bytes: (await import('./tflite/index.js')).exportTflite(graph, out, { batchSize: options.batchSize ?? 1, dims, ...(options.quant ? { quant: options.quant } : {}) }) }];
@@ -83,16 +104,53 @@ export async function exportGraph(graph: Graph, format: 'tflite' | 'onnx', file:
   return (await exportFiles(graph, format, file, options))[0]!.bytes;
 }
 
-/**
- * Exports and writes: refuses outputs that are inputs, writes each file atomically, model.json last
- * so that a reader never finds it without its shards. Returns the files and their total size; the
- * first file is the one to open.
- */
-export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number; fixedDims: DimChoice[] }> {
+/** An export written to a staging folder (see staging): `files` are the destinations, `staged` where they are now. */
+export interface StagedExport {
+  files: string[];
+  /** TFLite: the sizes given to the graph's run-time dims. */
+  fixedDims: DimChoice[];
+  staged: string[];
+  bytes: number;
+  /** Moves the files into place: companions (shards, external data) first, the first file last. */
+  commit(): void;
+  discard(): void;
+}
+
+/** Exports into a staging folder beside `out`, refusing outputs that are inputs; the caller measures the staged files, then commits or discards. */
+export async function stageExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[] = [], options: ExportOptions = {}): Promise<StagedExport> {
   const fixedDims = format === 'tflite' ? options.dims ?? tfliteDims(graph, options) : [];
   const files = await exportFiles(graph, format, out, { ...options, ...(format === 'tflite' ? { dims: fixedDims } : {}) });
   for (const f of files) checkNotInput(f.path, inputs);
-  // Companion files (shards, external data) first, the file that references them last.
-  for (const f of [...files.slice(1), files[0]!]) writeAtomic(f.path, f.bytes);
-  return { files: files.map((f) => f.path), bytes: files.reduce((s, f) => s + f.bytes.length, 0), fixedDims };
+  const st = staging(dirname(files[0]!.path));
+  try {
+    for (const f of files) writeFileSync(st.path(f.path), f.bytes);
+  } catch (e) {
+    st.discard();
+    throw e;
+  }
+  const finals = files.map((f) => f.path);
+  return {
+    files: finals,
+    fixedDims,
+    staged: finals.map(st.path),
+    bytes: files.reduce((s, f) => s + f.bytes.length, 0),
+    commit: () => st.commit([...finals.slice(1), finals[0]!]),
+    discard: () => st.discard(),
+  };
+}
+
+/**
+ * Exports and writes `graph` as `format` to `out`, never over one of `inputs` (the source's files),
+ * each file complete or not at all, model.json last so that a reader never finds it without its
+ * shards. Returns the files and their total size; the first file is the one to open.
+ */
+export async function writeExport(graph: Graph, format: ExportFormat, out: string, inputs: readonly string[] = [], options: ExportOptions = {}): Promise<{ files: string[]; bytes: number; fixedDims: DimChoice[] }> {
+  const s = await stageExport(graph, format, out, inputs, options);
+  try {
+    s.commit();
+  } catch (e) {
+    s.discard();
+    throw e;
+  }
+  return { files: s.files, bytes: s.bytes, fixedDims: s.fixedDims };
 }

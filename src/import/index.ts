@@ -43,7 +43,8 @@ export async function loadModel(path: string): Promise<Graph> {
     case 'onnx':
       return (await import('./onnx/index.js')).readOnnxModel(file);
     default:
-      throw new EdgelmError('unsupported', `${file}: reading ${format} models is not implemented yet`);
+      // TFLite files are artifacts here: read by inspect and measured by eval (in LiteRT), not a source to transform.
+      throw new EdgelmError('unsupported', `${file}: TFLite files can be inspected (edgelm inspect) and evaluated (edgelm eval), not used as a source model`, 'quantize, prune, distill and export read TF.js (model.json) and ONNX models');
   }
 }
 

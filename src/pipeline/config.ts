@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DISTILL_DEFAULTS, PRUNE_DEFAULTS, QUANTIZE_DEFAULTS, TRAINING_DEFAULTS } from '../defaults.js';
 import { inputError } from '../errors.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../export/index.js';
 import { QUANT_MODES, type Granularity, type QuantMode } from '../quantize/plan.js';
@@ -105,11 +106,11 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
       c.keys(p, f, ['sparsity', 'scope', 'pattern', 'epochs', 'schedule', 'lr', 'exclude']);
       steps.push({ prune: {
         sparsity: c.num(p.sparsity, `${f}.sparsity`, 0, 0.999, 'a fraction in [0, 1)'),
-        scope: p.scope === undefined ? 'layer' : c.oneOf(p.scope, `${f}.scope`, ['layer', 'global'] as const),
-        pattern: p.pattern === undefined ? 'unstructured' : c.str(p.pattern, `${f}.pattern`),
-        epochs: p.epochs === undefined ? 0 : c.int(p.epochs, `${f}.epochs`, 0),
-        schedule: p.schedule === undefined ? 'constant' : c.oneOf(p.schedule, `${f}.schedule`, ['constant', 'polynomial'] as const),
-        lr: p.lr === undefined ? 5e-4 : c.num(p.lr, `${f}.lr`, 1e-9, 10, 'a positive learning rate'),
+        scope: p.scope === undefined ? PRUNE_DEFAULTS.scope : c.oneOf(p.scope, `${f}.scope`, ['layer', 'global'] as const),
+        pattern: p.pattern === undefined ? PRUNE_DEFAULTS.pattern : c.str(p.pattern, `${f}.pattern`),
+        epochs: p.epochs === undefined ? PRUNE_DEFAULTS.epochs : c.int(p.epochs, `${f}.epochs`, 0),
+        schedule: p.schedule === undefined ? PRUNE_DEFAULTS.schedule : c.oneOf(p.schedule, `${f}.schedule`, ['constant', 'polynomial'] as const),
+        lr: p.lr === undefined ? PRUNE_DEFAULTS.lr : c.num(p.lr, `${f}.lr`, 1e-9, 10, 'a positive learning rate'),
         exclude: c.strings(p.exclude, `${f}.exclude`),
       } });
     } else if (kind === 'distill') {
@@ -117,18 +118,18 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
       if ((p.student === undefined) === (p.studentWidth === undefined)) c.fail(f, 'expected exactly one of student and studentWidth');
       steps.push({ distill: {
         ...(p.student !== undefined ? { student: rel(c.str(p.student, `${f}.student`)) } : { studentWidth: c.num(p.studentWidth, `${f}.studentWidth`, 0.001, 1, 'a factor in (0, 1]') }),
-        epochs: p.epochs === undefined ? 10 : c.int(p.epochs, `${f}.epochs`),
-        temperature: p.temperature === undefined ? 2 : c.num(p.temperature, `${f}.temperature`, 0.01, 100, 'a positive temperature'),
-        alpha: p.alpha === undefined ? 0.5 : c.num(p.alpha, `${f}.alpha`, 0, 1),
-        lr: p.lr === undefined ? 1e-3 : c.num(p.lr, `${f}.lr`, 1e-9, 10, 'a positive learning rate'),
+        epochs: p.epochs === undefined ? DISTILL_DEFAULTS.epochs : c.int(p.epochs, `${f}.epochs`),
+        temperature: p.temperature === undefined ? DISTILL_DEFAULTS.temperature : c.num(p.temperature, `${f}.temperature`, 0.01, 100, 'a positive temperature'),
+        alpha: p.alpha === undefined ? DISTILL_DEFAULTS.alpha : c.num(p.alpha, `${f}.alpha`, 0, 1),
+        lr: p.lr === undefined ? DISTILL_DEFAULTS.lr : c.num(p.lr, `${f}.lr`, 1e-9, 10, 'a positive learning rate'),
       } });
     } else if (kind === 'quantize') {
       c.keys(p, f, ['mode', 'bits', 'granularity', 'blockSize', 'exclude', 'maxAccuracyDrop']);
       steps.push({ quantize: {
-        mode: p.mode === undefined ? 'dynamic' : c.oneOf(p.mode, `${f}.mode`, QUANT_MODES),
-        bits: p.bits === undefined ? 8 : c.num(p.bits, `${f}.bits`, 2, 8, 'an integer from 2 to 8'),
-        granularity: p.granularity === undefined ? 'auto' : c.oneOf(p.granularity, `${f}.granularity`, ['auto', 'tensor', 'channel', 'block'] as const),
-        blockSize: p.blockSize === undefined ? 32 : c.int(p.blockSize, `${f}.blockSize`, 16),
+        mode: p.mode === undefined ? QUANTIZE_DEFAULTS.mode : c.oneOf(p.mode, `${f}.mode`, QUANT_MODES),
+        bits: p.bits === undefined ? QUANTIZE_DEFAULTS.bits : c.num(p.bits, `${f}.bits`, 2, 8, 'an integer from 2 to 8'),
+        granularity: p.granularity === undefined ? QUANTIZE_DEFAULTS.granularity : c.oneOf(p.granularity, `${f}.granularity`, ['auto', 'tensor', 'channel', 'block'] as const),
+        blockSize: p.blockSize === undefined ? QUANTIZE_DEFAULTS.blockSize : c.int(p.blockSize, `${f}.blockSize`, 16),
         exclude: c.strings(p.exclude, `${f}.exclude`),
         ...(p.maxAccuracyDrop !== undefined ? { maxAccuracyDrop: c.num(p.maxAccuracyDrop, `${f}.maxAccuracyDrop`, 0, 1) } : {}),
       } });
@@ -169,7 +170,7 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
   if (Object.keys(gates).length && !data.eval) needs('eval', 'gates are measured on evaluation data');
   return {
     file, model, data, steps, export: exports, report, gates,
-    seed: root.seed === undefined ? 1 : c.int(root.seed, 'seed', 0),
-    batchSize: root.batchSize === undefined ? 64 : c.int(root.batchSize, 'batchSize'),
+    seed: root.seed === undefined ? TRAINING_DEFAULTS.seed : c.int(root.seed, 'seed', 0),
+    batchSize: root.batchSize === undefined ? TRAINING_DEFAULTS.batchSize : c.int(root.batchSize, 'batchSize'),
   };
 }

@@ -9,10 +9,11 @@ import { EdgelmError } from '../errors.js';
 import { writeExport } from '../export/index.js';
 import { detectFormat, loadModel, modelFiles } from '../import/index.js';
 import { weightLayers, type Graph } from '../ir/graph.js';
-import { parsePattern, sparsityReport } from '../prune/index.js';
+import { sparsityReport } from '../prune/index.js';
 import { pruneModel } from '../prune/run.js';
 import { fitAccuracy, quantizeModel } from '../quantize/index.js';
-import { excludeFilter, type QuantPlan } from '../quantize/plan.js';
+import type { QuantPlan } from '../quantize/plan.js';
+import type { TrainOptions } from '../train/loop.js';
 import { layerErrors, type LayerError } from '../quantize/layer-error.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
 import { inspectGraph } from '../report/inspect.js';
@@ -73,8 +74,8 @@ function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Gr
 
 export interface RunOptions {
   log?: (line: string) => void;
-  /** Extra training options (progress). */
-  onEpoch?: (step: string, epoch: number, loss: number) => void;
+  /** Progress hooks for a training step of `epochs` epochs (prune fine-tuning, distill). */
+  trainingProgress?: (epochs: number) => Pick<TrainOptions, 'onProgress' | 'onEpoch'>;
 }
 
 export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<PipelineReport> {
@@ -98,13 +99,13 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
     let keptFloat: PipelineReport['keptFloat'];
     let perLayer: LayerError[] | undefined;
     for (const [i, step] of p.steps.entries()) {
-      const training = (epochs: number, lr: number) => ({ epochs, batchSize: p.batchSize, lr, optimizer: 'adam' as const, seed: p.seed });
+      const training = (epochs: number, lr: number) => ({ epochs, batchSize: p.batchSize, lr, optimizer: 'adam' as const, seed: p.seed, ...opts.trainingProgress?.(epochs) });
       let name: string;
       if ('prune' in step) {
         const s = step.prune;
         name = `prune ${s.pattern} ${s.scope} ${s.sparsity}`;
         log(`step ${i + 1}: ${name}${s.epochs ? `, fine-tune ${s.epochs} epoch(s)` : ''}`);
-        graph = (await pruneModel(graph, { sparsity: s.sparsity, scope: s.scope, pattern: parsePattern(s.pattern), exclude: excludeFilter(s.exclude), schedule: s.schedule, ...(train ? { data: train } : {}), training: training(s.epochs, s.lr) })).graph;
+        graph = (await pruneModel(graph, { sparsity: s.sparsity, scope: s.scope, pattern: s.pattern, exclude: s.exclude, schedule: s.schedule, ...(train ? { data: train } : {}), training: training(s.epochs, s.lr) })).graph;
       } else if ('distill' in step) {
         const s = step.distill;
         name = `distill ${s.student ? 'student' : `width ${s.studentWidth}`}`;

@@ -11,42 +11,28 @@ import { writeAtomic } from '../export/write.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { foldBatchNorm } from '../ir/passes/fold-batchnorm.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
-import type { Backend } from '../runtime/tfjs/backend.js';
-import { calibrate, type CalibrationMethod } from './calibrate.js';
+import { calibrate } from './calibrate.js';
 import { layerErrors } from './layer-error.js';
-import { defaultPlan, excludeFilter, type Granularity, type QuantMode, type QuantPlan } from './plan.js';
+import { checkPatternsMatch, resolveQuantizeOptions, type QuantizeOptions } from './options.js';
+import { defaultPlan, excludeFilter, type QuantPlan } from './plan.js';
 
-export interface QuantizeOptions {
-  mode: QuantMode;
-  bits?: number;
-  granularity?: Granularity;
-  blockSize?: number;
-  /** Node-name patterns (globs or substrings) kept in float. */
-  exclude?: readonly string[];
-  io?: QuantPlan['io'];
-  calibration?: Dataset;
-  calibrationMethod?: CalibrationMethod;
-  calibrationLimit?: number;
-  backend?: Backend;
-  onProgress?: (done: number, total: number) => void;
-}
+export type { QuantizeOptions } from './options.js';
 
-export async function quantizeModel(source: Graph, opts: QuantizeOptions): Promise<{ graph: Graph; plan: QuantPlan }> {
+/**
+ * Folds batch norms, checks the options (see resolveQuantizeOptions) and that each exclude pattern
+ * names a node, and calibrates activation ranges in int8 mode. Options not given get the CLI's defaults.
+ */
+export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan }> {
+  const o = resolveQuantizeOptions(opts);
   const graph = foldBatchNorm(source);
-  const plan = defaultPlan(opts.mode, {
-    bits: opts.bits ?? 8,
-    granularity: opts.granularity ?? 'auto',
-    blockSize: opts.blockSize ?? 32,
-    exclude: excludeFilter(opts.exclude ?? []),
-    io: opts.io ?? 'float',
-  });
-  if (opts.mode === 'int8') {
-    if (!opts.calibration) throw usageError('int8 quantization needs calibration data: activation ranges come from running the model on real samples');
-    plan.ranges = await calibrate(graph, opts.calibration, {
-      method: opts.calibrationMethod ?? 'minmax',
-      limit: opts.calibrationLimit ?? 1000,
-      backend: opts.backend ?? 'wasm',
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  checkPatternsMatch(graph, o.exclude);
+  const plan = defaultPlan(o.mode, { bits: o.bits, granularity: o.granularity, blockSize: o.blockSize, exclude: excludeFilter(o.exclude), io: o.io });
+  if (o.mode === 'int8') {
+    plan.ranges = await calibrate(graph, o.calibration!, {
+      method: o.calibrationMethod,
+      limit: o.calibrationLimit,
+      backend: o.backend,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   }
   return { graph, plan };

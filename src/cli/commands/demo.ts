@@ -25,9 +25,9 @@ export function registerDemo(program: Command): void {
       raw.report = Object.fromEntries(Object.entries(raw.report).map(([k, p]) => [k, join(out, p.split('/').pop()!)]));
       const pipeline = validatePipeline(raw, pipelineFile);
       const { executePipeline, renderPipeline } = await import('./run.js');
-      const { isQuiet } = await import('../output.js');
+      const { isQuiet, jsonDocument } = await import('../output.js');
       const report = await executePipeline(pipeline, { json: flags.json === true, quiet: isQuiet() });
-      if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (flags.json) process.stdout.write(jsonDocument(report));
       else process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
     });
 }

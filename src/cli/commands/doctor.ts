@@ -9,8 +9,8 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action(async (flags: { json?: boolean }) => {
       const checks = await runChecks();
-      if (flags.json) return void process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
-      const { colours, table } = await import('../output.js');
+      const { colours, jsonDocument, table } = await import('../output.js');
+      if (flags.json) return void process.stdout.write(jsonDocument({ checks }));
       const c = colours();
       process.stdout.write(`${table(checks, [
         { header: 'component', value: (r) => r.name },

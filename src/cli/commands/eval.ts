@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import type { EvalResult } from '../../report/eval.js';
-import { colours, formatBytes, table } from '../output.js';
+import { colours, formatBytes, jsonDocument, table } from '../output.js';
 import { progress } from '../progress.js';
-import { dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
+import { intOption, requireFlags, withDefault } from '../args.js';
+import { usageError } from '../../errors.js';
+import { checkDataFlags, dataFlags, VOCAB_OPTION, type DataFlags } from '../data.js';
 
 export interface EvalFlags extends DataFlags {
-  data: string;
+  data?: string;
   limit?: string;
   json?: boolean;
   backend?: string;
@@ -17,29 +19,33 @@ export function registerEval(program: Command): void {
     .addHelpText('after', '\nExamples:\n  edgelm eval fixtures/models/mlp mlp.tflite mlp.onnx --data fixtures/data/mnist-test.npz\n  edgelm eval model.onnx --data x.npy --labels y.npy --json\n  edgelm eval char-lm.onnx char-lm.tflite --data held-out.txt   # next-character accuracy, perplexity, tokens/s\n')
     .description('run each model in the runtime that will run it (LiteRT, onnxruntime, TF.js): accuracy, agreement with the first model, size, latency')
     .argument('<models...>', 'models to evaluate; the first one is the reference for agreement')
-    .requiredOption('--data <file>', 'evaluation data: .npz (x, y), .npy, .jsonl, or .txt for a character language model')
+    .option('--data <file>', 'evaluation data: .npz (x, y), .npy, .jsonl, or .txt for a character language model; required')
     .option('--labels <file>', 'labels .npy for .npy data')
     .option(...VOCAB_OPTION)
     .option('--limit <n>', 'evaluate only the first n samples')
-    .option('--backend <name>', 'TF.js backend for TF.js models: wasm, cpu, node, auto', 'wasm')
+    .option('--backend <name>', withDefault('TF.js backend for TF.js models: wasm, cpu, node, auto', 'wasm'))
     .option('--json', 'print one JSON document on stdout')
     .action(async (models: string[], flags: EvalFlags) => {
-      const results = await runEval(models, flags);
-      process.stdout.write(flags.json ? `${JSON.stringify({ models: results.map(publicResult) }, null, 2)}\n` : `${renderEval(results)}\n`);
+      requireFlags(flags, [['data', '--data <file>']]);
+      checkDataFlags(flags, [flags.data]);
+      const results = await runEval(models, flags as EvalFlags & { data: string });
+      process.stdout.write(flags.json ? jsonDocument({ models: results.map(publicResult) }) : `${renderEval(results)}\n`);
     });
 }
 
-export async function runEval(models: string[], flags: EvalFlags): Promise<EvalResult[]> {
+export async function runEval(models: string[], flags: EvalFlags & { data: string }): Promise<EvalResult[]> {
   const { loadDatasetFor } = await import('../../data/index.js');
   const { evaluate } = await import('../../report/eval.js');
   const { detectFormat } = await import('../../import/index.js');
-  const { usageError } = await import('../../errors.js');
-  for (const m of models) detectFormat(m); // fail fast on a bad path, before loading data
+  const { checkBackend } = await import('../../train/options.js');
+  // Fail fast on a bad path or flag, before loading data.
+  const formats = models.map((m) => detectFormat(m).format);
+  const backend = checkBackend(flags.backend ?? 'wasm');
+  if (flags.backend !== undefined && !formats.some((f) => f.startsWith('tfjs'))) throw usageError(`--backend ${flags.backend} has no effect: it runs TF.js models, and none of these is one (TFLite runs in LiteRT, ONNX in onnxruntime)`);
+  const n = flags.limit === undefined ? undefined : intOption('--limit', flags.limit);
   // Each model gets the samples in its own input shape (see evaluate).
   let data = await loadDatasetFor(flags.data, models[0]!, dataFlags(flags));
-  if (flags.limit !== undefined) {
-    const n = Number(flags.limit);
-    if (!Number.isInteger(n) || n < 1) throw usageError(`--limit: expected a positive integer, got '${flags.limit}'`);
+  if (n !== undefined) {
     const per = data.x.length / data.shape[0]!;
     const keep = Math.min(n, data.shape[0]!);
     const k = data.y ? data.y.length / data.shape[0]! : 0; // labels per sample (one per position for a language model)
@@ -49,10 +55,15 @@ export async function runEval(models: string[], flags: EvalFlags): Promise<EvalR
   for (const m of models) {
     const bar = progress(`eval ${m.split('/').pop()}`, !flags.json && process.stderr.isTTY === true);
     const reference = results[0]?.predictions;
-    results.push(await evaluate(m, data, { ...(reference ? { reference } : {}), onProgress: (d, t) => bar.update(d, t), backend: (flags.backend ?? 'wasm') as never }));
+    results.push(await evaluate(m, data, { ...(reference ? { reference } : {}), onProgress: (d, t) => bar.update(d, t), backend }));
     bar.stop();
   }
   return results;
+}
+
+/** [source, artifact] results where the artifact was measured staged (see stageExport): named by the file it becomes. */
+export function relabel(results: EvalResult[], final: string): EvalResult[] {
+  return results.map((r, i) => (i === 1 ? { ...r, file: final } : r));
 }
 
 export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions'> {

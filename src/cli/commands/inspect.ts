@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { InspectReport } from '../../report/inspect.js';
-import { colours, formatBytes, formatCount, table } from '../output.js';
+import { colours, formatBytes, formatCount, jsonDocument, table } from '../output.js';
 
 export function registerInspect(program: Command): void {
   program
@@ -14,7 +14,7 @@ export function registerInspect(program: Command): void {
       const { inspectGraph, inspectTflite } = await import('../../report/inspect.js');
       const { file, format } = detectFormat(model);
       const report = format === 'tflite' ? inspectTflite(file) : inspectGraph(await loadModel(model), file);
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderInspect(report)}\n`);
+      process.stdout.write(opts.json ? jsonDocument(report) : `${renderInspect(report)}\n`);
     });
 }
 

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Pipeline } from '../../pipeline/config.js';
 import type { PipelineReport } from '../../pipeline/index.js';
 import { variantColumns } from '../../report/render.js';
-import { colours, formatBytes, isQuiet, table } from '../output.js';
+import { colours, isQuiet, jsonDocument, table } from '../output.js';
+import { trainingProgress } from './training.js';
 
 export function registerRun(program: Command): void {
   program
@@ -10,10 +11,10 @@ export function registerRun(program: Command): void {
     .description('run a pipeline file: steps (prune, distill, quantize), exports measured in their runtimes, reports, quality gates (exit 3 when one is missed)')
     .argument('<pipeline>', 'pipeline .json or .yaml; paths inside are relative to it')
     .option('--json', 'print the report document on stdout')
-    .addHelpText('after', '\nExample:\n  edgelm run examples/pipeline.json --json > report.json\n')
+    .addHelpText('after', '\nExample (from the repository root):\n  edgelm run examples/ci/pipeline.json --json > report.json\n')
     .action(async (file: string, flags: { json?: boolean }) => {
       const report = await runPipelineFile(file, { json: flags.json === true, quiet: isQuiet() });
-      if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (flags.json) process.stdout.write(jsonDocument(report));
       else process.stdout.write(`${renderPipeline(report)}\n`);
       const failed = report.gates.filter((g) => !g.passed);
       if (failed.length) {
@@ -37,9 +38,10 @@ export async function executePipeline(pipeline: Pipeline, opts: { json: boolean;
   const { renderHtml, renderMarkdown } = await import('../../report/render.js');
   const { writeAtomic } = await import('../../export/write.js');
   const log = opts.json || opts.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
-  const report = await runPipeline(pipeline, log ? { log } : {});
+  // Per-epoch progress of training steps, as prune and distill show it.
+  const report = await runPipeline(pipeline, log ? { log, trainingProgress: (epochs) => trainingProgress(epochs, { json: false }) } : {});
   // Reports are written before gates are judged: a failing CI job still has them to show.
-  if (pipeline.report.json) writeAtomic(pipeline.report.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (pipeline.report.json) writeAtomic(pipeline.report.json, jsonDocument(report));
   if (pipeline.report.markdown) writeAtomic(pipeline.report.markdown, renderMarkdown(report));
   if (pipeline.report.html) writeAtomic(pipeline.report.html, renderHtml(report));
   return report;
