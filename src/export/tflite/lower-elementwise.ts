@@ -233,6 +233,15 @@ function lowerResize(l: Lowerer, n: Node, attrs: Record<string, unknown>): void 
   const a = attrs as unknown as ResizeAttrs;
   const inShape = l.shapeOf(n.inputs[0]!);
   const dtype = l.dtypeOf(n.inputs[0]!);
+  const builtin = resizeBuiltin(a, inShape, dtype);
+  if (builtin) {
+    const o = l.spatialOut(n, 'NCHW');
+    const [h, w] = [(a.sizes as number[])[2]!, (a.sizes as number[])[3]!];
+    const flags: OptionField[] = builtin.op === 'RESIZE_BILINEAR' ? [[2, 'bool', builtin.alignCorners], [3, 'bool', builtin.halfPixelCenters]] : [[0, 'bool', builtin.alignCorners], [1, 'bool', builtin.halfPixelCenters]];
+    const type = builtin.op === 'RESIZE_BILINEAR' ? OPTIONS.ResizeBilinearOptions : OPTIONS.ResizeNearestNeighborOptions;
+    l.emit(builtin.op, [l.nhwc(n.inputs[0]!, 'NCHW'), l.int32Const(`${n.name}/size`, [h, w])], [o.tensor], opts(type, flags));
+    return o.place();
+  }
   let cur = l.get(n.inputs[0]!);
   let shape = [...inShape];
   (a.sizes as number[]).forEach((outSize, axis) => {
@@ -262,4 +271,37 @@ function lowerResize(l: Lowerer, n: Node, attrs: Record<string, unknown>): void 
     }
   });
   l.place(n.outputs[0]!, cur);
+}
+
+/**
+ * The TFLite builtin that computes this resize exactly, if any: a 4-D NCHW value resized in H and W
+ * only, with scales equal to output/input. TFLite's kernels (resize_bilinear.cc, resize_nearest_neighbor.cc)
+ * sample at i·s or (i + ½)·s − ½ (half_pixel_centers), s = in/out, or i·(in − 1)/(out − 1) (align_corners),
+ * which are ONNX's asymmetric, half_pixel (pytorch_half_pixel for sizes > 1) and align_corners. Nearest
+ * floors i·s in float32, exact only where s is a power of two (out = in·2^k); then ONNX's
+ * asymmetric/floor is TFLite's default, and half_pixel (either rounding: no ties for even factors) or
+ * tf_half_pixel_for_nn/floor is half_pixel_centers.
+ */
+function resizeBuiltin(a: ResizeAttrs, inShape: number[], dtype: DType): { op: 'RESIZE_BILINEAR' | 'RESIZE_NEAREST_NEIGHBOR'; alignCorners: boolean; halfPixelCenters: boolean } | undefined {
+  const sizes = a.sizes as number[];
+  if (inShape.length !== 4 || dtype !== 'float32' || sizes[0] !== inShape[0] || sizes[1] !== inShape[1] || a.excludeOutside) return undefined;
+  if (a.scales.slice(0, 2).some((s) => s !== 1 && s !== 0)) return undefined;
+  const spatial = [2, 3];
+  if (spatial.some((i) => a.scales[i] !== 0 && a.scales[i]! * inShape[i]! !== sizes[i])) return undefined;
+  const m = a.coordinateMode;
+  if (a.mode === 'linear') {
+    if (spatial.some((i) => sizes[i]! < 2)) return undefined;
+    if (m === 'asymmetric') return { op: 'RESIZE_BILINEAR', alignCorners: false, halfPixelCenters: false };
+    if (m === 'half_pixel' || m === 'pytorch_half_pixel') return { op: 'RESIZE_BILINEAR', alignCorners: false, halfPixelCenters: true };
+    if (m === 'align_corners') return { op: 'RESIZE_BILINEAR', alignCorners: true, halfPixelCenters: false };
+    return undefined;
+  }
+  if (a.mode !== 'nearest') return undefined;
+  const powerOfTwo = (k: number): boolean => Number.isInteger(k) && k >= 2 && (k & (k - 1)) === 0;
+  if (!spatial.every((i) => sizes[i]! % inShape[i]! === 0 && powerOfTwo(sizes[i]! / inShape[i]!))) return undefined;
+  const rounding = a.nearestMode === 'round_prefer_floor' || a.nearestMode === 'round_prefer_ceil';
+  if (m === 'asymmetric' && a.nearestMode === 'floor') return { op: 'RESIZE_NEAREST_NEIGHBOR', alignCorners: false, halfPixelCenters: false };
+  if (((m === 'half_pixel' || m === 'pytorch_half_pixel') && rounding) || (m === 'tf_half_pixel_for_nn' && a.nearestMode === 'floor'))
+    return { op: 'RESIZE_NEAREST_NEIGHBOR', alignCorners: false, halfPixelCenters: true };
+  return undefined;
 }
