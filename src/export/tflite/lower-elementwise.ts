@@ -70,11 +70,18 @@ const asinhOfNonNegative = (c: ReturnType<typeof chain>, t: number): number => c
 
 const num = (a: Record<string, unknown>, k: string): number => a[k] as number;
 
+/** A same-shape builtin whose TFLite kernel takes only the listed types (the rest are refused, not miscomputed). */
+const builtin = (op: BuiltinOp, types: readonly DType[] = ['float32']): Lowering => (l, n) => {
+  const dtype = l.dtypeOf(n.inputs[0]!);
+  if (!types.includes(dtype)) throw l.fail(n, `TFLite's ${op} has no kernel for ${dtype} values`);
+  l.elementwise(n, op);
+};
+
 /** A broadcasting comparison or logic op on two inputs. */
 const pairwise = (op: BuiltinOp, optionType: number): Lowering => (l, n) => l.binary(n, op, () => opts(optionType));
 
 export const ELEMENTWISE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
-  hardSwish: (l, n) => l.elementwise(n, 'HARD_SWISH'),
+  hardSwish: builtin('HARD_SWISH'),
   hardSigmoid: composed((c, a) => c.op('MINIMUM', [c.op('MAXIMUM', [c.op('ADD', [c.op('MUL', [c.x, c.scalar(num(a, 'alpha'))]), c.scalar(num(a, 'beta'))]), c.scalar(0)]), c.scalar(1)])),
   selu: composed((c, a) => {
     const positive = c.op('GREATER', [c.x, c.scalar(0)], 'bool', undefined);
@@ -92,8 +99,8 @@ export const ELEMENTWISE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const above = c.op('SELECT_V2', [c.op('GREATER', [c.x, c.scalar(lambd)], 'bool', undefined), c.op('SUB', [c.x, c.scalar(bias)]), c.scalar(0)], undefined, opts(OPTIONS.SelectV2Options));
     return c.op('SELECT_V2', [c.op('LESS', [c.x, c.scalar(-lambd)], 'bool', undefined), c.op('ADD', [c.x, c.scalar(bias)]), above], undefined, opts(OPTIONS.SelectV2Options));
   }),
-  sin: (l, n) => l.elementwise(n, 'SIN'),
-  cos: (l, n) => l.elementwise(n, 'COS'),
+  sin: builtin('SIN'),
+  cos: builtin('COS'),
   tan: composed((c) => c.op('DIV', [c.op('SIN', [c.x], 'float32', undefined), c.op('COS', [c.x], 'float32', undefined)])),
   // ATAN2 does not broadcast: atan(x) = atan2(x, 1) with a tensor of ones.
   atan: composed((c) => c.op('ATAN2', [c.x, c.ones()], 'float32', undefined)),
@@ -108,9 +115,9 @@ export const ELEMENTWISE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   }),
   acosh: composed((c) => c.op('LOG', [c.op('ADD', [c.x, c.op('SQRT', [c.op('MUL', [c.op('SUB', [c.x, c.scalar(1)]), c.op('ADD', [c.x, c.scalar(1)])])])])])),
   atanh: composed((c) => c.op('MUL', [c.op('LOG', [c.op('DIV', [c.op('ADD', [c.scalar(1), c.x]), c.op('SUB', [c.scalar(1), c.x])])]), c.scalar(0.5)])),
-  floor: (l, n) => l.elementwise(n, 'FLOOR'),
-  ceil: (l, n) => l.elementwise(n, 'CEIL'),
-  sign: (l, n) => l.elementwise(n, 'SIGN'),
+  floor: builtin('FLOOR'),
+  ceil: builtin('CEIL'),
+  sign: builtin('SIGN', ['float32', 'int32']),
   isNaN: composed((c) => c.op('NOT_EQUAL', [c.x, c.x], 'bool', undefined)),
   isInf: composed((c, a) => {
     const test = (v: number): number => c.op('EQUAL', [c.x, c.scalar(v)], 'bool', undefined);
@@ -119,7 +126,7 @@ export const ELEMENTWISE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     if (a.detectNegative) return test(-Infinity);
     return c.op('NOT_EQUAL', [c.x, c.x], 'bool', undefined); // neither: false, except that NaN ≠ NaN
   }),
-  logicalNot: (l, n) => l.elementwise(n, 'LOGICAL_NOT'),
+  logicalNot: builtin('LOGICAL_NOT', ['bool']),
   logicalAnd: pairwise('LOGICAL_AND', OPTIONS.LogicalAndOptions),
   logicalOr: pairwise('LOGICAL_OR', OPTIONS.LogicalOrOptions),
   logicalXor: pairwise('NOT_EQUAL', OPTIONS.NotEqualOptions),
