@@ -1,15 +1,24 @@
 // ONNX → IR for activations, math, logic and comparisons (one IR op each), Mean, CastLike and the
 // softmax relatives. Merged into ONNX_OPS (ops.ts).
+import { EdgelmError } from '../../errors.js';
+import { productDims } from '../../ir/dim.js';
 import type { OpType } from '../../ir/registry.js';
 import { attrFloat, attrInt, binary, bindConst, constTensor, emit, unary, values, type OnnxCtx, type Translate } from './ctx.js';
 
-/** Before opset 13 these ops flattened the input from `axis` on: the same as a per-axis op only on the last axis. */
-function lastAxisBefore13(op: OpType): Translate {
+/**
+ * Before opset 13 these ops work on the input flattened to 2-D at `axis` (default 1): over the product
+ * of the dims from `axis` on. That is the op on the last axis of a [lead, rest] reshape, reshaped back.
+ */
+function flattenedBefore13(op: OpType): Translate {
   return (c) => {
-    const rank = c.typeOf(c.input(0)).shape.length;
+    const shape = c.typeOf(c.input(0)).shape;
     const axis = attrInt(c, 'axis', c.opset >= 13 ? -1 : 1);
-    if (c.opset < 13 && (axis < 0 ? axis + rank : axis) !== rank - 1) throw c.fail(`opset-${c.opset} ${c.opType} over axis ${axis} of a rank-${rank} input is not supported`);
-    emit(c, op, [c.input(0)], { axis });
+    const a = axis < 0 ? axis + shape.length : axis;
+    if (c.opset >= 13 || a === shape.length - 1) return void emit(c, op, [c.input(0)], { axis });
+    if (a < 0 || a >= shape.length) throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): axis ${axis} out of range for rank ${shape.length}`);
+    const flat = c.b.add1('reshape', [c.input(0)], { shape: [productDims(shape.slice(0, a)), productDims(shape.slice(a))] }, { name: `${c.name}/flatten`, source: c.name });
+    const y = c.b.add1(op, [flat], { axis: -1 }, { name: `${c.name}/2d`, source: c.name });
+    emit(c, 'reshape', [y], { shape: [...shape] });
   };
 }
 
@@ -67,6 +76,6 @@ export const ELEMENTWISE_OPS: Record<string, Translate> = {
   Mod: (c) => void emit(c, 'mod', [c.input(0), c.input(1)], { fmod: attrInt(c, 'fmod', 0) === 1 }),
   Mean: mean,
   CastLike: castLike,
-  LogSoftmax: lastAxisBefore13('logSoftmax'),
-  Hardmax: lastAxisBefore13('hardmax'),
+  LogSoftmax: flattenedBefore13('logSoftmax'),
+  Hardmax: flattenedBefore13('hardmax'),
 };
