@@ -39,7 +39,7 @@ const T_FLOAT16 = DTYPES.float16.tflite;
 const INT8_OPS = new Set<OpType>([
   'dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'sub', 'mul', 'maximum', 'minimum', 'relu', 'relu6',
   'sigmoid', 'tanh', 'softmax', 'maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose',
-  'pad', 'slice', 'identity', 'reduceMean',
+  'pad', 'slice', 'identity', 'reduceMean', 'hardSwish',
 ]);
 /** int8 ops whose output must carry its input's scale and zero point. */
 const SAME_SCALE = new Set<OpType>(['maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose', 'pad', 'slice', 'identity']);
