@@ -31,7 +31,7 @@ export const isInf = defineOp({
     if (a.detectPositive && a.detectNegative) return [tf.isInf(x!)];
     if (a.detectPositive) return [tf.equal(x!, Infinity)];
     if (a.detectNegative) return [tf.equal(x!, -Infinity)];
-    return [tf.zerosLike(x!).cast('bool')];
+    return [tf.cast(tf.zerosLike(x!), 'bool')];
   },
 });
 
