@@ -2,7 +2,10 @@
 import type { Attrs, Node } from './graph.js';
 import type { OpDef } from './op.js';
 import * as ew from './ops/elementwise.js';
+import * as act from './ops/activations.js';
+import * as math from './ops/math.js';
 import * as nn from './ops/nn.js';
+import * as rs from './ops/resample.js';
 import * as st from './ops/structure.js';
 
 export const OPS = {
@@ -22,6 +25,15 @@ export const OPS = {
   gather: st.gather, squeeze: st.squeeze, unsqueeze: st.unsqueeze, pad: st.pad, cast: st.cast, shape: st.shape,
   expand: st.expand, range: st.range, fill: st.fill, dimValues: st.dimValues, reduceMean: st.reduceMean, reduceSum: st.reduceSum, reduceMax: st.reduceMax,
   reduceMin: st.reduceMin,
+  // activations, math and logic, resampling (issue 13, family A)
+  hardSwish: act.hardSwish, hardSigmoid: act.hardSigmoid, selu: act.selu, celu: act.celu, softsign: act.softsign,
+  thresholdedRelu: act.thresholdedRelu, shrink: act.shrink, logSoftmax: act.logSoftmax, hardmax: act.hardmax,
+  sin: math.sin, cos: math.cos, tan: math.tan, asin: math.asin, acos: math.acos, atan: math.atan,
+  sinh: math.sinh, cosh: math.cosh, asinh: math.asinh, acosh: math.acosh, atanh: math.atanh,
+  floor: math.floor, ceil: math.ceil, sign: math.sign, isNaN: math.isNaN, isInf: math.isInf, mod: math.mod,
+  logicalNot: math.logicalNot, logicalAnd: math.logicalAnd, logicalOr: math.logicalOr, logicalXor: math.logicalXor,
+  greaterEqual: math.greaterEqual, lessEqual: math.lessEqual,
+  resize: rs.resize, depthToSpace: rs.depthToSpace, spaceToDepth: rs.spaceToDepth,
 } satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
 
 export type OpType = keyof typeof OPS;

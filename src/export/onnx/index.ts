@@ -13,6 +13,7 @@ import { transposeData, type QuantParams, type Tensor } from '../../ir/tensor.js
 import type { Dim } from '../../ir/dim.js';
 import { DimWriter } from './dims.js';
 import { MS_DOMAIN, nbitsWeight } from './nbits.js';
+import { ELEMENTWISE_EMIT } from './emit-elementwise.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
 import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
@@ -32,7 +33,7 @@ export const ONNX_OPSET = 17;
  * Packs unsigned `bits`-bit codes of `rows` rows of `cols` into `rowBytes` bytes per row, first
  * element in the lowest bits (as MatMulNBits stores codes and zero points).
  */
-class Writer {
+export class Writer {
   readonly b: OnnxGraphBuilder;
   readonly types: Map<string, ValueType>;
   private n = 0;
@@ -255,7 +256,7 @@ class Writer {
   }
 }
 
-type Emit = (w: Writer, node: Node, a: Record<string, unknown>) => void;
+export type Emit = (w: Writer, node: Node, a: Record<string, unknown>) => void;
 
 const out0 = (n: Node): string => n.outputs[0]!;
 const simple = (type: string, attrs: (a: Record<string, unknown>) => Record<string, OnnxAttr> = () => ({})): Emit => (w, n, a) =>
@@ -462,6 +463,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const axes = a.axes as number[];
     w.b.node('ReduceSum', axes.length ? [n.inputs[0]!, w.ints('axes', axes)] : [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0) }, n.name);
   },
+  ...ELEMENTWISE_EMIT,
 };
 
 /** Opset 17 ReduceMean/Max/Min take axes as an attribute (ReduceSum as an input). */

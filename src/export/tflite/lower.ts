@@ -19,6 +19,7 @@ import { floatToHalf } from '../../ir/float16.js';
 import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
+import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -38,7 +39,7 @@ const T_FLOAT16 = DTYPES.float16.tflite;
 const INT8_OPS = new Set<OpType>([
   'dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'sub', 'mul', 'maximum', 'minimum', 'relu', 'relu6',
   'sigmoid', 'tanh', 'softmax', 'maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose',
-  'pad', 'slice', 'identity', 'reduceMean',
+  'pad', 'slice', 'identity', 'reduceMean', 'hardSwish',
 ]);
 /** int8 ops whose output must carry its input's scale and zero point. */
 const SAME_SCALE = new Set<OpType>(['maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose', 'pad', 'slice', 'identity']);
@@ -76,7 +77,7 @@ const isIdentity = (p: Perm): boolean => p.every((v, i) => v === i);
 const NHWC_OF_NCHW: Perm = [0, 2, 3, 1];
 
 /** TFLite tensor type for an IR dtype. int64 becomes int32: LiteRT's JS API has no int64 and TFLite ops index with int32. */
-function tflType(d: DType): number {
+export function tflType(d: DType): number {
   if (d === 'int64') return DTYPES.int32.tflite;
   return DTYPES[d].tflite;
 }
@@ -95,7 +96,7 @@ interface Placed {
   perm: Perm;
 }
 
-type Lowering = (l: Lowerer, node: Node, a: Record<string, unknown>) => void;
+export type Lowering = (l: Lowerer, node: Node, a: Record<string, unknown>) => void;
 
 /** Activations that conv, fully connected and arithmetic ops can fuse. */
 function fusedActivation(node: Node, a: Record<string, unknown>): number | undefined {
@@ -472,7 +473,7 @@ export class Lowerer {
   }
 }
 
-const opts = (type: number, fields: OptionField[] = []): { type: number; fields: OptionField[] } => ({ type, fields });
+export const opts = (type: number, fields: OptionField[] = []): { type: number; fields: OptionField[] } => ({ type, fields });
 const fusedOnly = (type: number) => (code: number) => opts(type, [[0, 'i8', code]]);
 
 function padding(a: Record<string, unknown>, inShape: number[], kernel: [number, number]): { code: number; pads?: number[] } {
@@ -906,7 +907,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   reduceMean: reducer('MEAN'),
   reduceSum: reducer('SUM'),
   reduceMax: reducer('REDUCE_MAX'),
-  reduceMin: reducer('REDUCE_MIN'),
+  reduceMin: reducer('REDUCE_MIN'),  ...ELEMENTWISE_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */
@@ -937,7 +938,7 @@ function arithmetic(op: 'ADD' | 'SUB' | 'MUL' | 'DIV', optionType: number): Lowe
 }
 
 /** Node input `i` cast to `dtype` (a new value, or `out`), in the same physical order. Returns its name. */
-function castValue(l: Lowerer, n: Node, i: number, dtype: DType, out = `${n.inputs[i]}/${dtype}`): string {
+export function castValue(l: Lowerer, n: Node, i: number, dtype: DType, out = `${n.inputs[i]}/${dtype}`): string {
   const v = n.inputs[i]!;
   const x = l.placement(v);
   const shape = l.shapeOf(v);

@@ -12,6 +12,10 @@ export const OP = {
   LOG: 73, SUM: 74, SQRT: 75, RSQRT: 76, SHAPE: 77, POW: 78, REDUCE_MAX: 82, REDUCE_MIN: 89, SQUARE: 92,
   FLOOR_MOD: 95, LEAKY_RELU: 98, MIRROR_PAD: 100, ABS: 101, SPLIT_V: 102, ELU: 111, QUANTIZE: 114, ROUND: 116, HARD_SWISH: 117,
   SELECT_V2: 123, BATCH_MATMUL: 126, PLACEHOLDER_FOR_GREATER_OP_CODES: 127, BROADCAST_TO: 130, GELU: 150,
+  // activations, math, logic, resampling (lower-elementwise.ts)
+  DEPTH_TO_SPACE: 5, FLOOR: 8, RESIZE_BILINEAR: 23, SPACE_TO_DEPTH: 26, LOG_SOFTMAX: 50, ARG_MAX: 56, GREATER_EQUAL: 62,
+  LESS_EQUAL: 63, SIN: 66, NOT_EQUAL: 72, LOGICAL_OR: 84, LOGICAL_AND: 86, LOGICAL_NOT: 87, RESIZE_NEAREST_NEIGHBOR: 97,
+  CEIL: 104, COS: 108, ATAN2: 156, SIGN: 158,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -28,6 +32,10 @@ export const OPTIONS = {
   PowOptions: 56, SquareOptions: 66, LeakyReluOptions: 75, MirrorPadOptions: 77, AbsOptions: 78,
   SplitVOptions: 79, QuantizeOptions: 89, SelectV2Options: 98, BatchMatMulOptions: 101, BroadcastToOptions: 104,
   GeluOptions: 116,
+  // lower-elementwise.ts
+  ResizeBilinearOptions: 15, SpaceToDepthOptions: 19, LogSoftmaxOptions: 36, ArgMaxOptions: 40, GreaterEqualOptions: 45,
+  LessEqualOptions: 46, NotEqualOptions: 54, LogicalOrOptions: 60, LogicalAndOptions: 62, LogicalNotOptions: 63,
+  FloorModOptions: 72, ResizeNearestNeighborOptions: 74, CosOptions: 84, DepthToSpaceOptions: 94,
 } as const;
 
 export const PADDING = { SAME: 0, VALID: 1 } as const;

@@ -108,3 +108,13 @@ export function constScalar(c: OnnxCtx, i: number, what: string): number {
   if (!k) throw c.fail(`${what} must be a constant`);
   return values(k)[0]!;
 }
+
+/** A unary op with attributes read by `attrs`. */
+export function unary(op: OpType, attrs: (c: OnnxCtx) => Attrs = () => ({})): Translate {
+  return (c) => void emit(c, op, [c.input(0)], attrs(c));
+}
+
+/** A broadcasting binary op; constant operands of shape arithmetic were folded before (shapes.ts). */
+export function binary(op: OpType): Translate {
+  return (c) => void emit(c, op, [c.input(0), c.input(1)]);
+}

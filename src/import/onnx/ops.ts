@@ -9,17 +9,10 @@ import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
 import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { requiredDims } from './shapes.js';
-import { allConst, attrFloat, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
+import { ELEMENTWISE_OPS } from './ops-elementwise.js';
+import { RESAMPLE_OPS } from './ops-resample.js';
+import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
-
-function unary(op: OpType, attrs: (c: OnnxCtx) => Attrs = () => ({})): Translate {
-  return (c) => void emit(c, op, [c.input(0)], attrs(c));
-}
-
-/** A broadcasting binary op; constant operands of shape arithmetic were folded before (shapes.ts). */
-function binary(op: OpType): Translate {
-  return (c) => void emit(c, op, [c.input(0), c.input(1)]);
-}
 
 function spatial(c: OnnxCtx, kernel: number[], spatialShape: Dim[]): Attrs {
   const strides = attrInts(c, 'strides', [1, 1]);
@@ -367,6 +360,8 @@ export const ONNX_OPS: Record<string, Translate> = {
   QuantizeLinear: quantizeLinear,
   DynamicQuantizeLinear: dynamicQuantizeLinear,
   MatMulInteger: matMulInteger,
+  ...ELEMENTWISE_OPS,
+  ...RESAMPLE_OPS,
 };
 
 /**

@@ -4,7 +4,7 @@ import { broadcast } from '../shape.js';
 
 type Unary = (tf: Tf, x: TfTensor) => TfTensor;
 
-function unary(fn: Unary): OpDef<Record<string, never>> {
+export function unary(fn: Unary): OpDef<Record<string, never>> {
   return defineOp({
     arity: [1, 1],
     attrs: {},
@@ -90,7 +90,7 @@ export const prelu = defineOp({
 
 type Binary = (tf: Tf, a: TfTensor, b: TfTensor) => TfTensor;
 
-function binary(fn: Binary, resultDType?: 'bool'): OpDef<Record<string, never>> {
+export function binary(fn: Binary, resultDType?: 'bool'): OpDef<Record<string, never>> {
   return defineOp({
     arity: [2, 2],
     attrs: {},

@@ -1,0 +1,129 @@
+// ONNX → IR for Resize (opsets 10–19), Upsample (7–9), DepthToSpace and SpaceToDepth. Merged into
+// ONNX_OPS (ops.ts).
+import { EdgelmError } from '../../errors.js';
+import { isFloatDType } from '../../ir/dtype.js';
+import { isStaticDim, mulDims, type Dim } from '../../ir/dim.js';
+import type { CoordinateMode, NearestMode, ResizeMode } from '../../ir/ops/resample.js';
+import { attrFloat, attrInt, attrInts, attrStr, emit, values, type OnnxCtx, type Translate } from './ctx.js';
+import { requiredDims } from './shapes.js';
+
+const MODES = ['nearest', 'linear', 'cubic'];
+const COORDINATE_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
+const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
+
+const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
+
+/** A constant float input, or undefined when absent or empty (Resize-11's "scales not given"). */
+function floats(c: OnnxCtx, i: number, what: string): number[] | undefined {
+  if (!c.input(i)) return undefined;
+  const k = c.konst(i);
+  if (!k) throw c.fail(`${what} (input ${i}) must be a constant; a resize to run-time sizes has no static output shape`);
+  const v = values(k);
+  return v.length ? v : undefined;
+}
+
+interface Request {
+  mode: string;
+  coordinateMode: string;
+  nearestMode: string;
+  scales?: number[];
+  sizes?: Dim[];
+  roi?: number[];
+  /** The axes scales, sizes and roi are given for (opset 18); default every axis. */
+  axes?: number[];
+}
+
+/** Emits the IR resize for a request in ONNX terms, checking what the IR op can do. */
+function emitResize(c: OnnxCtx, r: Request): void {
+  const x = c.typeOf(c.input(0));
+  const rank = x.shape.length;
+  const mode = r.mode === 'bilinear' ? 'linear' : r.mode;
+  if (!MODES.includes(mode)) throw c.fail(`mode '${r.mode}' is not supported (${MODES.join(', ')})`);
+  if (!COORDINATE_MODES.includes(r.coordinateMode)) throw c.fail(`coordinate_transformation_mode '${r.coordinateMode}' is not supported`);
+  if (!NEAREST_MODES.includes(r.nearestMode)) throw c.fail(`nearest_mode '${r.nearestMode}' is not supported`);
+  if (mode !== 'nearest' && !isFloatDType(x.dtype)) throw c.fail(`${mode} interpolation of ${x.dtype} values is not supported`);
+  const axes = (r.axes ?? Array.from({ length: rank }, (_, i) => i)).map((a) => (a < 0 ? a + rank : a));
+  if (axes.some((a) => a < 0 || a >= rank)) throw badInput(c, `axes [${r.axes}] out of range for rank ${rank}`);
+  const given = r.scales ?? r.sizes;
+  if (!given) throw badInput(c, 'neither scales nor sizes is given');
+  if (given.length !== axes.length) throw badInput(c, `${r.scales ? 'scales' : 'sizes'} hold ${given.length} values for ${axes.length} axes`);
+  const crop = r.coordinateMode === 'tf_crop_and_resize';
+  const roi = new Array<number>(2 * rank);
+  for (let i = 0; i < rank; i++) [roi[i], roi[i + rank]] = [0, 1];
+  if (crop) {
+    if (!r.roi || r.roi.length !== 2 * axes.length) throw badInput(c, 'tf_crop_and_resize needs a constant roi of 2 values per axis');
+    axes.forEach((a, j) => ([roi[a], roi[a + rank]] = [r.roi![j]!, r.roi![j + axes.length]!]));
+  }
+  const scales = new Array<number>(rank).fill(1);
+  const sizes: Dim[] = [...x.shape];
+  axes.forEach((a, j) => {
+    if (r.sizes) {
+      sizes[a] = r.sizes[j]!;
+      scales[a] = sizes[a] === x.shape[a] && !crop ? 1 : 0;
+      return;
+    }
+    const s = r.scales![j]!;
+    if (!(s > 0)) throw badInput(c, `scale ${s} is not positive`);
+    scales[a] = s;
+    const d = x.shape[a]!;
+    const span = roi[a + rank]! - roi[a]!;
+    if (s === 1 && span === 1) return;
+    if (isStaticDim(d)) sizes[a] = Math.floor(d * span * s);
+    else if (Number.isInteger(s) && span === 1) sizes[a] = mulDims(d, s);
+    else throw c.fail(`scale ${s} of the run-time dim '${d}' gives no exact output size`);
+  });
+  if (sizes.some((d) => isStaticDim(d) && d < 1)) throw badInput(c, `resize to an empty shape [${sizes.join(', ')}]`);
+  emit(c, 'resize', [c.input(0)], {
+    sizes,
+    scales,
+    mode: mode as ResizeMode,
+    coordinateMode: r.coordinateMode as CoordinateMode,
+    nearestMode: r.nearestMode as NearestMode,
+    cubicCoeffA: attrFloat(c, 'cubic_coeff_a', -0.75),
+    excludeOutside: attrInt(c, 'exclude_outside', 0) === 1,
+    extrapolationValue: attrFloat(c, 'extrapolation_value', 0),
+    roi: crop ? roi : [],
+  });
+}
+
+function resize(c: OnnxCtx): void {
+  const mode = attrStr(c, 'mode', 'nearest');
+  if (c.opset < 11) {
+    // Resize-10: scales only, asymmetric coordinates; nearest is only defined for upsampling here.
+    const scales = floats(c, 1, 'scales');
+    if (mode === 'nearest' && scales?.some((s) => s < 1)) throw c.fail('opset-10 nearest downsampling is not supported (its rounding is unspecified)');
+    return emitResize(c, { mode, coordinateMode: 'asymmetric', nearestMode: 'floor', ...(scales ? { scales } : {}) });
+  }
+  if (attrInt(c, 'antialias', 0) === 1) throw c.fail('antialias is not supported');
+  if (attrStr(c, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw c.fail(`keep_aspect_ratio_policy '${attrStr(c, 'keep_aspect_ratio_policy', '')}' is not supported`);
+  const scales = floats(c, 2, 'scales');
+  const sizes = !scales && c.input(3) ? requiredDims(c, 3, 'sizes') : undefined;
+  const coordinateMode = attrStr(c, 'coordinate_transformation_mode', 'half_pixel');
+  const roi = coordinateMode === 'tf_crop_and_resize' ? floats(c, 1, 'roi') : undefined;
+  const axes = c.attrs.has('axes') ? attrInts(c, 'axes', []) : undefined;
+  emitResize(c, { mode, coordinateMode, nearestMode: attrStr(c, 'nearest_mode', 'round_prefer_floor'), ...(scales ? { scales } : {}), ...(sizes ? { sizes } : {}), ...(roi ? { roi } : {}), ...(axes ? { axes } : {}) });
+}
+
+/** Upsample (opsets 7–9; scales an attribute before 9): asymmetric coordinates, nearest rounds down. */
+function upsample(c: OnnxCtx): void {
+  const scales = c.opset >= 9 ? floats(c, 1, 'scales') : attrInts(c, 'scales', []);
+  emitResize(c, { mode: attrStr(c, 'mode', 'nearest'), coordinateMode: 'asymmetric', nearestMode: 'floor', ...(scales?.length ? { scales } : {}) });
+}
+
+function blockSize(c: OnnxCtx): number {
+  const b = attrInt(c, 'blocksize', 0);
+  if (!Number.isInteger(b) || b < 1) throw badInput(c, `blocksize ${b} is not a positive integer`);
+  if (c.typeOf(c.input(0)).shape.length !== 4) throw c.fail(`only 4-D inputs are supported (rank ${c.typeOf(c.input(0)).shape.length})`);
+  return b;
+}
+
+export const RESAMPLE_OPS: Record<string, Translate> = {
+  Resize: resize,
+  Upsample: upsample,
+  DepthToSpace: (c) => {
+    const mode = attrStr(c, 'mode', 'DCR');
+    if (mode !== 'DCR' && mode !== 'CRD') throw badInput(c, `mode '${mode}' is neither DCR nor CRD`);
+    emit(c, 'depthToSpace', [c.input(0)], { blockSize: blockSize(c), mode });
+  },
+  SpaceToDepth: (c) => void emit(c, 'spaceToDepth', [c.input(0)], { blockSize: blockSize(c) }),
+};
