@@ -24,7 +24,7 @@ export interface CalibrateOptions {
 }
 
 /** Activation bytes a calibration batch may hold (all its values for one batch, at most). */
-const CALIBRATION_BYTES = 64 * 2 ** 20;
+const CALIBRATION_BYTES = 32 * 2 ** 20;
 
 /** Values kept per tensor for percentiles: a deterministic stride sample bounds memory. */
 const PERCENTILE_SAMPLE = 1 << 20;

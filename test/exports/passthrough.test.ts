@@ -83,3 +83,22 @@ describe('lazy decoding of inline weights', () => {
     });
   });
 });
+
+describe('edgelm quantize on a model with ops outside the IR', () => {
+  it('ONNX → ONNX falls back to the rewriter and says so; TFLite is refused naming the op', async () => {
+    const { cli } = await import('../helpers.js');
+    const out = join(dir, 'cli-q4.onnx');
+    const r = cli(['quantize', source, '-o', out, '--bits', '4', '--granularity', 'block', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { passedThrough: boolean; keptNodes: Record<string, number>; quantizedLayers: number };
+    expect(j.passedThrough).toBe(true);
+    expect(j.keptNodes.LpNormalization).toBe(1);
+    expect(j.quantizedLayers).toBe(2);
+    const feeds = [{ name: 'x', dtype: 'float32' as const, shape: [2, 64], data: Float32Array.from({ length: 128 }, (_, i) => Math.sin(i)) }];
+    expect(cosine((await runOrt(out, feeds)).y!, (await runOrt(source, feeds)).y!)).toBeGreaterThanOrEqual(0.99);
+    const t = cli(['quantize', source, '-o', join(dir, 'cli.tflite')]);
+    expect(t.code).toBe(2);
+    expect(t.stderr.trim().split('\n')).toHaveLength(1);
+    expect(t.stderr).toMatch(/LpNormalization \(node norm\)/);
+  });
+});

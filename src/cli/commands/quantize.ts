@@ -103,29 +103,39 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
   const src = detectFormat(model);
-  const streamable = src.format === 'onnx' && format === 'onnx' && q.mode === 'dynamic';
-  if (flags.stream && !streamable) throw usageError('--stream applies to ONNX → ONNX with --mode dynamic');
+  const streamable = src.format === 'onnx' && format === 'onnx' && (q.mode === 'dynamic' || q.mode === 'int8');
+  if (flags.stream && !streamable) throw usageError('--stream applies to ONNX → ONNX with --mode dynamic or int8');
   const { modelFiles } = await import('../../import/index.js');
   const sourceBytes = modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   const stream = streamable && (flags.stream === true || sourceBytes > STREAM_BYTES);
   if (stream && (flags.perLayerReport || maxDrop !== undefined)) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
-  if (stream && q.granularity === 'block') throw usageError('--granularity block is not available with streaming quantization (--stream, or ONNX sources past 1 GiB); use channel or tensor');
-  return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream };
+  return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable };
 }
 
 async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary> {
   const { loadModel, modelFiles } = await import('../../import/index.js');
   const { exportFiles, stageExport } = await import('../../export/index.js');
   const { checkNotInput, staging } = await import('../../export/write.js');
-  const { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream } = await checkFlags(model, flags);
+  const { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable } = await checkFlags(model, flags);
   const { bits, mode } = q;
   checkNotInput(output, [src.file]); // before the (possibly long) load; shards and external data after it
   const show = !flags.json && process.stderr.isTTY === true;
   const measure = (staged: string, final: string): Promise<EvalResult[]> => runEval([model, staged], { data: flags.data!, ...dataFlags(flags), json: !show }).then((r) => relabel(r, final));
 
-  // Large ONNX models (or --stream): weight-only int8, one tensor in memory at a time.
-  if (stream) {
-    const { streamQuantizeOnnx } = await import('../../quantize/stream-onnx.js');
+  // ONNX → ONNX through the rewriter, which keeps every node it does not quantize: for large models
+  // (or --stream), one tensor in memory at a time, and for models with ops edgelm's IR does not read.
+  let passThrough: string | undefined;
+  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined) {
+    const { EdgelmError } = await import('../../errors.js');
+    try {
+      await loadModel(model);
+    } catch (e) {
+      if (!(e instanceof EdgelmError) || e.code !== 'unsupported') throw e;
+      passThrough = e.message.replace(/ \(supported: .*\)$/, '');
+    }
+  }
+  if (stream || passThrough) {
+    const { rewriteOnnx } = await import('../../quantize/stream-onnx.js');
     const { defaultPlan, excludeFilter } = await import('../../quantize/plan.js');
     const { usageError } = await import('../../errors.js');
     // The graph is never loaded whole: exclude patterns are checked against the layers the quantizer asks about.
@@ -134,16 +144,26 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const exclude = (n: Node): boolean => filters.reduce((hit, [p, f]) => (f(n) ? (matched.add(p), true) : hit), false);
     const st = staging(dirname(resolve(output)));
     try {
-      const r = streamQuantizeOnnx(src.file, st.path(output), defaultPlan('dynamic', { bits, granularity: q.granularity, exclude }));
+      const { loadDataset } = await import('../../data/index.js');
+      // Samples as stored; the calibration runner shapes them to the model's input.
+      const calibration = mode === 'int8' ? await loadDataset(flags.calibration!) : undefined;
+      const plan = defaultPlan(mode, { bits, granularity: q.granularity, blockSize: q.blockSize, exclude });
+      const r = await rewriteOnnx(src.file, st.path(output), plan, { ...(calibration ? { calibration, calibrationLimit: q.calibrationLimit } : {}) });
       const unmatched = q.exclude.find((p) => !matched.has(p));
       if (unmatched !== undefined) throw usageError(`--exclude '${unmatched}' matches no weight layer of ${src.file}`, 'edgelm inspect lists every node');
       const finals = r.files.map((f) => join(dirname(resolve(output)), basename(f)));
       const evaluation = flags.data ? await measure(r.files[0]!, output) : undefined;
       st.commit([...finals.slice(1), finals[0]!]);
       const files = [output, ...finals.slice(1)];
-      const text = [`wrote ${output} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / sourceBytes).toFixed(1)}% of the source (${formatBytes(sourceBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
+      const kept = Object.entries(r.keptNodes).map(([op, n]) => `${op} ${n}`).join(', ');
+      const how = passThrough ? 'rewritten in place' : 'streamed';
+      const text = [
+        ...(passThrough ? [`note: ${passThrough}; quantizing the ONNX file in place instead, every other node kept as it is`] : []),
+        `wrote ${output} (onnx, ${mode}, ${how}, ${bits}-bit ${q.granularity} weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / sourceBytes).toFixed(1)}% of the source (${formatBytes(sourceBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`,
+        `nodes kept as the source has them: ${kept || 'none'}`,
+      ];
       if (evaluation) text.push('', renderEval(evaluation));
-      return summary({ input: src.file, output, files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes: sourceBytes, sizeRatio: r.bytes / sourceBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
+      return summary({ input: src.file, output, files, format, mode, bits, streamed: true, ...(passThrough ? { passedThrough: true } : {}), keptNodes: r.keptNodes, bytes: r.bytes, floatBytes: sourceBytes, sizeRatio: r.bytes / sourceBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
     } catch (e) {
       st.discard();
       throw e;
