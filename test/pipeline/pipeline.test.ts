@@ -52,7 +52,7 @@ describe('edgelm run', () => {
   it('reports what onnxruntime measures when run independently (within 0.2 point)', async () => {
     const onnx = report.variants.find((v) => v.kind === 'export' && v.runtime === 'onnxruntime')!;
     const data = await loadDataset(fixture('data', 'mnist-test.npz'));
-    const s = await ort.InferenceSession.create(onnx.file!);
+    const s = await ort.InferenceSession.create(join(dir, onnx.file!)); // report paths are relative to the pipeline file
     const n = data.shape[0]!;
     const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', data.x as Float32Array, [n, 28, 28, 1]) }); // the mlp starts with a Flatten of [28, 28, 1] digits
     const pred = argmax(out[s.outputNames[0]!]!.data as Float32Array, 10);
@@ -64,7 +64,7 @@ describe('edgelm run', () => {
     const tfl = report.variants.find((v) => v.kind === 'export' && v.runtime === 'litert')!;
     const data = await loadDataset(fixture('data', 'mnist-test.npz'));
     const { openLiteRt } = await import('../../src/runtime/litert.js');
-    const s = await openLiteRt(readFileSync(tfl.file!), tfl.file!);
+    const s = await openLiteRt(readFileSync(join(dir, tfl.file!)), tfl.file!);
     let right = 0;
     const n = data.shape[0]!;
     for (let i = 0; i < n; i++) {

@@ -37,7 +37,9 @@ export async function executePipeline(pipeline: Pipeline, opts: { json: boolean;
   const { renderHtml, renderMarkdown } = await import('../../report/render.js');
   const { writeAtomic } = await import('../../export/write.js');
   const log = opts.json || opts.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
-  const report = await runPipeline(pipeline, log ? { log } : {});
+  const command = ['edgelm', ...process.argv.slice(2)].join(' ');
+  const report = await runPipeline(pipeline, { ...(log ? { log } : {}), command });
+  if (!opts.quiet) for (const w of report.warnings) process.stderr.write(`edgelm: warning: ${w}\n`);
   // Reports are written before gates are judged: a failing CI job still has them to show.
   if (pipeline.report.json) writeAtomic(pipeline.report.json, `${JSON.stringify(report, null, 2)}\n`);
   if (pipeline.report.markdown) writeAtomic(pipeline.report.markdown, renderMarkdown(report));
