@@ -102,11 +102,11 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
   }
 }
 
-const MIN_LATENCY_MS = 200;
+const MIN_LATENCY_MS = 100;
 const MAX_LATENCY_RUNS = 5000;
 
 /**
- * Median wall time of one inference, after 3 warm-up runs, over at least `runs` runs and 200 ms: one sample at a time, the way an edge
+ * Median wall time of one inference, after 3 warm-up runs, over at least `runs` runs and 100 ms: one sample at a time, the way an edge
  * device serves requests (a static-batch model is timed on one full batch).
  */
 async function medianLatency(session: RuntimeSession, data: Dataset, runs: number): Promise<number> {
