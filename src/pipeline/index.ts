@@ -151,7 +151,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
     }
     for (const e of p.export) {
       const written = await writeExport(graph, e.format, e.path, inputs, { ...(plan ? { quant: plan } : {}) });
-      log(`wrote ${written.files[0]} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
+      log(`wrote ${relativePath(process.cwd(), written.files[0]!)} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
       if (evalData) {
         const r = await evaluate(written.files[0]!, evalData, { ...(reference ? { reference: reference.predictions } : {}), latencyRuns: 20 });
         const v = variantOf(`export ${e.format}`, 'export', r, graph, base);

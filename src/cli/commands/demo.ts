@@ -28,6 +28,10 @@ export function registerDemo(program: Command): void {
       const { isQuiet } = await import('../output.js');
       const report = await executePipeline(pipeline, { json: flags.json === true, quiet: isQuiet() });
       if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
+      else {
+        const { relativePath } = await import('../../report/provenance.js');
+        const reports = [pipeline.report.html, pipeline.report.markdown, pipeline.report.json].map((f) => relativePath(process.cwd(), f!));
+        process.stdout.write(`${renderPipeline(report)}\n\nreports: ${reports.join(', ')}\n`);
+      }
     });
 }
