@@ -14,7 +14,8 @@ import { pruneModel } from '../prune/run.js';
 import { fitAccuracy, quantizeModel } from '../quantize/index.js';
 import { excludeFilter, type QuantPlan } from '../quantize/plan.js';
 import { layerErrors, type LayerError } from '../quantize/layer-error.js';
-import { evaluate, measureLatency, significant, type EvalResult } from '../report/eval.js';
+import { evaluate, measureLatency, type EvalResult } from '../report/eval.js';
+import { fraction, significant } from '../report/format.js';
 import { inspectGraph } from '../report/inspect.js';
 import { provenance, relativePath, type Provenance } from '../report/provenance.js';
 import { slowerThanFloat } from '../report/warnings.js';
@@ -190,7 +191,7 @@ export function checkGates(p: Pipeline, variants: Variant[]): GateResult[] {
   const g = p.gates;
   if (!measured.length && Object.keys(g).length) throw new EdgelmError('usage', `${p.file}: gates need something to measure: add export entries and data.eval`);
   if (g.maxAccuracyDrop !== undefined) {
-    const value = Math.max(...measured.map((v) => (original?.accuracy ?? 0) - (v.accuracy ?? 0)));
+    const value = fraction(Math.max(...measured.map((v) => (original?.accuracy ?? 0) - (v.accuracy ?? 0))));
     out.push({ gate: 'maxAccuracyDrop', value, limit: g.maxAccuracyDrop, passed: value <= g.maxAccuracyDrop + 1e-12 });
   }
   if (g.minAgreement !== undefined) {

@@ -6,6 +6,7 @@ import { detectFormat, modelFiles } from '../import/index.js';
 import { readInputFile } from '../import/files.js';
 import { openRuntime, type RuntimeSession } from '../runtime/index.js';
 import type { Backend } from '../runtime/tfjs/backend.js';
+import { significant } from './format.js';
 
 export interface EvalResult {
   file: string;
@@ -137,11 +138,6 @@ export async function measureLatency(path: string, dataset: Dataset, opts: { lat
   } finally {
     session.dispose();
   }
-}
-
-/** `x` to `digits` significant digits: what a measurement means, not float noise (0.30764899999985573 → 0.3076). */
-export function significant(x: number, digits: number): number {
-  return Number.isFinite(x) && x !== 0 ? Number(x.toPrecision(digits)) : x;
 }
 
 /**

@@ -11,4 +11,12 @@ export function bytes(n: number): string {
 
 export const ms = (v: number): string => `${v.toFixed(3)} ms`;
 
+/** `x` to `digits` significant digits: what a measurement means, not float noise (0.30764899999985573 → 0.3076). */
+export function significant(x: number, digits: number): number {
+  return Number.isFinite(x) && x !== 0 ? Number(x.toPrecision(digits)) : x;
+}
+
+/** A difference of fractions (an accuracy drop) without its float noise: 0.0010000000000000009 → 0.001. */
+export const fraction = (x: number): number => Math.round(x * 1e8) / 1e8;
+
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -106,3 +106,26 @@ describe('the slower-than-float rule', () => {
     expect(slowerThanFloat('q.onnx', 'onnxruntime', 0.05, 0.1)).toBeUndefined(); // faster
   });
 });
+
+describe('--json figures are rounded to meaningful digits', () => {
+  /** Every number in a JSON document with its path. */
+  const numbers = (v: unknown, path = ''): [string, number][] =>
+    typeof v === 'number' ? [[path, v]] : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => numbers(x, `${path}.${k}`)) : [];
+
+  it('quantize --data --per-layer-report: latency 4 digits, cosine 1e-9, SQNR 0.001 dB, ratios 4 digits, accuracy drop without float noise', async () => {
+    const r = await cliAsync(['quantize', fixture('models', 'lenet-300-100.onnx'), '-o', join(dir, 'lenet.onnx'), '--per-layer-report', '--calibration', fixture('data', 'mnist-train.npz'), '--data', fixture('data', 'mnist-test.npz'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const all = numbers(JSON.parse(r.stdout));
+    const at = (suffix: string): number[] => all.filter(([p]) => p.endsWith(suffix)).map(([, v]) => v);
+    expect(at('.latencyMs')).toHaveLength(2);
+    for (const v of at('.latencyMs')) expect(digits(v)).toBeLessThanOrEqual(4);
+    for (const v of at('.cosine')) expect(v).toBe(Number(v.toFixed(9)));
+    for (const v of at('.sqnrDb')) expect(v).toBe(Number(v.toFixed(3)));
+    expect(digits(at('.sizeRatio')[0]!)).toBeLessThanOrEqual(4);
+    // Accuracies are k/1000 here: their difference is a multiple of 0.001 and prints as one.
+    const [drop] = at('.accuracyDrop');
+    expect(String(drop)).toMatch(/^-?\d(\.\d{1,3})?$/);
+    // Nothing anywhere prints float noise (more than 9 significant digits).
+    for (const [p, v] of all) expect(digits(v), p).toBeLessThanOrEqual(9);
+  }, 300_000);
+});

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { LayerError } from '../../quantize/layer-error.js';
+import { significant } from '../../report/format.js';
 import { colours, formatBytes, table } from '../output.js';
 import { intOption, summary, type Summary } from '../args.js';
 import { progress } from '../progress.js';
@@ -102,7 +103,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const evaluation = flags.data ? await runEval([model, r.files[0]!], { data: flags.data, ...dataFlags(flags), json: !show }) : undefined;
     const text = [`wrote ${r.files[0]} (onnx, dynamic, streamed, ${bits}-bit weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / floatBytes).toFixed(1)}% of the source (${formatBytes(floatBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`];
     if (evaluation) text.push('', renderEval(evaluation));
-    return summary({ input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: r.bytes / floatBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
+    return summary({ input: src.file, output: r.files[0], files: r.files, format, mode, bits, streamed: true, bytes: r.bytes, floatBytes, sizeRatio: significant(r.bytes / floatBytes, 4), quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
   }
   const source = await loadModel(model);
   const sourceFiles = modelFiles(src.file, src.format);
@@ -166,7 +167,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     granularity: flags.granularity,
     bytes: written.bytes,
     floatBytes,
-    sizeRatio: written.bytes / floatBytes,
+    sizeRatio: significant(written.bytes / floatBytes, 4),
     quantizedLayers: quantized,
     floatLayers: excluded,
     ...(keptFloat ? { keptFloat } : {}),
