@@ -11,6 +11,11 @@ export interface QuantParams {
   bits: number;
   axis?: number;
   blockSize?: number;
+  /**
+   * Where a reader dequantized a stored weight to float: the stored tensor's name and element type
+   * (`int8`, `uint4` for packed codes), which `inspect` shows instead of the float32 it became.
+   */
+  stored?: { name: string; dtype: string };
 }
 
 /** A named constant tensor. `shape` is concrete; `data.length` equals its element count. */

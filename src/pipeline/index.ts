@@ -2,7 +2,7 @@
 // reports written, gates checked (a missed gate is exit 3 after the reports are on disk).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadDatasetFor, type Dataset } from '../data/index.js';
 import { distillModel } from '../distill/index.js';
 import { EdgelmError } from '../errors.js';
@@ -15,8 +15,11 @@ import { fitAccuracy, quantizeModel } from '../quantize/index.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import type { TrainOptions } from '../train/loop.js';
 import { layerErrors, type LayerError } from '../quantize/layer-error.js';
-import { evaluate, type EvalResult } from '../report/eval.js';
+import { evaluate, measureLatency, type EvalResult } from '../report/eval.js';
+import { fraction, significant } from '../report/format.js';
 import { inspectGraph } from '../report/inspect.js';
+import { provenance, relativePath, type Provenance } from '../report/provenance.js';
+import { slowerThanFloat } from '../report/warnings.js';
 import { VERSION } from '../version.js';
 import type { Pipeline } from './config.js';
 
@@ -34,6 +37,8 @@ export interface Variant {
   accuracy?: number;
   agreement?: number;
   latencyMs: number;
+  /** Exports of a quantized model: latency of the float export of the same model in the same runtime. */
+  floatLatencyMs?: number;
   /** Language models: perplexity of the next token and positions per second (see EvalResult). */
   perplexity?: number;
   tokensPerSecond?: number;
@@ -51,6 +56,9 @@ export interface GateResult {
 export interface PipelineReport {
   schema: 'edgelm.report/1';
   edgelm: string;
+  /** When, by which command, with which runtimes and on what machine the report was made. */
+  made: Provenance;
+  /** The pipeline file, relative to the working directory; every other path is relative to the pipeline file's folder. */
   pipeline: string;
   model: string;
   evalData?: string;
@@ -59,14 +67,16 @@ export interface PipelineReport {
   keptFloat?: { node: string; sqnrDb: number; dropBefore: number }[];
   gates: GateResult[];
   passed: boolean;
+  /** Findings a person should see (a quantized export slower than its float export); empty when none. */
+  warnings: string[];
 }
 
 const weightSparsity = (g: Graph): number => sparsityReport(g, weightLayers(g)).total;
 
-function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Graph): Variant {
+function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Graph, base: string): Variant {
   return {
-    name, kind, format: r.format, runtime: r.runtime, ...(kind !== 'step' ? { file: r.file } : {}),
-    bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: weightSparsity(graph),
+    name, kind, format: r.format, runtime: r.runtime, ...(kind !== 'step' ? { file: relativePath(base, r.file) } : {}),
+    bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: significant(weightSparsity(graph), 6),
     ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: r.latencyMs,
     ...(r.perplexity !== undefined ? { perplexity: r.perplexity, tokensPerSecond: r.tokensPerSecond! } : {}),
   };
@@ -76,10 +86,13 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Progress hooks for a training step of `epochs` epochs (prune fine-tuning, distill). */
   trainingProgress?: (epochs: number) => Pick<TrainOptions, 'onProgress' | 'onEpoch'>;
+  /** The command line to record in the report (`made.command`). */
+  command?: string;
 }
 
 export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<PipelineReport> {
   const log = opts.log ?? (() => {});
+  const base = dirname(p.file);
   const source = detectFormat(p.model);
   const inputs = modelFiles(source.file, source.format).map((f) => f.path);
   let graph = await loadModel(p.model);
@@ -87,12 +100,13 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
   const load = async (path: string | undefined): Promise<Dataset | undefined> => (path ? loadDatasetFor(path, p.model, { graph, ...(p.data.vocab ? { vocab: p.data.vocab } : {}) }) : undefined);
   const [train, calibration, evalData] = [await load(p.data.train), await load(p.data.calibration ?? p.data.train), await load(p.data.eval)];
   const variants: Variant[] = [];
+  const warnings: string[] = [];
   let reference: EvalResult | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'edgelm-run-'));
   try {
     if (evalData) {
       reference = await evaluate(source.file, evalData, { latencyRuns: 20 });
-      variants.push(variantOf('original', 'original', reference, original));
+      variants.push(variantOf('original', 'original', reference, original, base));
       log(`original: ${fmtAcc(reference.accuracy)} in ${reference.runtime}`);
     }
     let plan: QuantPlan | undefined;
@@ -133,26 +147,34 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
         const out = join(scratch, `step-${i + 1}.onnx`);
         await writeExport(graph, 'onnx', out, inputs);
         const r = await evaluate(out, evalData, { reference: reference.predictions, latencyRuns: 20 });
-        variants.push(variantOf(`step ${i + 1}: ${name}`, 'step', r, graph));
+        variants.push(variantOf(`step ${i + 1}: ${name}`, 'step', r, graph, base));
         log(`  → ${fmtAcc(r.accuracy)}, ${r.bytes} bytes (float)`);
       }
     }
     for (const e of p.export) {
       const written = await writeExport(graph, e.format, e.path, inputs, { ...(plan ? { quant: plan } : {}) });
-      log(`wrote ${written.files[0]} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
+      log(`wrote ${relativePath(process.cwd(), written.files[0]!)} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
       if (evalData) {
         const r = await evaluate(written.files[0]!, evalData, { ...(reference ? { reference: reference.predictions } : {}), latencyRuns: 20 });
-        const v = variantOf(`export ${e.format}`, 'export', r, graph);
+        const v = variantOf(`export ${e.format}`, 'export', r, graph, base);
         if (perLayer && plan) v.perLayer = perLayer.filter((l) => !plan!.exclude(graph.nodes.find((n) => n.name === l.node)!));
+        if (plan) {
+          // The same model exported in float, timed in the same runtime: does quantization pay here?
+          const float = join(scratch, `float-${variants.length}`, e.format === 'tfjs' ? 'model.json' : `model.${e.format}`);
+          await writeExport(graph, e.format, float, inputs);
+          v.floatLatencyMs = await measureLatency(float, evalData, { latencyRuns: 20 });
+          const warning = slowerThanFloat(v.file!, r.runtime, v.latencyMs, v.floatLatencyMs);
+          if (warning) warnings.push(warning);
+        }
         variants.push(v);
-        log(`  → ${fmtAcc(r.accuracy)} in ${r.runtime}, agreement ${fmtAcc(r.agreement)}, ${r.bytes} bytes, ${r.latencyMs.toFixed(3)} ms`);
+        log(`  → ${fmtAcc(r.accuracy)} in ${r.runtime}, agreement ${fmtAcc(r.agreement)}, ${r.bytes} bytes, ${r.latencyMs.toFixed(3)} ms${v.floatLatencyMs ? ` (float ${v.floatLatencyMs.toFixed(3)} ms)` : ''}`);
       }
     }
     const gates = checkGates(p, variants);
     return {
-      schema: 'edgelm.report/1', edgelm: VERSION, pipeline: p.file, model: source.file,
-      ...(evalData ? { evalData: evalData.source, samples: evalData.shape[0]! } : {}),
-      variants, ...(keptFloat ? { keptFloat } : {}), gates, passed: gates.every((g) => g.passed),
+      schema: 'edgelm.report/1', edgelm: VERSION, made: provenance(opts.command), pipeline: relativePath(process.cwd(), p.file), model: relativePath(base, source.file),
+      ...(evalData ? { evalData: relativePath(base, evalData.source), samples: evalData.shape[0]! } : {}),
+      variants, ...(keptFloat ? { keptFloat } : {}), gates, passed: gates.every((g) => g.passed), warnings,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -170,7 +192,7 @@ export function checkGates(p: Pipeline, variants: Variant[]): GateResult[] {
   const g = p.gates;
   if (!measured.length && Object.keys(g).length) throw new EdgelmError('usage', `${p.file}: gates need something to measure: add export entries and data.eval`);
   if (g.maxAccuracyDrop !== undefined) {
-    const value = Math.max(...measured.map((v) => (original?.accuracy ?? 0) - (v.accuracy ?? 0)));
+    const value = fraction(Math.max(...measured.map((v) => (original?.accuracy ?? 0) - (v.accuracy ?? 0))));
     out.push({ gate: 'maxAccuracyDrop', value, limit: g.maxAccuracyDrop, passed: value <= g.maxAccuracyDrop + 1e-12 });
   }
   if (g.minAgreement !== undefined) {

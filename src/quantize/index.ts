@@ -11,6 +11,7 @@ import { writeAtomic } from '../export/write.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { foldBatchNorm } from '../ir/passes/fold-batchnorm.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
+import { fraction } from '../report/format.js';
 import { calibrate } from './calibrate.js';
 import { layerErrors } from './layer-error.js';
 import { checkPatternsMatch, resolveQuantizeOptions, type QuantizeOptions } from './options.js';
@@ -70,7 +71,7 @@ export async function fitAccuracy(graph: Graph, plan: QuantPlan, format: ExportF
       const next = errors.filter((e) => !excluded.has(e.node)).sort((a, b) => a.sqnrDb - b.sqnrDb)[0];
       if (drop <= maxDrop || !next) return { plan: current, kept, result };
       excluded.add(next.node);
-      kept.push({ node: next.node, sqnrDb: next.sqnrDb, dropBefore: drop });
+      kept.push({ node: next.node, sqnrDb: next.sqnrDb, dropBefore: fraction(drop) });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

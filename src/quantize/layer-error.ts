@@ -96,8 +96,9 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
         node: node.name,
         op: node.op,
         params: w.data.length,
-        cosine: ny === 0 && nq === 0 ? 1 : dot / Math.sqrt(ny * nq),
-        sqnrDb: noise === 0 ? Infinity : 10 * Math.log10(ny / noise),
+        // Rounded to what they tell: cosine to 1e-9 (its distance from 1 is the signal), SQNR to 0.001 dB.
+        cosine: ny === 0 && nq === 0 ? 1 : Number((dot / Math.sqrt(ny * nq)).toFixed(9)),
+        sqnrDb: noise === 0 ? Infinity : Number((10 * Math.log10(ny / noise)).toFixed(3)),
       });
     }
   } finally {

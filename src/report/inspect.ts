@@ -1,26 +1,47 @@
 // What `edgelm inspect` reports about a model: a plain record, rendered by the CLI as a table or JSON.
 import { DTYPES, isDType, isFloatDType } from '../ir/dtype.js';
-import { readTfliteInfo } from '../import/tflite/index.js';
+import { readTfliteInfo, type TfliteTensorInfo } from '../import/tflite/index.js';
 import { consumers, producers, type Graph } from '../ir/graph.js';
 import { detectFormat, modelFiles } from '../import/index.js';
 import { byteSize, isMaskConstant, sparsity, type Dim, type Tensor } from '../ir/tensor.js';
 
 export interface TensorReport {
+  /** The tensor's name in the file (the stored integer weight where the reader dequantized one). */
   name: string;
+  /** The IR constant's name where it differs from the stored name (a dequantized weight is named after its DequantizeLinear). */
+  irName?: string;
   shape: number[];
+  /** The element type as stored (int8 for a weight behind DequantizeLinear, not the float32 it is read as). */
   dtype: string;
   bytes: number;
   /** Fraction of exact zeros. */
   sparsity: number;
-  quantization?: { scale: number[]; zeroPoint: number[]; bits: number; axis?: number; blockSize?: number };
+  quantization?: Quantization;
+}
+
+/** x ≈ scale · (q − zeroPoint): one entry per tensor, or per slice along `axis`, or per block of `blockSize` along it. */
+export interface Quantization {
+  scale: number[];
+  zeroPoint: number[];
+  bits: number;
+  axis?: number;
+  blockSize?: number;
+}
+
+export interface IoReport {
+  name: string;
+  shape: Dim[];
+  dtype: string;
+  /** TFLite inputs and outputs of a full-integer model (`--io int8`): the parameters a caller quantizes with. */
+  quantization?: Quantization;
 }
 
 export interface InspectReport {
   file: string;
   format: string;
   fileBytes: number;
-  inputs: { name: string; shape: Dim[]; dtype: string }[];
-  outputs: { name: string; shape: Dim[]; dtype: string }[];
+  inputs: IoReport[];
+  outputs: IoReport[];
   /** IR op → number of nodes. */
   ops: Record<string, number>;
   nodes: number;
@@ -37,7 +58,8 @@ export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(
   const ops: Record<string, number> = {};
   for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
   const tensors: TensorReport[] = [...graph.constants.values()].map((t) => {
-    const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: storedBytes(t), sparsity: sparsity(t) };
+    const stored = t.quant?.stored;
+    const r: TensorReport = { name: stored?.name ?? t.name, ...(stored && stored.name !== t.name ? { irName: t.name } : {}), shape: t.shape, dtype: stored?.dtype ?? t.dtype, bytes: storedBytes(t), sparsity: sparsity(t) };
     if (t.quant) {
       const q = t.quant;
       r.quantization = { scale: [...q.scale], zeroPoint: [...q.zeroPoint], bits: q.bits };
@@ -133,7 +155,10 @@ export function inspectTflite(file: string): InspectReport {
   const m = readTfliteInfo(file);
   const ops: Record<string, number> = {};
   for (const o of m.operators) ops[o.op] = (ops[o.op] ?? 0) + 1;
-  const io = (k: number): { name: string; shape: Dim[]; dtype: string } => ({ name: m.tensors[k]!.name, shape: m.tensors[k]!.shape, dtype: m.tensors[k]!.dtype });
+  const io = (k: number): IoReport => {
+    const t = m.tensors[k]!;
+    return { name: t.name, shape: t.shape, dtype: t.dtype, ...(t.quant ? { quantization: tfliteQuantization(t.quant, t.dtype) } : {}) };
+  };
   const constants = m.tensors.filter((t) => t.data.length > 0);
   const tensors: TensorReport[] = constants.map((t) => {
     const n = t.shape.reduce((p, d) => p * d, 1);
@@ -148,7 +173,7 @@ export function inspectTflite(file: string): InspectReport {
       if (!nonzero) zeros++;
     }
     const r: TensorReport = { name: t.name, shape: t.shape, dtype: t.dtype, bytes: t.data.length, sparsity: n ? zeros / n : 0 };
-    if (t.quant) r.quantization = { scale: t.quant.scale, zeroPoint: t.quant.zeroPoint, bits: 8 * width, ...(t.quant.scale.length > 1 ? { axis: t.quant.axis } : {}) };
+    if (t.quant) r.quantization = tfliteQuantization(t.quant, t.dtype);
     return r;
   });
   const isParam = (t: (typeof constants)[number]): boolean => (isDType(t.dtype) && isFloatDType(t.dtype)) || t.quant !== undefined;
@@ -164,4 +189,10 @@ export function inspectTflite(file: string): InspectReport {
     weightBytes: constants.reduce((s, t) => s + t.data.length, 0),
     tensors,
   };
+}
+
+/** A TFLite tensor's QuantizationParameters as inspect reports them (bits from the element type). */
+function tfliteQuantization(q: NonNullable<TfliteTensorInfo['quant']>, dtype: string): Quantization {
+  const bits = isDType(dtype) ? 8 * DTYPES[dtype].bytes : 8;
+  return { scale: q.scale, zeroPoint: q.zeroPoint, bits, ...(q.scale.length > 1 ? { axis: q.axis } : {}) };
 }

@@ -52,7 +52,7 @@ describe('edgelm run', () => {
   it('reports what onnxruntime measures when run independently (within 0.2 point)', async () => {
     const onnx = report.variants.find((v) => v.kind === 'export' && v.runtime === 'onnxruntime')!;
     const data = await loadDataset(fixture('data', 'mnist-test.npz'));
-    const s = await ort.InferenceSession.create(onnx.file!);
+    const s = await ort.InferenceSession.create(join(dir, onnx.file!)); // report paths are relative to the pipeline file
     const n = data.shape[0]!;
     const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', data.x as Float32Array, [n, 28, 28, 1]) }); // the mlp starts with a Flatten of [28, 28, 1] digits
     const pred = argmax(out[s.outputNames[0]!]!.data as Float32Array, 10);
@@ -64,7 +64,7 @@ describe('edgelm run', () => {
     const tfl = report.variants.find((v) => v.kind === 'export' && v.runtime === 'litert')!;
     const data = await loadDataset(fixture('data', 'mnist-test.npz'));
     const { openLiteRt } = await import('../../src/runtime/litert.js');
-    const s = await openLiteRt(readFileSync(tfl.file!), tfl.file!);
+    const s = await openLiteRt(readFileSync(join(dir, tfl.file!)), tfl.file!);
     let right = 0;
     const n = data.shape[0]!;
     for (let i = 0; i < n; i++) {
@@ -107,17 +107,19 @@ describe('edgelm run', () => {
 
   it.skipIf(!CHROMIUM)('the HTML report draws its charts in headless Chromium', async () => {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
+    const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     try {
       const page = await browser.newPage();
       await page.goto(`file://${join(dir, 'ok', 'report.html')}`);
       const drawn = await page.evaluate(() => {
         const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ getBoundingClientRect(): { width: number; height: number } }> } }).document;
         const size = (sel: string): number[] => [...doc.querySelectorAll(sel)].map((e) => { const b = e.getBoundingClientRect(); return b.width * b.height; });
-        return { points: size('#size-accuracy circle.point'), bars: size('#layer-error rect.bar') };
+        return { points: size('#size-accuracy circle.point:not(.gzip)'), gzip: size('#size-accuracy circle.gzip'), latency: size('#latency rect.bar'), bars: size('#layer-error rect.bar') };
       });
       expect(drawn.points.length).toBe(report.variants.length);
       expect(drawn.points.every((a) => a > 0)).toBe(true);
+      expect(drawn.gzip.length).toBe(report.variants.length); // a ring at each gzip size
+      expect(drawn.latency.length).toBe(report.variants.length);
       const layers = report.variants.find((v) => v.perLayer?.length)!.perLayer!.length;
       expect(drawn.bars.length).toBe(layers);
       expect(drawn.bars.every((a) => a > 0)).toBe(true);

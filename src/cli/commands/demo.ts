@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 
@@ -18,16 +18,29 @@ export function registerDemo(program: Command): void {
       const { validatePipeline } = await import('../../pipeline/config.js');
       const pipelineFile = join(PACKAGE_ROOT, 'fixtures', 'pipelines', 'demo.json');
       if (!existsSync(pipelineFile)) throw new EdgelmError('input', `demo: the bundled pipeline is missing: ${pipelineFile}`);
-      // The bundled pipeline, with its outputs moved to --out.
-      const raw = JSON.parse(readFileSync(pipelineFile, 'utf8')) as { export: { format: string; path: string }[]; report: Record<string, string> };
+      // The bundled pipeline moved into --out: its inputs relative to there, its outputs beside it. The
+      // report's paths are then relative to --out, and the copy written there reruns with `edgelm run`.
+      type Raw = { model: string; data: Record<string, string>; export: { format: string; path: string }[]; report: Record<string, string> };
+      const raw = JSON.parse(readFileSync(pipelineFile, 'utf8')) as Raw;
       const out = resolve(flags.out);
-      raw.export = raw.export.map((e) => ({ ...e, path: join(out, e.path.split('/').pop()!) }));
-      raw.report = Object.fromEntries(Object.entries(raw.report).map(([k, p]) => [k, join(out, p.split('/').pop()!)]));
-      const pipeline = validatePipeline(raw, pipelineFile);
+      const moved = (p: string): string => relative(out, resolve(dirname(pipelineFile), p)).split(sep).join('/');
+      raw.model = moved(raw.model);
+      raw.data = Object.fromEntries(Object.entries(raw.data).map(([k, p]) => [k, moved(p)]));
+      raw.export = raw.export.map((e) => ({ ...e, path: basename(e.path) }));
+      raw.report = Object.fromEntries(Object.entries(raw.report).map(([k, p]) => [k, basename(p)]));
+      const copy = join(out, 'pipeline.json');
+      const pipeline = validatePipeline(raw, copy);
       const { executePipeline, renderPipeline } = await import('./run.js');
       const { isQuiet, jsonDocument } = await import('../output.js');
       const report = await executePipeline(pipeline, { json: flags.json === true, quiet: isQuiet() });
+      const { writeAtomic } = await import('../../export/write.js');
+      writeAtomic(copy, `${JSON.stringify(raw, null, 2)}\n`);
       if (flags.json) process.stdout.write(jsonDocument(report));
-      else process.stdout.write(`${renderPipeline(report)}\n\nreports: ${pipeline.report.html}, ${pipeline.report.markdown}, ${pipeline.report.json}\n`);
+      else {
+        const { relativePath } = await import('../../report/provenance.js');
+        const shown = (f: string): string => relativePath(process.cwd(), f);
+        const reports = [pipeline.report.html, pipeline.report.markdown, pipeline.report.json].map((f) => shown(f!));
+        process.stdout.write(`${renderPipeline(report)}\n\nreports: ${reports.join(', ')}\npipeline: ${shown(copy)} (edit it and rerun with edgelm run)\n`);
+      }
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { EvalResult } from '../../report/eval.js';
+import { fraction } from '../../report/format.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
 import { progress } from '../progress.js';
 import { intOption, requireFlags, withDefault } from '../args.js';
@@ -75,7 +76,7 @@ export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions'> {
 /** The JSON summary of a source evaluated against its artifact: both results and the accuracy drop. */
 export function comparison(evaluation: EvalResult[]): Record<string, unknown> {
   const [source, artifact] = evaluation.map(publicResult) as [ReturnType<typeof publicResult>, ReturnType<typeof publicResult>];
-  return { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: source.accuracy - artifact.accuracy } : {}) };
+  return { source, artifact, ...(source.accuracy !== undefined && artifact.accuracy !== undefined ? { accuracyDrop: fraction(source.accuracy - artifact.accuracy) } : {}) };
 }
 
 export function renderEval(results: EvalResult[]): string {

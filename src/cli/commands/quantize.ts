@@ -211,6 +211,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
     if (perLayer) lines.push('', renderLayerErrors(perLayer));
     if (evaluation) lines.push('', renderEval(evaluation));
+    const { slowerThanSource } = await import('../../report/warnings.js');
+    const slow = evaluation && slowerThanSource(evaluation[0]!, evaluation[1]!);
+    if (slow) lines.push('', colours().yellow(`warning: ${slow}`));
     return summary({
       input: src.file,
       output: written.files[0],
@@ -226,6 +229,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       ...(keptFloat ? { keptFloat } : {}),
       ...(perLayer ? { perLayer: perLayer.map((l) => ({ ...l, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null })) } : {}),
       ...(evaluation ? { eval: comparison(evaluation) } : {}),
+      ...(slow ? { warnings: [slow] } : {}),
     }, lines.join('\n'));
   } catch (e) {
     written.discard();

@@ -39,7 +39,9 @@ export async function executePipeline(pipeline: Pipeline, opts: { json: boolean;
   const { writeAtomic } = await import('../../export/write.js');
   const log = opts.json || opts.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
   // Per-epoch progress of training steps, as prune and distill show it.
-  const report = await runPipeline(pipeline, log ? { log, trainingProgress: (epochs) => trainingProgress(epochs, { json: false }) } : {});
+  const command = ['edgelm', ...process.argv.slice(2)].join(' ');
+  const report = await runPipeline(pipeline, { ...(log ? { log, trainingProgress: (epochs: number) => trainingProgress(epochs, { json: false }) } : {}), command });
+  if (!opts.quiet) for (const w of report.warnings) process.stderr.write(`edgelm: warning: ${w}\n`);
   // Reports are written before gates are judged: a failing CI job still has them to show.
   if (pipeline.report.json) writeAtomic(pipeline.report.json, jsonDocument(report));
   if (pipeline.report.markdown) writeAtomic(pipeline.report.markdown, renderMarkdown(report));

@@ -475,7 +475,7 @@ function dequantizeLinear(c: OnnxCtx): void {
     const codes = values(q);
     // In float32 like onnxruntime: the integer difference is exact, the product rounds once.
     const data = Float32Array.from(codes, (v, i) => Math.fround(v - (zp[at(i)] ?? 0)) * scale[at(i)]!);
-    const quant: QuantParams = { scale: Float32Array.from(scale), zeroPoint: Int32Array.from(scale, (_, i) => zp[i] ?? 0), bits: 8 * DTYPES[q.dtype].bytes };
+    const quant: QuantParams = { scale: Float32Array.from(scale), zeroPoint: Int32Array.from(scale, (_, i) => zp[i] ?? 0), bits: 8 * DTYPES[q.dtype].bytes, stored: { name: c.inputs[0]!, dtype: q.dtype } };
     if (scale.length > 1) quant.axis = axis < 0 ? axis + q.shape.length : axis;
     if (blockSize) quant.blockSize = blockSize;
     return bindConst(c, 0, { name: c.outputs[0]!, dtype: 'float32', shape: q.shape, data, quant });
@@ -627,7 +627,7 @@ function matMulNBits(c: OnnxCtx): void {
       w[k * N + r] = Math.fround(code(packed, blk * blob, k % bs) - zeroPoint[blk]!) * scales[blk]!;
     }
   // Scales in the file's [N, k_blocks] order; blocks run along K, axis 0 of the [K, N] weight.
-  const quant: QuantParams = { scale: Float32Array.from(scales), zeroPoint, bits, axis: 0, blockSize: bs };
+  const quant: QuantParams = { scale: Float32Array.from(scales), zeroPoint, bits, axis: 0, blockSize: bs, stored: { name: c.inputs[1]!, dtype: `uint${bits}` } };
   const weight = c.b.addConstant({ name: `${c.inputs[1]}/dequantized`, dtype: 'float32', shape: [K, N], data: w, quant });
   const a = c.input(0);
   if (c.typeOf(a).shape.at(-1) !== K) throw badInput(c, `A's last dim is ${c.typeOf(a).shape.at(-1)}, K is ${K}`);
