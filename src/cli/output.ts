@@ -54,8 +54,13 @@ const STORED_KEYS = new Set(['scale', 'zeroPoint']);
  */
 export function roundForJson(key: string, v: number): number {
   if (Number.isInteger(v) || !Number.isFinite(v) || STORED_KEYS.has(key)) return v;
-  return Number(v.toPrecision(TIMING_KEYS.has(key) || key.endsWith('Ms') ? 4 : 12));
+  const decimals = DECIMAL_KEYS[key];
+  if (decimals !== undefined) return Number(v.toFixed(decimals));
+  return Number(v.toPrecision(TIMING_KEYS.has(key) || key.endsWith('Ms') || key.endsWith('Ratio') ? 4 : 12));
 }
+
+/** Measures with a fixed resolution: cosine similarity to 1e-9, SQNR to 0.001 dB. */
+const DECIMAL_KEYS: Record<string, number> = { cosine: 9, sqnrDb: 3 };
 
 /** The one way the CLI writes a JSON document (stdout with --json, and report files). */
 export function jsonDocument(value: unknown): string {
