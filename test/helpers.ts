@@ -94,3 +94,12 @@ export function cliAsync(args: string[], opts: { cwd?: string; env?: Record<stri
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** Deterministic values in [−1, 1) from a linear congruential generator. */
+export function noise(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}

@@ -13,18 +13,9 @@ import { DTYPES } from '../../src/ir/dtype.js';
 import { readOnnxModel } from '../../src/import/onnx/index.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
-import { tempDir } from '../helpers.js';
+import { noise, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
-
-/** Deterministic values in [−1, 1). */
-function noise(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 function model(): Uint8Array {
   const vi = (name: string, c: number) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }, { dimValue: c }, { dimValue: 8 }, { dimValue: 8 }] } } } });

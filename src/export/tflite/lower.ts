@@ -230,6 +230,28 @@ export class Lowerer {
     this.q8 = true;
     this.outQuant = FIXED_OUTPUT[node.op];
     if (SAME_SCALE.has(node.op)) this.outQuant = this.tensors[this.placement(node.inputs[0]!).tensor]!.quant;
+    // int8 MAXIMUM/MINIMUM compare raw codes: inputs are brought to the output's parameters (see binary).
+    if (node.op === 'maximum' || node.op === 'minimum') this.outQuant = this.rangeQuant(node.outputs[0]!);
+  }
+
+  /**
+   * An int8 tensor carrying parameters `q`: itself when it already does, a constant re-encoded, or an
+   * activation requantized by QUANTIZE (int8 to int8). Clamping to q's range commutes with max and min.
+   */
+  private withQuant(tensor: number, q: TflQuant): number {
+    const src = this.tensors[tensor]!;
+    const from = src.quant!;
+    if (from.scale[0] === q.scale[0] && from.zeroPoint[0] === q.zeroPoint[0]) return tensor;
+    const name = `${src.name}/requantized`;
+    if (src.buffer) {
+      const raw = this.buffers[src.buffer]!;
+      const codes = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      const out = Int8Array.from(codes, (c) => Math.max(-128, Math.min(127, Math.round(((c - from.zeroPoint[0]!) * from.scale[0]!) / q.scale[0]!) + q.zeroPoint[0]!)));
+      return this.addTensor(name, src.shape, T_INT8, new Uint8Array(out.buffer), q);
+    }
+    const t = this.addTensor(name, src.shape, T_INT8, undefined, q);
+    this.emit('QUANTIZE', [tensor], [t]);
+    return t;
   }
 
   /** The value a node's result will carry if its activation is fused (without absorbing it). */
@@ -454,6 +476,10 @@ export class Lowerer {
       perm = identity(outRank);
       ta = this.get(a);
       tb = this.get(b);
+    }
+    if (this.q8 && (op === 'MAXIMUM' || op === 'MINIMUM')) {
+      ta = this.withQuant(ta, this.outQuant!);
+      tb = this.withQuant(tb, this.outQuant!);
     }
     const fused = options ? this.fuse(node) : { code: ACTIVATION.NONE, value: node.outputs[0]! };
     const logical = this.shapeOf(node.outputs[0]!);
