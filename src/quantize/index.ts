@@ -20,12 +20,14 @@ import { defaultPlan, excludeFilter, type QuantPlan } from './plan.js';
 export type { QuantizeOptions } from './options.js';
 
 /**
- * Folds batch norms, checks the options (see resolveQuantizeOptions) and that each exclude pattern
+ * Folds batch norms (int8), checks the options (see resolveQuantizeOptions) and that each exclude pattern
  * names a node, and calibrates activation ranges in int8 mode. Options not given get the CLI's defaults.
  */
 export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan }> {
   const o = resolveQuantizeOptions(opts);
-  const graph = foldBatchNorm(source);
+  // Calibration needs the ranges of the folded graph the writers emit; weight-only modes leave folding to
+  // each writer, which knows how its format stores weights (TF.js: one uint8 scale per tensor).
+  const graph = o.mode === 'int8' ? foldBatchNorm(source) : source;
   checkPatternsMatch(graph, o.exclude);
   const plan = defaultPlan(o.mode, { bits: o.bits, granularity: o.granularity, blockSize: o.blockSize, exclude: excludeFilter(o.exclude), io: o.io });
   if (o.mode === 'int8') {

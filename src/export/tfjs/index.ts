@@ -13,10 +13,10 @@ import { requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
-import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
+import { foldBatchNorm, type FoldChoice } from '../../ir/passes/fold-batchnorm.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
-import { quantizeTensor } from '../../quantize/minmax.js';
+import { dequantizeTensor, quantizeTensor } from '../../quantize/minmax.js';
 import type { QuantPlan } from '../../quantize/plan.js';
 import { VERSION } from '../../version.js';
 
@@ -366,11 +366,32 @@ export interface TfjsFiles {
   files: { name: string; bytes: Uint8Array }[];
 }
 
+/** The converter's uint8 scheme: one scale and zero point per tensor. */
+const UINT8_TENSOR = { bits: 8, signed: false, symmetric: false, narrow: false, granularity: 'tensor' } as const;
+
+/**
+ * Folds a batch norm only when the folded kernel's uint8 error is at most 1 dB above the unfolded
+ * kernel's error scaled by the batch norm (both against the folded float kernel): per-channel factors
+ * spanning decades would otherwise leave the small channels a few codes (issue 16: MobileNetV2's
+ * depthwise kernels at 6.7 dB).
+ */
+const foldKeepsUint8Error: FoldChoice = (w, k, folded) => {
+  const c = k.length;
+  const err = (q: Float32Array, scale: (i: number) => number, ref: Float32Array) => q.reduce((s, v, i) => s + (v * scale(i) - ref[i]!) ** 2, 0);
+  const decode = (data: Float32Array) => {
+    const q = quantizeTensor('', data, w.shape, UINT8_TENSOR);
+    return dequantizeTensor(q.codes, w.shape, q.params);
+  };
+  const foldedErr = err(decode(folded), () => 1, folded);
+  const unfoldedErr = err(decode(w.data as Float32Array), (i) => k[i % c]!, folded);
+  return foldedErr <= unfoldedErr * 10 ** 0.1;
+};
+
 /** Writes a Graph as a TF.js GraphModel; `plan` stores weights as uint8 (dynamic) or float16. */
 export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsFiles {
   if (plan?.mode === 'int8') throw usageError(`${file}: TF.js runs float kernels; use --mode dynamic (uint8 weights, as tensorflowjs_converter --quantize_uint8) or float16`);
   if (plan && (plan.granularity === 'channel' || plan.granularity === 'block')) throw usageError(`${file}: TF.js stores quantized weights per tensor; use --granularity auto or tensor`);
-  const graph = plan ? foldBatchNorm(source) : source;
+  const graph = plan ? foldBatchNorm(source, plan.mode === 'dynamic' ? foldKeepsUint8Error : undefined) : source;
   requireOps(graph, file, 'the TF.js writer', EMIT);
   const w = new Writer(graph, file, plan);
   for (const i of graph.inputs) w.nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: A.type(i.dtype === 'int32' || i.dtype === 'int64' ? 'int32' : 'float32'), shape: A.shape(i.shape.map(orMinus1)) } });

@@ -22,8 +22,15 @@ function channelAxisOk(producer: Node, bn: Node, rank: number): boolean {
   return a === (producer.attrs.layout === 'NCHW' ? 1 : 3);
 }
 
+/**
+ * Decides one fold from the producer's weights before and after: folding scales output channel c of
+ * `weights` by `k[c]`. Writers whose weight quantization is coarse (one scale per tensor) use it to keep
+ * a batch norm whose per-channel factors would make the folded kernel quantize badly.
+ */
+export type FoldChoice = (weights: Tensor, k: Float32Array, folded: Float32Array) => boolean;
+
 /** Returns a new graph with every foldable batch norm merged into its producer; the input graph is unchanged. */
-export function foldBatchNorm(graph: Graph): Graph {
+export function foldBatchNorm(graph: Graph, choose?: FoldChoice): Graph {
   const made = producers(graph);
   const users = consumers(graph);
   const outputs = new Set(graph.outputs.map((o) => o.name));
@@ -47,6 +54,7 @@ export function foldBatchNorm(graph: Graph): Graph {
     const k = Float32Array.from({ length: c }, (_, i) => (gamma.data[i] as number) / Math.sqrt((variance.data[i] as number) + eps));
     const wData = w.data as Float32Array;
     const folded = Float32Array.from(wData, (v, i) => v * k[i % c]!);
+    if (choose && !choose(w, k, folded)) continue;
     const oldBias = p.inputs[2] ? constants.get(p.inputs[2]) : undefined;
     if (p.inputs[2] && !oldBias) continue;
     const bias = Float32Array.from({ length: c }, (_, i) => ((oldBias ? (oldBias.data[i] as number) : 0) - (mean.data[i] as number)) * k[i]! + (beta.data[i] as number));
