@@ -2,16 +2,21 @@
 // span decades into that kernel leaves its small channels a few codes (issue 16: MobileNetV2's
 // depthwise kernels at 6.7 dB, cosine 0.794), so the writer keeps such a batch norm as Mul/Add.
 // Reference: onnxruntime on the float source; each output channel's SQNR is measured in TF.js.
+// Float TFLite folds every batch norm (exact up to float rounding, one MUL and one ADD fewer each).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { expect, it } from 'vitest';
 import { exportTfjs } from '../../src/export/tfjs/index.js';
+import { exportTflite } from '../../src/export/tflite/index.js';
+import { lowerToTflite } from '../../src/export/tflite/lower.js';
+import { OP } from '../../src/export/tflite/schema.js';
+import { openLiteRt } from '../../src/runtime/litert.js';
 import { readOnnxModel } from '../../src/import/onnx/index.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { openRuntime } from '../../src/runtime/index.js';
-import { noise, tempDir } from '../helpers.js';
+import { noise, relError, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 const C = 8;
@@ -86,4 +91,23 @@ it('folds a batch norm with even factors into the kernel (no Mul/Add left), at t
   const r = await dynamicTfjs(model([1, 1.1, 0.9, 1.05, 0.95, 1, 1.02, 0.98]), 'even');
   expect(r.ops).not.toContain('AddV2');
   expect(r.sqnr).toBeGreaterThan(30);
+});
+
+it('float TFLite folds the batch norm into the convolution and matches onnxruntime', async () => {
+  const bytes = model([10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.003]);
+  const file = join(tempDir(), 'bn.onnx');
+  writeFileSync(file, bytes);
+  const graph = readOnnxModel(file, bytes);
+  const ops = lowerToTflite(graph, 'bn.tflite').operators.map((o) => o.op);
+  expect(ops).toContain(OP.CONV_2D);
+  expect(ops).not.toContain(OP.MUL);
+  expect(ops).not.toContain(OP.ADD);
+  const x = noise(192, 4);
+  const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+  const want = (await s.run({ x: new ort.Tensor('float32', x, [1, 3, 8, 8]) })).y!.data as Float32Array;
+  await s.release();
+  const lrt = await openLiteRt(exportTflite(graph, 'bn.tflite'), 'bn.tflite');
+  const [got] = await lrt.run([{ data: x, shape: [1, 3, 8, 8] }]);
+  lrt.dispose();
+  expect(relError(got!.data as Float32Array, want)).toBeLessThan(1e-5);
 });
