@@ -52,6 +52,11 @@ export interface InspectReport {
   params: number;
   weightBytes: number;
   tensors: TensorReport[];
+  /**
+   * An ONNX file the IR cannot read, reported from the file itself: why, and each node whose op no
+   * translation reads (ONNX → ONNX quantization keeps them as they are; other targets refuse).
+   */
+  unreadable?: { reason: string; nodes: { op: string; node: string }[] };
 }
 
 export function inspectGraph(graph: Graph, file: string, fileBytes = modelBytes(file)): InspectReport {

@@ -102,3 +102,21 @@ describe('edgelm quantize on a model with ops outside the IR', () => {
     expect(t.stderr).toMatch(/LpNormalization \(node norm\)/);
   });
 });
+
+describe('inspect on a model outside the IR', () => {
+  it('reports the file itself (initializers as onnx-proto decodes them) and names the nodes the IR cannot read', async () => {
+    const { cli } = await import('../helpers.js');
+    const r = cli(['inspect', source, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { ops: Record<string, number>; params: number; tensors: { name: string; shape: number[]; bytes: number }[]; unreadable: { nodes: { op: string; node: string }[] } };
+    const g = decode(source).graph!;
+    const dims = (t: onnxProto.onnx.ITensorProto) => (t.dims ?? []).map(Number);
+    expect(report.tensors.map((t) => [t.name, t.shape, t.bytes])).toEqual(g.initializer!.map((t) => [t.name, dims(t), t.rawData!.length]));
+    const elements = (t: onnxProto.onnx.ITensorProto) => dims(t).reduce((p, d) => p * d, 1);
+    expect(report.params).toBe(g.initializer!.map(elements).filter((n) => n > 1).reduce((s, n) => s + n, 0));
+    expect(Object.values(report.ops).reduce((s, n) => s + n, 0)).toBe(g.node!.length);
+    expect(report.unreadable.nodes).toEqual([{ op: 'LpNormalization', node: 'norm' }]);
+    const text = cli(['inspect', source]);
+    expect(text.stdout).toMatch(/nodes it cannot read: LpNormalization ×1 \(norm\)/);
+  });
+});

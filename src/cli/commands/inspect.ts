@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { EdgelmError } from '../../errors.js';
+import type { Graph } from '../../ir/graph.js';
 import type { InspectReport, Quantization } from '../../report/inspect.js';
 import { colours, formatBytes, formatCount, jsonDocument, table } from '../output.js';
 
@@ -13,9 +15,20 @@ export function registerInspect(program: Command): void {
       const { loadModel, detectFormat } = await import('../../import/index.js');
       const { inspectGraph, inspectTflite } = await import('../../report/inspect.js');
       const { file, format } = detectFormat(model);
-      const report = format === 'tflite' ? inspectTflite(file) : inspectGraph(await loadModel(model), file);
+      const report = format === 'tflite' ? inspectTflite(file) : format === 'onnx' ? await inspectOnnx(file, loadModel, inspectGraph) : inspectGraph(await loadModel(model), file);
       process.stdout.write(opts.json ? jsonDocument(report) : `${renderInspect(report)}\n`);
     });
+}
+
+/** An ONNX file through the IR, or from the file itself when the IR cannot read it (see inspect-onnx.ts). */
+async function inspectOnnx(file: string, load: (f: string) => Promise<Graph>, fromGraph: (g: Graph, f: string) => InspectReport): Promise<InspectReport> {
+  try {
+    return fromGraph(await load(file), file);
+  } catch (e) {
+    if (!(e instanceof EdgelmError) || e.code !== 'unsupported') throw e;
+    const { inspectOnnxFile } = await import('../../report/inspect-onnx.js');
+    return inspectOnnxFile(file, e.message);
+  }
 }
 
 export function renderInspect(r: InspectReport): string {
@@ -34,6 +47,7 @@ export function renderInspect(r: InspectReport): string {
     ], c),
     '',
     `ops: ${Object.entries(r.ops).map(([op, n]) => `${op} ${n}`).join(', ')}`,
+    ...(r.unreadable ? unreadableLines(r.unreadable, c) : []),
     '',
     table(r.tensors, [
       { header: 'tensor', value: (t) => t.name },
@@ -45,6 +59,19 @@ export function renderInspect(r: InspectReport): string {
     ], c),
   ];
   return lines.join('\n');
+}
+
+/** Why the IR cannot read the file and which nodes, grouped by op (a few names each). */
+function unreadableLines(u: NonNullable<InspectReport['unreadable']>, c: ReturnType<typeof colours>): string[] {
+  const byOp = new Map<string, string[]>();
+  for (const { op, node } of u.nodes) byOp.set(op, [...(byOp.get(op) ?? []), node]);
+  const listed = [...byOp].map(([op, nodes]) => `${op} ×${nodes.length} (${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ', …' : ''})`);
+  return [
+    '',
+    c.bold(`edgelm's IR cannot read this model: ${u.reason.replace(/^.*?: /, '').split(' (supported:')[0]}`),
+    ...(listed.length ? [`nodes it cannot read: ${listed.join('; ')}`] : []),
+    'quantize to ONNX keeps these nodes as they are; TFLite and TF.js exports refuse them',
+  ];
 }
 
 const num = (v: number): string => String(Number(v.toPrecision(4)));

@@ -93,13 +93,18 @@ function translator(key: string): ((c: OnnxCtx) => void) | undefined {
   };
 }
 
-/** Every op of the graph and of its If branches that no translation reads, with a node using it. */
-function collectUnsupported(g: GraphProto, out: Map<string, string>): void {
-  (g.node ?? []).forEach((n, i) => {
+/** Every node of the graph and of its If branches whose op no translation reads. */
+export function unreadableNodes(g: GraphProto): { op: string; node: string }[] {
+  return (g.node ?? []).flatMap((n, i) => {
     const key = keyOf(n);
-    if (key === 'If') for (const a of n.attribute ?? []) if (a.g) collectUnsupported(a.g, out);
-    if (key !== 'If' && !translator(key) && !out.has(key)) out.set(key, n.name || `#${i}`);
+    if (key === 'If') return (n.attribute ?? []).flatMap((a) => (a.g ? unreadableNodes(a.g) : []));
+    return translator(key) ? [] : [{ op: key, node: n.name || `#${i}` }];
   });
+}
+
+/** Every op no translation reads, with the first node using it. */
+function collectUnsupported(g: GraphProto, out: Map<string, string>): void {
+  for (const { op, node } of unreadableNodes(g)) if (!out.has(op)) out.set(op, node);
 }
 
 function addInitializers(file: string, b: ReaderGraphBuilder, g: GraphProto, values: Map<string, string>, names: Set<string>): void {
@@ -178,7 +183,7 @@ function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodePro
 
 /** TensorProto.DataType names (onnx.proto) for the element types edgelm does not take. */
 const ONNX_TYPE_NAMES: Record<number, string> = { 8: 'string', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
-const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
+export const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
 
 /** Halfs are widened at import: the IR computes in float32. */
 function widen(t: Tensor): Tensor {
