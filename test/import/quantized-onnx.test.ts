@@ -239,8 +239,12 @@ describe('unsupported quantized ops', () => {
     node.opType = 'MatMulBnb4';
     const file = join(dir, 'bnb4.onnx');
     writeFileSync(file, onnx.ModelProto.encode(model).finish());
-    const r = cli(['inspect', file]);
+    const r = cli(['export', file, '-o', join(dir, 'bnb4.tflite')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`unsupported op in the ONNX graph: com.microsoft.MatMulBnb4 (node ${node.name})`);
+    // inspect reports the file itself and names the node.
+    const i = cli(['inspect', file]);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toContain(`com.microsoft.MatMulBnb4 ×1 (${node.name})`);
   }, 60_000);
 });

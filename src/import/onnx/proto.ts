@@ -77,20 +77,19 @@ export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name
   const info = DTYPES[dtype];
   const byteLength = n * info.bytes;
   let raw: Uint8Array | undefined;
-  // External data is read into a fresh buffer of its own; raw_data is a view into the model's bytes.
-  let owned = false;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     const entries = Object.fromEntries((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
     raw = readExternal(modelFile, name, entries, byteLength);
-    owned = true;
   } else if (t.rawData && t.rawData.length) {
     raw = t.rawData;
   }
   const Ctor = info.array as unknown as { new (n: number): TypedArray; new (b: ArrayBuffer, o: number, n: number): TypedArray };
   if (raw) {
     if (raw.length !== byteLength) throw inputError(modelFile, `tensor '${name}': raw data has ${raw.length} bytes, shape [${shape}] of ${dtype} needs ${byteLength}`);
-    const bytes = owned ? raw : new Uint8Array(raw); // an owned, aligned copy of a view
-    return { name, dtype, shape, data: new Ctor(bytes.buffer as ArrayBuffer, 0, n) };
+    // raw_data (a view into the model's bytes) and external data are used in place when aligned for the
+    // element type, so a 500 MB model's weights are not copied; else copied. Tensors are never written in place.
+    if (raw.byteOffset % info.bytes === 0) return { name, dtype, shape, data: new Ctor(raw.buffer as ArrayBuffer, raw.byteOffset, n) };
+    return { name, dtype, shape, data: new Ctor(new Uint8Array(raw).buffer, 0, n) };
   }
   const typed = typedField(t, dtype);
   if (typed.length !== n) throw inputError(modelFile, `tensor '${name}': holds ${typed.length} values, shape [${shape}] needs ${n}`);
