@@ -1,9 +1,11 @@
 // ONNX → IR for LayerNormalization (with its optional Mean / InvStdDev outputs) and the losses
 // NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss, written as existing IR ops so that every
 // writer carries them. Merged into ONNX_OPS (ops.ts).
+import { EdgelmError } from '../../errors.js';
 import { isStaticDim } from '../../ir/dim.js';
 import { attrFloat, attrInt, attrStr, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
 
+const broken = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
 const node = (c: OnnxCtx, what: string): { name: string; source: string } => ({ name: `${c.name}/${what}`, source: c.name });
 const scalar = (c: OnnxCtx, what: string, v: number): string =>
   c.b.addConstant({ name: `${c.name}/${what}`, dtype: 'float32', shape: [], data: Float32Array.of(v) });
@@ -16,6 +18,7 @@ function layerNormalization(c: OnnxCtx): void {
   const axis = attrInt(c, 'axis', -1);
   const epsilon = attrFloat(c, 'epsilon', 1e-5);
   if (!c.outputs[1] && !c.outputs[2]) return void emit(c, 'layerNorm', [c.input(0), c.input(1), c.input(2)], { axis, epsilon });
+  if (!c.input(0) || !c.input(1)) throw broken(c, 'needs inputs X and Scale');
   const x = c.typeOf(c.input(0));
   if (x.dtype !== 'float32') throw c.fail(`Mean / InvStdDev outputs of a ${x.dtype} input are not supported (float32 only)`);
   const rank = x.shape.length;
@@ -41,6 +44,7 @@ function layerNormalization(c: OnnxCtx): void {
  * Returns the IR value of the reduced loss.
  */
 function nll(c: OnnxCtx, logp: string, target: string, weight: string): string {
+  if (!logp) throw broken(c, 'needs an input');
   const reduction = attrStr(c, 'reduction', 'mean');
   if (!['none', 'sum', 'mean'].includes(reduction)) throw c.fail(`reduction '${reduction}' is not supported`);
   const x = c.typeOf(logp);
@@ -50,6 +54,8 @@ function nll(c: OnnxCtx, logp: string, target: string, weight: string): string {
   if (rank < 2 || classes === undefined || !isStaticDim(classes)) throw c.fail(`needs an input of rank ≥ 2 with a static class dim (got [${x.shape}])`);
   // Measured: TF.js and LiteRT give wrong sums on the rank-7 suite cases; rank 6 is checked (test/import/onnx-losses.test.ts).
   if (rank > 6) throw c.fail(`inputs of rank ${rank} are not supported (rank 6 at most)`);
+  if (!target) throw broken(c, 'needs a target input');
+  if (c.typeOf(target).shape.length !== rank - 1) throw broken(c, `target of rank ${c.typeOf(target).shape.length} for scores of rank ${rank} (must be one less)`);
   const b = c.b;
   const perClass = Array.from({ length: rank }, (_, i) => (i === 1 ? classes : 1));
   const ids = b.add1('reshape', [b.add1('range', [], { start: 0, limit: classes, delta: 1, dtype: c.typeOf(target).dtype }, node(c, 'classes'))], { shape: perClass }, node(c, 'class_ids'));
@@ -79,6 +85,7 @@ export const LOSS_OPS: Record<string, Translate> = {
   NegativeLogLikelihoodLoss: (c) => c.bind(0, nll(c, c.input(0), c.input(1), c.input(2))),
   SoftmaxCrossEntropyLoss: (c) => {
     // loss = NLL of log_softmax over the class dim; output 1 is that log_softmax.
+    if (!c.input(0)) throw broken(c, 'needs a scores input');
     const logp = c.b.add1('logSoftmax', [c.input(0)], { axis: 1 }, node(c, 'log_prob'));
     c.bind(0, nll(c, logp, c.input(1), c.input(2)));
     c.bind(1, logp);
