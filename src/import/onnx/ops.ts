@@ -11,6 +11,7 @@ import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '
 import { requiredDims } from './shapes.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
+import { LOSS_OPS } from './ops-loss.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
 
@@ -54,6 +55,7 @@ function reduce(op: OpType, axesFromInputSince: number): Translate {
 
 function pool(op: 'maxPool2d' | 'avgPool2d'): Translate {
   return (c) => {
+    if (c.outputs[1]) throw c.fail(`output 1 (Indices, '${c.outputs[1]}') is not supported`);
     const x = c.typeOf(c.input(0));
     const kernel = attrInts(c, 'kernel_shape', []);
     const a = spatial(c, kernel, x.shape.slice(2));
@@ -253,9 +255,10 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (c.opset < 13 && (axis < 0 ? axis + rank : axis) !== rank - 1) throw c.fail(`opset-${c.opset} Softmax over axis ${axis} of a rank-${rank} input is not supported`);
     emit(c, 'softmax', [c.input(0)], { axis });
   },
-  LayerNormalization: (c) => void emit(c, 'layerNorm', [c.input(0), c.input(1), c.input(2)], { axis: attrInt(c, 'axis', -1), epsilon: attrFloat(c, 'epsilon', 1e-5) }),
-  BatchNormalization: (c) =>
-    void emit(c, 'batchNorm', [c.input(0), c.input(1), c.input(2), c.input(3), c.input(4)], { axis: 1, epsilon: attrFloat(c, 'epsilon', 1e-5) }),
+  BatchNormalization: (c) => {
+    if (attrInt(c, 'training_mode', 0) === 1) throw c.fail('training_mode=1 (batch statistics, running-mean outputs) is not supported; export the model for inference');
+    emit(c, 'batchNorm', [c.input(0), c.input(1), c.input(2), c.input(3), c.input(4)], { axis: 1, epsilon: attrFloat(c, 'epsilon', 1e-5) });
+  },
   Conv: (c) => {
     const w = c.konst(1);
     if (!w || w.dtype !== 'float32') throw c.fail('Conv weights must be a float32 constant');
@@ -362,6 +365,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   MatMulInteger: matMulInteger,
   ...ELEMENTWISE_OPS,
   ...RESAMPLE_OPS,
+  ...LOSS_OPS,
 };
 
 /**
