@@ -58,6 +58,6 @@ export function modelFiles(file: string, format: ModelFormat): { path: string; b
       if (isRecord(group) && Array.isArray(group.paths))
         for (const p of group.paths) if (typeof p === 'string') files.push(resolveInside(file, p, 'weight shard'));
   }
-  if (format === 'onnx') files.push(...externalDataFiles(file, () => readInputFile(file)));
+  if (format === 'onnx') files.push(...externalDataFiles(file));
   return [...new Set(files)].map((path) => ({ path, bytes: statSync(path).size }));
 }

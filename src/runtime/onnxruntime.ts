@@ -86,7 +86,7 @@ async function loadWeb(): Promise<OnnxRuntime> {
       const { readInputFile } = await import('../import/files.js');
       const bytes = readInputFile(file);
       const dir = dirname(realpathSync(file));
-      const externalData = externalDataFiles(file, () => bytes).map((path) => ({ path: relative(dir, path).split(sep).join('/'), data: path }));
+      const externalData = externalDataFiles(file).map((path) => ({ path: relative(dir, path).split(sep).join('/'), data: path }));
       return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: LOG_ERRORS_ONLY, ...(externalData.length ? { externalData } : {}) });
     },
   };

@@ -2,10 +2,10 @@
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
 import { ReaderGraphBuilder } from '../builder.js';
 import { dtypeFromOnnx } from '../../ir/dtype.js';
+import { decodeModelLazily } from './scan.js';
 import { halfToFloat } from '../../ir/float16.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
-import { readInputFile } from '../files.js';
 import type { OnnxCtx } from './ctx.js';
 import { ONNX_DOMAIN_OPS, ONNX_OPS } from './ops.js';
 import { SHAPE_FOLDS, dimsOf } from './shapes.js';
@@ -16,7 +16,8 @@ import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 export const ONNX_OPSET_RANGE = [7, 21] as const;
 
 export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
-  const model = (bytes ? undefined : takeDecoded(file)) ?? decodeModel(file, bytes ?? readInputFile(file));
+  // From a path, weights are read one at a time from the file (aligned, never copied twice): see scan.ts.
+  const model = bytes ? decodeModel(file, bytes) : (takeDecoded(file) ?? decodeModelLazily(file));
   rememberExternalFiles(file, model);
   const g = model.graph!;
   const opsetEntry = (model.opsetImport ?? []).find((o) => isDefault(o.domain));

@@ -1,5 +1,6 @@
 // ONNX protobuf access: decoding, tensor data (inline, raw and external), attributes.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type * as P from 'onnx-proto';
 
@@ -9,6 +10,7 @@ import { EdgelmError, inputError } from '../../errors.js';
 import { DTYPES, dtypeFromOnnx, type DType, type TypedArray } from '../../ir/dtype.js';
 import { sizeOf, type Tensor } from '../../ir/tensor.js';
 import { resolveInside } from '../files.js';
+import { decodeModelLazily } from './scan.js';
 
 export type ModelProto = P.onnx.ModelProto;
 export type NodeProto = P.onnx.INodeProto;
@@ -169,25 +171,25 @@ export function rememberExternalFiles(modelFile: string, model: ModelProto): str
   for (const t of model.graph?.initializer ?? []) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
-    if (location) files.add(resolveInside(modelFile, location, `external data of tensor '${t.name}'`));
+    const path = location && resolveInside(modelFile, location, `external data of tensor '${t.name}'`);
+    // A lazily decoded model refers to its own file for inline weights: no external file.
+    if (path && path !== resolve(modelFile)) files.add(path);
   }
   externalCache.set(versionKey(modelFile), [...files]);
   return [...files];
 }
 
 /** The external data files an ONNX model refers to (decoded once per file version). */
-export function externalDataFiles(modelFile: string, read: () => Uint8Array): string[] {
+export function externalDataFiles(modelFile: string): string[] {
   const known = externalCache.get(versionKey(modelFile));
   if (known) return known;
-  const bytes = read();
-  const model = decodeModel(modelFile, bytes);
-  // Listing a model's files usually comes right before loading it: keep the decoded model for that
-  // one load (a 256 MiB model read and decoded twice cost ~0.5 s), unless it is too large to hold twice.
-  if (bytes.length <= KEEP_DECODED_BYTES) lastDecoded = { key: versionKey(modelFile), model };
+  // Decoded without its weights (they stay in the file): listing a model's files usually comes right
+  // before loading it, which takes this decoded model over.
+  const model = decodeModelLazily(modelFile);
+  lastDecoded = { key: versionKey(modelFile), model };
   return rememberExternalFiles(modelFile, model);
 }
 
-const KEEP_DECODED_BYTES = 512 * 1024 ** 2;
 let lastDecoded: { key: string; model: ModelProto } | undefined;
 
 /** The model decoded by the last externalDataFiles call for this file version, handed over once. */
