@@ -3,7 +3,7 @@
 import { EdgelmError } from '../../errors.js';
 import type { Attrs } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
-import { attrInt, attrInts, constInts, constScalar, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
+import { MAX_FOLDED_ELEMENTS, attrInt, attrInts, constInts, constScalar, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
 
 const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
 
@@ -69,6 +69,7 @@ function trilu(c: OnnxCtx): void {
   if (shape.length < 2) throw badInput(c, `input of rank ${shape.length}; Trilu needs rank ≥ 2`);
   const [rows, cols] = shape.slice(-2);
   if (typeof rows !== 'number' || typeof cols !== 'number') throw c.fail('the last two dims must be static (the mask is a constant)');
+  if (rows * cols > MAX_FOLDED_ELEMENTS) throw c.fail(`a ${rows}×${cols} mask is larger than edgelm folds (${MAX_FOLDED_ELEMENTS} elements)`);
   const k = c.input(1) ? constScalar(c, 1, 'k (input 1)') : 0;
   const upper = attrInt(c, 'upper', 1) === 1;
   const mask = Uint8Array.from({ length: rows * cols }, (_, p) => {
