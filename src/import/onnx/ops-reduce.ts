@@ -40,16 +40,23 @@ function composite(pre: OpType | undefined, post: OpType | undefined): Translate
   };
 }
 
-/** log Σ exp(x), as m + log Σ exp(x − m) with m the maximum so that large x does not overflow. */
+/**
+ * log Σ exp(x), as m + log Σ exp(x − m) with m the maximum so that large x does not overflow; an
+ * infinite m is taken as 0, else −∞ − −∞ (all −∞, want −∞) or ∞ − ∞ (want ∞) would be NaN.
+ */
 function reduceLogSumExp(c: OnnxCtx): void {
   const axes = reduceAxes(c, 18);
   if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) throw c.fail('noop_with_empty_axes=1 with no axes is not supported (the spec and onnxruntime disagree)');
   const keepDims = attrInt(c, 'keepdims', 1) === 1;
   const x = c.input(0);
-  const kept = step(c, 'reduceMax', [x], 'max_kept', { axes, keepDims: true });
-  const e = step(c, 'exp', [step(c, 'sub', [x, kept], 'shifted')], 'exp');
+  const { dtype, shape } = c.typeOf(x);
+  const kept = step(c, 'reduceMax', [x], 'max', { axes, keepDims: true });
+  const zero = c.b.addConstant({ ...constTensor(c, dtype, [], [0]), name: `${c.name}/zero` });
+  const m = step(c, 'where', [step(c, 'isInf', [kept], 'max_is_inf'), zero, kept], 'shift');
+  const e = step(c, 'exp', [step(c, 'sub', [x, m], 'shifted')], 'exp');
   const ls = step(c, 'log', [step(c, 'reduceSum', [e], 'sum', { axes, keepDims })], 'log');
-  emit(c, 'add', [ls, keepDims ? kept : step(c, 'reduceMax', [x], 'max', { axes, keepDims })]);
+  const all = axes.length ? axes : shape.map((_, i) => i);
+  emit(c, 'add', [ls, keepDims ? m : step(c, 'squeeze', [m], 'shift_squeezed', { axes: all })]);
 }
 
 function argReduce(op: 'argMax' | 'argMin'): Translate {
