@@ -1,11 +1,16 @@
 // ONNX → IR for the Reduce family, ArgMax/ArgMin, CumSum and Trilu. ReduceL1/L2/LogSum/LogSumExp/
 // SumSquare are compositions of IR ops (so every writer has them). Merged into ONNX_OPS (ops.ts).
 import { EdgelmError } from '../../errors.js';
+import { isFloatDType, type DType } from '../../ir/dtype.js';
 import type { Attrs } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
 import { MAX_FOLDED_ELEMENTS, attrInt, attrInts, constInts, constScalar, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
 
 const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
+
+/** A scalar 0 for values of `dtype`; float constants are float32, as the reader keeps them (the ONNX writer re-types them). */
+const zeroFor = (c: OnnxCtx, dtype: DType): string =>
+  c.b.addConstant({ ...constTensor(c, isFloatDType(dtype) ? 'float32' : dtype, [], [0]), name: `${c.name}/zero` });
 
 /** An intermediate IR node of the ONNX node. */
 const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
@@ -51,7 +56,7 @@ function reduceLogSumExp(c: OnnxCtx): void {
   const x = c.input(0);
   const { dtype, shape } = c.typeOf(x);
   const kept = step(c, 'reduceMax', [x], 'max', { axes, keepDims: true });
-  const zero = c.b.addConstant({ ...constTensor(c, dtype, [], [0]), name: `${c.name}/zero` });
+  const zero = zeroFor(c, dtype);
   const m = step(c, 'where', [step(c, 'isInf', [kept], 'max_is_inf'), zero, kept], 'shift');
   const e = step(c, 'exp', [step(c, 'sub', [x, m], 'shifted')], 'exp');
   const ls = step(c, 'log', [step(c, 'reduceSum', [e], 'sum', { axes, keepDims })], 'log');
@@ -84,7 +89,7 @@ function trilu(c: OnnxCtx): void {
     return Number(upper ? d >= k : d <= k);
   });
   const m = c.b.addConstant({ name: `${c.name}/mask`, dtype: 'bool', shape: [rows, cols], data: mask });
-  const zero = c.b.addConstant({ ...constTensor(c, dtype, [], [0]), name: `${c.name}/zero` });
+  const zero = zeroFor(c, dtype);
   emit(c, 'where', [m, c.input(0), zero]);
 }
 
