@@ -5,6 +5,7 @@ import * as ew from './ops/elementwise.js';
 import * as act from './ops/activations.js';
 import * as math from './ops/math.js';
 import * as nn from './ops/nn.js';
+import * as rd from './ops/reduce.js';
 import * as rs from './ops/resample.js';
 import * as st from './ops/structure.js';
 
@@ -25,6 +26,8 @@ export const OPS = {
   gather: st.gather, squeeze: st.squeeze, unsqueeze: st.unsqueeze, pad: st.pad, cast: st.cast, shape: st.shape,
   expand: st.expand, range: st.range, fill: st.fill, dimValues: st.dimValues, reduceMean: st.reduceMean, reduceSum: st.reduceSum, reduceMax: st.reduceMax,
   reduceMin: st.reduceMin,
+  // reductions, index reductions, running sums (issue 13)
+  reduceProd: rd.reduceProd, argMax: rd.argMax, argMin: rd.argMin, cumSum: rd.cumSum,
   // activations, math and logic, resampling (issue 13, family A)
   hardSwish: act.hardSwish, hardSigmoid: act.hardSigmoid, selu: act.selu, celu: act.celu, softsign: act.softsign,
   thresholdedRelu: act.thresholdedRelu, shrink: act.shrink, logSoftmax: act.logSoftmax, hardmax: act.hardmax,

@@ -463,8 +463,20 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const axes = a.axes as number[];
     w.b.node('ReduceSum', axes.length ? [n.inputs[0]!, w.ints('axes', axes)] : [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0) }, n.name);
   },
+  reduceProd: (w, n, a) => reduceAttr(w, n, a, 'ReduceProd'),
+  argMax: (w, n, a) => argReduce(w, n, a, 'ArgMax'),
+  argMin: (w, n, a) => argReduce(w, n, a, 'ArgMin'),
+  cumSum: (w, n, a) => {
+    const axis = w.init('axis', 'int64', [], BigInt64Array.of(BigInt(a.axis as number)));
+    w.b.node('CumSum', [n.inputs[0]!, axis], n.outputs, { exclusive: attr.i(a.exclusive ? 1 : 0), reverse: attr.i(a.reverse ? 1 : 0) }, n.name);
+  },
   ...ELEMENTWISE_EMIT,
 };
+
+function argReduce(w: Writer, n: Node, a: Record<string, unknown>, type: string): void {
+  const attrs = { axis: attr.i(a.axis as number), keepdims: attr.i(a.keepDims ? 1 : 0), select_last_index: attr.i(a.selectLastIndex ? 1 : 0) };
+  w.b.node(type, [n.inputs[0]!], n.outputs, attrs, n.name);
+}
 
 /** Opset 17 ReduceMean/Max/Min take axes as an attribute (ReduceSum as an input). */
 function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string): void {

@@ -20,6 +20,7 @@ import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, wei
 import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
+import { REDUCE_LOWERINGS } from './lower-reduce.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -933,7 +934,10 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   reduceMean: reducer('MEAN'),
   reduceSum: reducer('SUM'),
   reduceMax: reducer('REDUCE_MAX'),
-  reduceMin: reducer('REDUCE_MIN'),  ...ELEMENTWISE_LOWERINGS,
+  reduceMin: reducer('REDUCE_MIN'),
+  reduceProd: reducer('REDUCE_PROD'),
+  ...ELEMENTWISE_LOWERINGS,
+  ...REDUCE_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */

@@ -16,6 +16,8 @@ export const OP = {
   DEPTH_TO_SPACE: 5, FLOOR: 8, RESIZE_BILINEAR: 23, SPACE_TO_DEPTH: 26, LOG_SOFTMAX: 50, ARG_MAX: 56, GREATER_EQUAL: 62,
   LESS_EQUAL: 63, SIN: 66, NOT_EQUAL: 72, LOGICAL_OR: 84, LOGICAL_AND: 86, LOGICAL_NOT: 87, RESIZE_NEAREST_NEIGHBOR: 97,
   CEIL: 104, COS: 108, ATAN2: 156, SIGN: 158,
+  // index reductions, running sums (lower-reduce.ts)
+  ARG_MIN: 79, REDUCE_PROD: 81, REVERSE_V2: 105, CUMSUM: 128,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -36,6 +38,8 @@ export const OPTIONS = {
   ResizeBilinearOptions: 15, SpaceToDepthOptions: 19, LogSoftmaxOptions: 36, ArgMaxOptions: 40, GreaterEqualOptions: 45,
   LessEqualOptions: 46, NotEqualOptions: 54, LogicalOrOptions: 60, LogicalAndOptions: 62, LogicalNotOptions: 63,
   FloorModOptions: 72, ResizeNearestNeighborOptions: 74, CosOptions: 84, DepthToSpaceOptions: 94,
+  // lower-reduce.ts
+  ArgMinOptions: 57, ReverseV2Options: 81, CumsumOptions: 102,
 } as const;
 
 export const PADDING = { SAME: 0, VALID: 1 } as const;

@@ -10,6 +10,7 @@ import type { OpType } from '../../ir/registry.js';
 import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { requiredDims } from './shapes.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
+import { REDUCE_OPS } from './ops-reduce.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
 import { LOSS_OPS } from './ops-loss.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
@@ -42,15 +43,6 @@ function spatial(c: OnnxCtx, kernel: number[], spatialShape: Dim[]): Attrs {
     });
   }
   return { layout: 'NCHW', strides, dilations, padding, pads };
-}
-
-function reduce(op: OpType, axesFromInputSince: number): Translate {
-  return (c) => {
-    const keep = attrInt(c, 'keepdims', 1) === 1;
-    const axes = c.opset >= axesFromInputSince ? constInts(c, 1, 'axes') ?? [] : attrInts(c, 'axes', []);
-    if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) return c.bind(0, c.input(0));
-    emit(c, op, [c.input(0)], { axes, keepDims: keep });
-  };
 }
 
 function pool(op: 'maxPool2d' | 'avgPool2d'): Translate {
@@ -347,10 +339,6 @@ export const ONNX_OPS: Record<string, Translate> = {
   AveragePool: pool('avgPool2d'),
   GlobalAveragePool: (c) => void emit(c, 'reduceMean', [c.input(0)], { axes: [2, 3], keepDims: true }),
   GlobalMaxPool: (c) => void emit(c, 'reduceMax', [c.input(0)], { axes: [2, 3], keepDims: true }),
-  ReduceMean: reduce('reduceMean', 18),
-  ReduceMax: reduce('reduceMax', 18),
-  ReduceMin: reduce('reduceMin', 18),
-  ReduceSum: reduce('reduceSum', 13),
   Pad: (c) => {
     const mode = attrStr(c, 'mode', 'constant');
     if (mode !== 'constant' && mode !== 'reflect') throw c.fail(`Pad mode '${mode}' is not supported`);
@@ -366,6 +354,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...ELEMENTWISE_OPS,
   ...RESAMPLE_OPS,
   ...LOSS_OPS,
+  ...REDUCE_OPS,
 };
 
 /**

@@ -275,7 +275,7 @@ export const fill = defineOp({
 });
 
 type Reducer = (tf: Tf, x: TfTensor, axes: number[], keep: boolean) => TfTensor;
-function reduction(fn: Reducer) {
+export function reduction(fn: Reducer) {
   return defineOp({
     arity: [1, 1],
     /** axes [] reduces over every dim. */

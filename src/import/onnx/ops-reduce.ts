@@ -1,0 +1,111 @@
+// ONNX → IR for the Reduce family, ArgMax/ArgMin, CumSum and Trilu. ReduceL1/L2/LogSum/LogSumExp/
+// SumSquare are compositions of IR ops (so every writer has them). Merged into ONNX_OPS (ops.ts).
+import { EdgelmError } from '../../errors.js';
+import { isFloatDType, type DType } from '../../ir/dtype.js';
+import type { Attrs } from '../../ir/graph.js';
+import type { OpType } from '../../ir/registry.js';
+import { MAX_FOLDED_ELEMENTS, attrInt, attrInts, constInts, constScalar, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
+
+const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
+
+/** A scalar 0 for values of `dtype`; float constants are float32, as the reader keeps them (the ONNX writer re-types them). */
+const zeroFor = (c: OnnxCtx, dtype: DType): string =>
+  c.b.addConstant({ ...constTensor(c, isFloatDType(dtype) ? 'float32' : dtype, [], [0]), name: `${c.name}/zero` });
+
+/** An intermediate IR node of the ONNX node. */
+const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
+  c.b.add1(op, inputs, attrs, { name: `${c.name}/${suffix}`, source: c.name });
+
+/** Axes from the attribute, or (from opset `fromInputSince`) from constant input 1; [] = every axis. */
+function reduceAxes(c: OnnxCtx, fromInputSince: number): number[] {
+  return c.opset >= fromInputSince ? constInts(c, 1, 'axes') ?? [] : attrInts(c, 'axes', []);
+}
+
+/** ReduceMean/Max/Min/Sum/Prod: one IR op; noop_with_empty_axes and no axes is the identity. */
+function reduce(op: OpType, axesFromInputSince: number): Translate {
+  return (c) => {
+    const axes = reduceAxes(c, axesFromInputSince);
+    if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) return c.bind(0, c.input(0));
+    emit(c, op, [c.input(0)], { axes, keepDims: attrInt(c, 'keepdims', 1) === 1 });
+  };
+}
+
+/**
+ * A reduction composed as post(sum(pre(x))). With noop_with_empty_axes and no axes the spec says the
+ * output is the input, where onnxruntime applies pre/post: refused rather than picking one.
+ */
+function composite(pre: OpType | undefined, post: OpType | undefined): Translate {
+  return (c) => {
+    const axes = reduceAxes(c, 18);
+    if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) throw c.fail('noop_with_empty_axes=1 with no axes is not supported (the spec and onnxruntime disagree)');
+    const attrs = { axes, keepDims: attrInt(c, 'keepdims', 1) === 1 };
+    const x = pre ? step(c, pre, [c.input(0)], pre) : c.input(0);
+    if (!post) return void emit(c, 'reduceSum', [x], attrs);
+    emit(c, post, [step(c, 'reduceSum', [x], 'sum', attrs)]);
+  };
+}
+
+/**
+ * log Σ exp(x), as m + log Σ exp(x − m) with m the maximum so that large x does not overflow; an
+ * infinite m is taken as 0, else −∞ − −∞ (all −∞, want −∞) or ∞ − ∞ (want ∞) would be NaN.
+ */
+function reduceLogSumExp(c: OnnxCtx): void {
+  const axes = reduceAxes(c, 18);
+  if (!axes.length && attrInt(c, 'noop_with_empty_axes', 0) === 1) throw c.fail('noop_with_empty_axes=1 with no axes is not supported (the spec and onnxruntime disagree)');
+  const keepDims = attrInt(c, 'keepdims', 1) === 1;
+  const x = c.input(0);
+  const { dtype, shape } = c.typeOf(x);
+  const kept = step(c, 'reduceMax', [x], 'max', { axes, keepDims: true });
+  const zero = zeroFor(c, dtype);
+  const m = step(c, 'where', [step(c, 'isInf', [kept], 'max_is_inf'), zero, kept], 'shift');
+  const e = step(c, 'exp', [step(c, 'sub', [x, m], 'shifted')], 'exp');
+  const ls = step(c, 'log', [step(c, 'reduceSum', [e], 'sum', { axes, keepDims })], 'log');
+  const all = axes.length ? axes : shape.map((_, i) => i);
+  emit(c, 'add', [ls, keepDims ? m : step(c, 'squeeze', [m], 'shift_squeezed', { axes: all })]);
+}
+
+function argReduce(op: 'argMax' | 'argMin'): Translate {
+  return (c) =>
+    void emit(c, op, [c.input(0)], { axis: attrInt(c, 'axis', 0), keepDims: attrInt(c, 'keepdims', 1) === 1, selectLastIndex: attrInt(c, 'select_last_index', 0) === 1 });
+}
+
+function cumSum(c: OnnxCtx): void {
+  const axis = constScalar(c, 1, 'axis (input 1)');
+  if (!Number.isInteger(axis)) throw badInput(c, `axis ${axis} is not an integer`);
+  emit(c, 'cumSum', [c.input(0)], { axis, exclusive: attrInt(c, 'exclusive', 0) === 1, reverse: attrInt(c, 'reverse', 0) === 1 });
+}
+
+/** Trilu: a select between x and 0 by a constant [rows, cols] mask of kept positions (j − i ≥ k upper, ≤ k lower). */
+function trilu(c: OnnxCtx): void {
+  const { dtype, shape } = c.typeOf(c.input(0));
+  if (shape.length < 2) throw badInput(c, `input of rank ${shape.length}; Trilu needs rank ≥ 2`);
+  const [rows, cols] = shape.slice(-2);
+  if (typeof rows !== 'number' || typeof cols !== 'number') throw c.fail('the last two dims must be static (the mask is a constant)');
+  if (rows * cols > MAX_FOLDED_ELEMENTS) throw c.fail(`a ${rows}×${cols} mask is larger than edgelm folds (${MAX_FOLDED_ELEMENTS} elements)`);
+  const k = c.input(1) ? constScalar(c, 1, 'k (input 1)') : 0;
+  const upper = attrInt(c, 'upper', 1) === 1;
+  const mask = Uint8Array.from({ length: rows * cols }, (_, p) => {
+    const d = (p % cols) - Math.floor(p / cols);
+    return Number(upper ? d >= k : d <= k);
+  });
+  const m = c.b.addConstant({ name: `${c.name}/mask`, dtype: 'bool', shape: [rows, cols], data: mask });
+  const zero = zeroFor(c, dtype);
+  emit(c, 'where', [m, c.input(0), zero]);
+}
+
+export const REDUCE_OPS: Record<string, Translate> = {
+  ReduceMean: reduce('reduceMean', 18),
+  ReduceMax: reduce('reduceMax', 18),
+  ReduceMin: reduce('reduceMin', 18),
+  ReduceSum: reduce('reduceSum', 13),
+  ReduceProd: reduce('reduceProd', 18),
+  ReduceL1: composite('abs', undefined),
+  ReduceL2: composite('square', 'sqrt'),
+  ReduceSumSquare: composite('square', undefined),
+  ReduceLogSum: composite(undefined, 'log'),
+  ReduceLogSumExp: reduceLogSumExp,
+  ArgMax: argReduce('argMax'),
+  ArgMin: argReduce('argMin'),
+  CumSum: cumSum,
+  Trilu: trilu,
+};
