@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { pendingTempFiles } from '../export/write.js';
 import { EdgelmError, exitCodeOf } from '../errors.js';
-import { setQuiet } from './output.js';
+import { oneLine, setQuiet } from './output.js';
 import { stopProgress } from './progress.js';
 import { VERSION } from '../version.js';
 import { registerDemo } from './commands/demo.js';
@@ -64,8 +64,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Names from a model file can hold newlines or terminal escapes: show them escaped, keeping the message one line. */
-const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 function reportError(e: unknown, debug: boolean, command: string | undefined): number {
   stopProgress();

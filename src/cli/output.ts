@@ -72,3 +72,6 @@ export function jsonDocument(value: unknown): string {
     return roundForJson(Array.isArray(this) ? (arrayKeys.get(this) ?? key) : key, v);
   }, 2)}\n`;
 }
+
+/** Names from a model file can hold newlines or terminal escapes: show them escaped, keeping the message one line. */
+export const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

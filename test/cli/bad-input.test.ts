@@ -23,6 +23,14 @@ function expectOneLineError(r: CliResult, ...names: string[]): string {
 }
 
 const inspect = (path: string): CliResult => cli(['inspect', path]);
+const toTflite = (path: string): CliResult => cli(['export', path, '-o', join(tempDir(), 'out.tflite')]);
+
+/** inspect of a file the IR cannot read: exit 0, the unreadable node on one line with its name escaped. */
+function expectOneLineOps(r: CliResult, escaped: string): void {
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).not.toContain('\u001b');
+  expect(r.stdout.split('\n').filter((l) => l.startsWith('nodes it cannot read:'))[0]).toContain(escaped);
+}
 
 /** A copy of a fixture folder in a fresh temp dir; returns the copy's path. */
 function copyFixture(name: string): string {
@@ -306,20 +314,22 @@ describe('inspect: hand-built ONNX graphs', () => {
   it('Gather of a shape with an out-of-range constant index names the node', () => {
     const path = join(tempDir(), 'gather.onnx');
     writeFileSync(path, tinyOnnx({ gatherIndex: 7 }));
-    expectOneLineError(inspect(path), path, 'pick');
+    expectOneLineError(toTflite(path), path, 'pick');
   });
 
   it('an op type with a newline in it still gives one line', () => {
     const path = join(tempDir(), 'newline.onnx');
     writeFileSync(path, tinyOnnx({ opType: 'Resh\nape' }));
-    expectOneLineError(inspect(path), path, 'reshape');
+    expectOneLineError(toTflite(path), path, 'reshape');
+    expectOneLineOps(inspect(path), 'Resh\\u000aape');
   });
 
   it('a node name with a newline and an escape sequence still gives one line', () => {
     const path = join(tempDir(), 'newline2.onnx');
     writeFileSync(path, tinyOnnx({ opType: 'Nope', nodeName: 'resh\n\u001b[31mape' }));
-    const line = expectOneLineError(inspect(path), path);
+    const line = expectOneLineError(toTflite(path), path);
     expect(line).not.toContain('\u001b');
+    expectOneLineOps(inspect(path), 'resh\\u000a\\u001b[31mape');
   });
 });
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { EdgelmError } from '../../errors.js';
 import type { Graph } from '../../ir/graph.js';
 import type { InspectReport, Quantization } from '../../report/inspect.js';
-import { colours, formatBytes, formatCount, jsonDocument, table } from '../output.js';
+import { colours, formatBytes, formatCount, jsonDocument, oneLine, table } from '../output.js';
 
 export function registerInspect(program: Command): void {
   program
@@ -64,11 +64,11 @@ export function renderInspect(r: InspectReport): string {
 /** Why the IR cannot read the file and which nodes, grouped by op (a few names each). */
 function unreadableLines(u: NonNullable<InspectReport['unreadable']>, c: ReturnType<typeof colours>): string[] {
   const byOp = new Map<string, string[]>();
-  for (const { op, node } of u.nodes) byOp.set(op, [...(byOp.get(op) ?? []), node]);
+  for (const { op, node } of u.nodes) byOp.set(oneLine(op), [...(byOp.get(oneLine(op)) ?? []), oneLine(node)]);
   const listed = [...byOp].map(([op, nodes]) => `${op} ×${nodes.length} (${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ', …' : ''})`);
   return [
     '',
-    c.bold(`edgelm's IR cannot read this model: ${u.reason.replace(/^.*?: /, '').split(' (supported:')[0]}`),
+    c.bold(`edgelm's IR cannot read this model: ${oneLine(u.reason.replace(/^.*?: /, '').split(' (supported:')[0]!)}`),
     ...(listed.length ? [`nodes it cannot read: ${listed.join('; ')}`] : []),
     'quantize to ONNX keeps these nodes as they are; TFLite and TF.js exports refuse them',
   ];
