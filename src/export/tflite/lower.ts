@@ -5,6 +5,7 @@
 import { EdgelmError } from '../../errors.js';
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
 import { consumers, requireOps, type Graph, type Node } from '../../ir/graph.js';
+import { requireRankAtMost } from '../../ir/verify.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -1011,6 +1012,7 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   const graph = fixDims(foldBatchNorm(source), dims);
   requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
+  requireRankAtMost(graph, file, 'the TFLite writer', l.types);
   const io = options.quant?.mode === 'int8' ? options.quant.io : 'float';
   // uint8 edges carry the int8 parameters shifted by 128 and a QUANTIZE (requantize) to/from int8.
   const asUint8 = (t: number, name: string): number => {
