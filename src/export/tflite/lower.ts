@@ -932,6 +932,11 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.emit('TILE', [x, l.int32Const(`${n.name}/multiples`, out.map((d, i) => d / lifted[i]!))], [t]);
     l.place(n.outputs[0]!, t);
   },
+  tile: (l, n, a) => {
+    const t = l.activation(n.outputs[0]!, l.shapeOf(n.outputs[0]!), l.dtypeOf(n.outputs[0]!), l.get(n.inputs[0]!));
+    l.emit('TILE', [l.get(n.inputs[0]!), l.int32Const(`${n.name}/multiples`, a.repeats as number[])], [t]);
+    l.place(n.outputs[0]!, t);
+  },
   reduceMean: reducer('MEAN'),
   reduceSum: reducer('SUM'),
   reduceMax: reducer('REDUCE_MAX'),
