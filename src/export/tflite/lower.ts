@@ -22,6 +22,7 @@ import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
+import { INDEXING_LOWERINGS } from './lower-indexing.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -932,11 +933,6 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.emit('TILE', [x, l.int32Const(`${n.name}/multiples`, out.map((d, i) => d / lifted[i]!))], [t]);
     l.place(n.outputs[0]!, t);
   },
-  tile: (l, n, a) => {
-    const t = l.activation(n.outputs[0]!, l.shapeOf(n.outputs[0]!), l.dtypeOf(n.outputs[0]!), l.get(n.inputs[0]!));
-    l.emit('TILE', [l.get(n.inputs[0]!), l.int32Const(`${n.name}/multiples`, a.repeats as number[])], [t]);
-    l.place(n.outputs[0]!, t);
-  },
   reduceMean: reducer('MEAN'),
   reduceSum: reducer('SUM'),
   reduceMax: reducer('REDUCE_MAX'),
@@ -944,6 +940,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   reduceProd: reducer('REDUCE_PROD'),
   ...ELEMENTWISE_LOWERINGS,
   ...REDUCE_LOWERINGS,
+  ...INDEXING_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */
