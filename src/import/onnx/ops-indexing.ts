@@ -1,7 +1,7 @@
-// ONNX → IR for Tile, GatherElements and EyeLike. Merged into ONNX_OPS (ops.ts).
-import { dtypeFromOnnx } from '../../ir/dtype.js';
+// ONNX → IR for Tile, GatherElements, EyeLike and OneHot. Merged into ONNX_OPS (ops.ts).
+import { dtypeFromOnnx, isFloatDType } from '../../ir/dtype.js';
 import { isStaticDim } from '../../ir/dim.js';
-import { attrInt, bindConst, constTensor, emit, requiredInts, type OnnxCtx, type Translate } from './ctx.js';
+import { attrInt, bindConst, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
 export const INDEXING_OPS: Record<string, Translate> = {
   Tile: (c) => {
@@ -26,4 +26,35 @@ export const INDEXING_OPS: Record<string, Translate> = {
     for (let i = 0; i < rows; i++) if (i + k >= 0 && i + k < cols) v[i * cols + i + k] = 1;
     bindConst(c, 0, constTensor(c, dtype, [rows, cols], v));
   },
+  OneHot: oneHot,
 };
+
+/**
+ * OneHot with constant depth and values, as IR ops every writer has: y = where(idx == k or
+ * idx == k − depth, on, off) for k = 0 … depth−1 along `axis` (negative indices count from the end).
+ */
+function oneHot(c: OnnxCtx): void {
+  const depthK = c.konst(1);
+  const valuesK = c.konst(2);
+  if (!depthK || !valuesK) throw c.fail('depth (input 1) and values (input 2) must be constants');
+  const depth = Math.trunc(values(depthK)[0]!);
+  const [off, on] = values(valuesK) as [number, number];
+  if (!(depth > 0)) throw c.fail(`depth ${depth} must be positive`);
+  // Float indices are cast to integers first, as ONNX defines (truncation).
+  const floatIdx = isFloatDType(c.typeOf(c.input(0)).dtype);
+  const input = floatIdx ? c.b.add('cast', [c.input(0)], { to: 'int32' }, { name: `${c.name}/cast`, source: c.name })[0]! : c.input(0);
+  const idx = c.typeOf(input);
+  const rank = idx.shape.length;
+  let axis = attrInt(c, 'axis', -1);
+  if (axis < -rank - 1 || axis > rank) throw c.fail(`axis ${axis} is outside the output's rank ${rank + 1}`);
+  if (axis < 0) axis += rank + 1;
+  const ks = Array.from({ length: depth }, (_, k) => k);
+  const column = [depth, ...new Array<number>(rank - axis).fill(1)];
+  const konst = (name: string, vals: number[], shape: number[], dtype = idx.dtype): string =>
+    c.b.addConstant({ ...constTensor(c, dtype, shape, vals), name: `${c.name}/${name}` });
+  const node = (op: 'unsqueeze' | 'equal' | 'logicalOr', ins: string[], attrs = {}): string =>
+    c.b.add(op, ins, attrs, { name: `${c.name}/${op}`, source: c.name })[0]!;
+  const lifted = node('unsqueeze', [input], { axes: [axis] });
+  const hit = node('logicalOr', [node('equal', [lifted, konst('positions', ks, column)]), node('equal', [lifted, konst('negative_positions', ks.map((k) => k - depth), column)])]);
+  emit(c, 'where', [hit, konst('on', [on], [], valuesK.dtype), konst('off', [off], [], valuesK.dtype)]);
+}
