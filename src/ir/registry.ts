@@ -6,6 +6,7 @@ import * as act from './ops/activations.js';
 import * as math from './ops/math.js';
 import * as nn from './ops/nn.js';
 import * as rd from './ops/reduce.js';
+import * as ix from './ops/indexing.js';
 import * as rs from './ops/resample.js';
 import * as st from './ops/structure.js';
 
@@ -37,6 +38,8 @@ export const OPS = {
   logicalNot: math.logicalNot, logicalAnd: math.logicalAnd, logicalOr: math.logicalOr, logicalXor: math.logicalXor,
   greaterEqual: math.greaterEqual, lessEqual: math.lessEqual,
   resize: rs.resize, depthToSpace: rs.depthToSpace, spaceToDepth: rs.spaceToDepth,
+  // indexing (issue 13)
+  tile: ix.tile, gatherElements: ix.gatherElements,
 } satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
 
 export type OpType = keyof typeof OPS;

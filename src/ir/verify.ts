@@ -2,6 +2,7 @@ import { DTYPES } from './dtype.js';
 import { EdgelmError } from './../errors.js';
 import type { Graph } from './graph.js';
 import { inferTypes } from './infer.js';
+import type { ValueType } from './op.js';
 import { isOpType, opDef } from './registry.js';
 import { sizeOf } from './tensor.js';
 
@@ -47,4 +48,21 @@ export function verifyGraph(graph: Graph, file = graph.name): void {
   });
   for (const o of graph.outputs) if (!defined.has(o.name)) fail(`output '${o.name}' is never computed`);
   inferTypes(graph, file);
+}
+
+/**
+ * The highest rank TF.js kernels and LiteRT compute correctly: beyond it some of their kernels give
+ * wrong numbers without an error (rank-7 loss expansions), so those writers refuse instead.
+ */
+export const MAX_RANK = 6;
+
+/** Refuses (unsupported) the first value of the graph whose rank exceeds `max`, naming it and its producer. */
+export function requireRankAtMost(graph: Graph, file: string, where: string, types: ReadonlyMap<string, ValueType> = inferTypes(graph, file), max = MAX_RANK): void {
+  const over = (name: string, by: string): void => {
+    const rank = types.get(name)?.shape.length ?? 0;
+    if (rank > max) throw new EdgelmError('unsupported', `${file}: ${by}: value '${name}' has rank ${rank}; ${where} handles rank ${max} at most`);
+  };
+  for (const i of graph.inputs) over(i.name, 'input');
+  for (const name of graph.constants.keys()) over(name, 'constant');
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) over(o, `node ${n.name} (${n.op})`);
 }

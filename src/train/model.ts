@@ -8,6 +8,7 @@ import type { Tf, TfTensor } from '../ir/op.js';
 import { producers } from '../ir/graph.js';
 import { forward, toTfTensor } from '../runtime/tfjs/executor.js';
 import { isMaskConstant, type Tensor } from '../ir/tensor.js';
+import { requireRankAtMost } from '../ir/verify.js';
 
 /** Weight-bearing ops and which of their inputs are trainable parameters (batch-norm statistics are not). */
 const PARAM_INPUTS: Partial<Record<string, number[]>> = {
@@ -64,6 +65,7 @@ export class TrainableModel {
     readonly graph: Graph,
     trainable: readonly string[] = trainableNames(graph),
   ) {
+    requireRankAtMost(graph, graph.name, 'TF.js training');
     const train = new Set(trainable);
     for (const [name, t] of graph.constants) {
       const value = toTfTensor(tf, t);

@@ -430,6 +430,8 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     if (!w.embedding(n, a.axis as number)) w.b.node('Gather', n.inputs.filter(Boolean), n.outputs, { axis: attr.i(a.axis as number) }, n.name);
   },
   squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
+  tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
+  gatherElements: (w, n, a) => void w.b.node('GatherElements', [n.inputs[0]!, n.inputs[1]!], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
   unsqueeze: (w, n, a) => void w.b.node('Unsqueeze', [n.inputs[0]!, w.ints('axes', a.axes as number[])], n.outputs, {}, n.name),
   pad: (w, n, a) => {
     const value = a.mode === 'constant' ? [w.scalarLike('value', a.value as number, n.inputs[0]!)] : [];
@@ -537,7 +539,9 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: 
   const written = writtenFloatTypes(graph, w.types);
   for (const [name, t] of graph.constants) {
     if (!used.has(name) && !constantOutputs.has(name)) continue;
-    const dtype = written.get(name) ?? (t.dtype === 'float16' || t.dtype === 'float64' ? 'float32' : t.dtype);
+    // A constant graph output keeps its dtype, which is the output's declared type.
+    const narrow = !constantOutputs.has(name) && (t.dtype === 'float16' || t.dtype === 'float64');
+    const dtype = written.get(name) ?? (narrow ? 'float32' : t.dtype);
     w.b.initializer(constantOutputs.get(name) ?? name, dtype, t.shape, convertFloats(t, dtype));
   }
   for (const o of graph.outputs) {

@@ -11,6 +11,7 @@ import type { Dim } from '../../ir/dim.js';
 const orMinus1 = (d: Dim): number => (typeof d === 'number' ? d : -1);
 import { requireOps, type Graph, type Node } from '../../ir/graph.js';
 import { inferTypes } from '../../ir/infer.js';
+import { requireRankAtMost } from '../../ir/verify.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import { foldBatchNorm, type FoldChoice } from '../../ir/passes/fold-batchnorm.js';
@@ -394,6 +395,7 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
   const graph = plan ? foldBatchNorm(source, plan.mode === 'dynamic' ? foldKeepsUint8Error : undefined) : source;
   requireOps(graph, file, 'the TF.js writer', EMIT);
   const w = new Writer(graph, file, plan);
+  requireRankAtMost(graph, file, 'the TF.js writer', w.types);
   for (const i of graph.inputs) w.nodes.push({ name: i.name, op: 'Placeholder', attr: { dtype: A.type(i.dtype === 'int32' || i.dtype === 'int64' ? 'int32' : 'float32'), shape: A.shape(i.shape.map(orMinus1)) } });
   for (const n of graph.nodes) EMIT[n.op]!(w, n, attrsOf(n));
   // Outputs keep their names; one that is an input or a constant gets an Identity.

@@ -5,6 +5,7 @@
 import { EdgelmError } from '../../errors.js';
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
 import { consumers, requireOps, type Graph, type Node } from '../../ir/graph.js';
+import { requireRankAtMost } from '../../ir/verify.js';
 import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
@@ -21,6 +22,7 @@ import { quantizeTensor } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
+import { INDEXING_LOWERINGS } from './lower-indexing.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -938,6 +940,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   reduceProd: reducer('REDUCE_PROD'),
   ...ELEMENTWISE_LOWERINGS,
   ...REDUCE_LOWERINGS,
+  ...INDEXING_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */
@@ -1011,6 +1014,7 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   const graph = fixDims(foldBatchNorm(source), dims);
   requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
+  requireRankAtMost(graph, file, 'the TFLite writer', l.types);
   const io = options.quant?.mode === 'int8' ? options.quant.io : 'float';
   // uint8 edges carry the int8 parameters shifted by 128 and a QUANTIZE (requantize) to/from int8.
   const asUint8 = (t: number, name: string): number => {

@@ -6,6 +6,7 @@ import type { Tf, TfTensor } from '../../ir/op.js';
 import { tfDType } from '../../ir/ops/structure.js';
 import { attrsOf, opDef } from '../../ir/registry.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { requireRankAtMost } from '../../ir/verify.js';
 
 /** A constant as a TF.js tensor: halfs widened, 64-bit integers narrowed to int32 (TF.js has no int64). */
 export function toTfTensor(tf: Tf, t: Tensor): TfTensor {
@@ -30,6 +31,7 @@ export class GraphExecutor {
     private readonly tf: Tf,
     readonly graph: Graph,
   ) {
+    requireRankAtMost(graph, graph.name, 'the TF.js executor');
     for (const [name, t] of graph.constants) this.constants.set(name, tf.keep(toTfTensor(tf, t)));
   }
 

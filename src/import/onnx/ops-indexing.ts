@@ -1,0 +1,60 @@
+// ONNX → IR for Tile, GatherElements, EyeLike and OneHot. Merged into ONNX_OPS (ops.ts).
+import { dtypeFromOnnx, isFloatDType } from '../../ir/dtype.js';
+import { isStaticDim } from '../../ir/dim.js';
+import { attrInt, bindConst, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
+
+export const INDEXING_OPS: Record<string, Translate> = {
+  Tile: (c) => {
+    const rank = c.typeOf(c.input(0)).shape.length;
+    const repeats = requiredInts(c, 1, 'repeats');
+    if (repeats.length !== rank) throw c.fail(`${repeats.length} repeats for a rank-${rank} input`);
+    if (repeats.some((r) => r < 0)) throw c.fail(`repeats [${repeats}] must not be negative`);
+    emit(c, 'tile', [c.input(0)], { repeats });
+  },
+  GatherElements: (c) => void emit(c, 'gatherElements', [c.input(0), c.input(1)], { axis: attrInt(c, 'axis', 0) }),
+  // A constant: ones on the k-th diagonal of the input's (static) 2-D shape.
+  EyeLike: (c: OnnxCtx) => {
+    const x = c.typeOf(c.input(0));
+    if (x.shape.length !== 2) throw c.fail(`the input has rank ${x.shape.length}; EyeLike takes rank 2`);
+    if (!x.shape.every(isStaticDim)) throw c.fail(`the input's shape [${x.shape}] has run-time dims; edgelm folds EyeLike to a constant`);
+    const [rows, cols] = x.shape as [number, number];
+    const code = attrInt(c, 'dtype', -1);
+    const dtype = code === -1 ? x.dtype : dtypeFromOnnx(code);
+    if (!dtype) throw c.fail(`dtype ${code} is not one edgelm has`);
+    const k = attrInt(c, 'k', 0);
+    const v = new Array<number>(rows * cols).fill(0);
+    for (let i = 0; i < rows; i++) if (i + k >= 0 && i + k < cols) v[i * cols + i + k] = 1;
+    bindConst(c, 0, constTensor(c, dtype, [rows, cols], v));
+  },
+  OneHot: oneHot,
+};
+
+/**
+ * OneHot with constant depth and values, as IR ops every writer has: y = where(idx == k or
+ * idx == k − depth, on, off) for k = 0 … depth−1 along `axis` (negative indices count from the end).
+ */
+function oneHot(c: OnnxCtx): void {
+  const depthK = c.konst(1);
+  const valuesK = c.konst(2);
+  if (!depthK || !valuesK) throw c.fail('depth (input 1) and values (input 2) must be constants');
+  const depth = Math.trunc(values(depthK)[0]!);
+  const [off, on] = values(valuesK) as [number, number];
+  if (!(depth > 0)) throw c.fail(`depth ${depth} must be positive`);
+  // Float indices are cast to integers first, as ONNX defines (truncation).
+  const floatIdx = isFloatDType(c.typeOf(c.input(0)).dtype);
+  const input = floatIdx ? c.b.add('cast', [c.input(0)], { to: 'int32' }, { name: `${c.name}/cast`, source: c.name })[0]! : c.input(0);
+  const idx = c.typeOf(input);
+  const rank = idx.shape.length;
+  let axis = attrInt(c, 'axis', -1);
+  if (axis < -rank - 1 || axis > rank) throw c.fail(`axis ${axis} is outside the output's rank ${rank + 1}`);
+  if (axis < 0) axis += rank + 1;
+  const ks = Array.from({ length: depth }, (_, k) => k);
+  const column = [depth, ...new Array<number>(rank - axis).fill(1)];
+  const konst = (name: string, vals: number[], shape: number[], dtype = idx.dtype): string =>
+    c.b.addConstant({ ...constTensor(c, dtype, shape, vals), name: `${c.name}/${name}` });
+  const node = (op: 'unsqueeze' | 'equal' | 'logicalOr', ins: string[], attrs = {}): string =>
+    c.b.add(op, ins, attrs, { name: `${c.name}/${op}`, source: c.name })[0]!;
+  const lifted = node('unsqueeze', [input], { axes: [axis] });
+  const hit = node('logicalOr', [node('equal', [lifted, konst('positions', ks, column)]), node('equal', [lifted, konst('negative_positions', ks.map((k) => k - depth), column)])]);
+  emit(c, 'where', [hit, konst('on', [on], [], valuesK.dtype), konst('off', [off], [], valuesK.dtype)]);
+}
