@@ -1,6 +1,5 @@
 // ONNX protobuf access: decoding, tensor data (inline, raw and external), attributes.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import type * as P from 'onnx-proto';
 
@@ -173,7 +172,7 @@ export function rememberExternalFiles(modelFile: string, model: ModelProto): str
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     const path = location && resolveInside(modelFile, location, `external data of tensor '${t.name}'`);
     // A lazily decoded model refers to its own file for inline weights: no external file.
-    if (path && path !== resolve(modelFile)) files.add(path);
+    if (path && path !== realpathSync(modelFile)) files.add(path);
   }
   externalCache.set(versionKey(modelFile), [...files]);
   return [...files];
