@@ -3,9 +3,8 @@
 // lazily decoded model, so memory stays at one weight) and names each node the IR cannot read, which
 // ONNX → ONNX quantization keeps as it is.
 import { dtypeFromOnnx, DTYPES } from '../ir/dtype.js';
-import type { Dim } from '../ir/tensor.js';
-import { sparsity } from '../ir/tensor.js';
-import { onnxTypeName, unreadableNodes } from '../import/onnx/index.js';
+import { sizeOf, sparsity, type Dim } from '../ir/tensor.js';
+import { keyOf, onnxTypeName, unreadableNodes } from '../import/onnx/index.js';
 import { num, tensorFromProto } from '../import/onnx/proto.js';
 import { decodeModelLazily } from '../import/onnx/scan.js';
 import { modelBytes, type InspectReport, type IoReport, type TensorReport } from './inspect.js';
@@ -23,10 +22,7 @@ export function inspectOnnxFile(file: string, reason: string): InspectReport {
     return { name: v.name ?? '', shape, dtype: typeName(tt?.elemType ?? 0) };
   };
   const ops: Record<string, number> = {};
-  for (const n of g.node ?? []) {
-    const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '';
-    ops[op] = (ops[op] ?? 0) + 1;
-  }
+  for (const n of g.node ?? []) ops[keyOf(n)] = (ops[keyOf(n)] ?? 0) + 1;
   const tensors: TensorReport[] = (g.initializer ?? []).map((t) => {
     const shape = (t.dims ?? []).map(num);
     const dtype = dtypeFromOnnx(t.dataType ?? 0);
@@ -43,7 +39,7 @@ export function inspectOnnxFile(file: string, reason: string): InspectReport {
     outputs: (g.output ?? []).map(io),
     ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => (a < b ? -1 : 1))),
     nodes: (g.node ?? []).length,
-    params: tensors.filter((t) => isFloat(t) && t.shape.reduce((p, d) => p * d, 1) > 1).reduce((s, t) => s + t.shape.reduce((p, d) => p * d, 1), 0),
+    params: tensors.filter((t) => isFloat(t) && sizeOf(t.shape) > 1).reduce((s, t) => s + sizeOf(t.shape), 0),
     weightBytes: tensors.reduce((s, t) => s + t.bytes, 0),
     tensors,
     unreadable: { reason, nodes: unreadableNodes(g) },

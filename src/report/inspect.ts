@@ -53,7 +53,8 @@ export interface InspectReport {
   weightBytes: number;
   tensors: TensorReport[];
   /**
-   * An ONNX file the IR cannot read, reported from the file itself: why, and each node whose op no
+   * An ONNX file the IR cannot read, reported from the file itself: why (the import's refusal, without
+   * the file name), and each node whose op no
    * translation reads (ONNX → ONNX quantization keeps them as they are; other targets refuse).
    */
   unreadable?: { reason: string; nodes: { op: string; node: string }[] };

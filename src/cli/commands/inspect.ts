@@ -27,7 +27,7 @@ async function inspectOnnx(file: string, load: (f: string) => Promise<Graph>, fr
   } catch (e) {
     if (!(e instanceof EdgelmError) || e.code !== 'unsupported') throw e;
     const { inspectOnnxFile } = await import('../../report/inspect-onnx.js');
-    return inspectOnnxFile(file, e.message);
+    return inspectOnnxFile(file, e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message);
   }
 }
 
@@ -68,7 +68,7 @@ function unreadableLines(u: NonNullable<InspectReport['unreadable']>, c: ReturnT
   const listed = [...byOp].map(([op, nodes]) => `${op} ×${nodes.length} (${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ', …' : ''})`);
   return [
     '',
-    c.bold(`edgelm's IR cannot read this model: ${oneLine(u.reason.replace(/^.*?: /, '').split(' (supported:')[0]!)}`),
+    c.bold(`edgelm's IR cannot read this model: ${oneLine(u.reason)}`),
     ...(listed.length ? [`nodes it cannot read: ${listed.join('; ')}`] : []),
     'quantize to ONNX keeps these nodes as they are; TFLite and TF.js exports refuse them',
   ];

@@ -18,7 +18,7 @@ import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
-import { quantizeTensor } from '../../quantize/minmax.js';
+import { quantizeTensor, quantizeValue } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
@@ -249,7 +249,7 @@ export class Lowerer {
     if (src.buffer) {
       const raw = this.buffers[src.buffer]!;
       const codes = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      const out = Int8Array.from(codes, (c) => Math.max(-128, Math.min(127, Math.round(((c - from.zeroPoint[0]!) * from.scale[0]!) / q.scale[0]!) + q.zeroPoint[0]!)));
+      const out = Int8Array.from(codes, (c) => quantizeValue((c - from.zeroPoint[0]!) * from.scale[0]!, 1 / q.scale[0]!, q.zeroPoint[0]!, -128, 127));
       return this.addTensor(name, src.shape, T_INT8, new Uint8Array(out.buffer), q);
     }
     const t = this.addTensor(name, src.shape, T_INT8, undefined, q);

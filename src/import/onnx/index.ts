@@ -71,7 +71,7 @@ type NodeProto = NonNullable<GraphProto['node']>[number];
 
 const isDefault = (domain: string | null | undefined): boolean => !domain || domain === 'ai.onnx';
 /** Default-domain ops by name, others (onnxruntime's com.microsoft) as `domain.op`. */
-const keyOf = (n: NodeProto): string => (isDefault(n.domain) ? n.opType ?? '' : `${n.domain}.${n.opType ?? ''}`);
+export const keyOf = (n: NodeProto): string => (isDefault(n.domain) ? n.opType ?? '' : `${n.domain}.${n.opType ?? ''}`);
 
 /**
  * A value no node computes: 'unsupported' when a node declares it as an output its translation does

@@ -167,12 +167,13 @@ function fstatLike(file: string): { size: number; mtimeMs: number } {
 /** The external data files a decoded model's initializers refer to (resolved inside its folder). */
 export function rememberExternalFiles(modelFile: string, model: ModelProto): string[] {
   const files = new Set<string>();
+  // A lazily decoded model refers to its own file for inline weights: no external file.
+  const self = realpathSync(modelFile);
   for (const t of model.graph?.initializer ?? []) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     const path = location && resolveInside(modelFile, location, `external data of tensor '${t.name}'`);
-    // A lazily decoded model refers to its own file for inline weights: no external file.
-    if (path && path !== realpathSync(modelFile)) files.add(path);
+    if (path && path !== self) files.add(path);
   }
   externalCache.set(versionKey(modelFile), [...files]);
   return [...files];
