@@ -5,8 +5,6 @@
 // Float TFLite folds every batch norm (exact up to float rounding, one MUL and one ADD fewer each).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
-import * as ort from 'onnxruntime-node';
 import { expect, it } from 'vitest';
 import { exportTfjs } from '../../src/export/tfjs/index.js';
 import { exportTflite } from '../../src/export/tflite/index.js';
@@ -17,33 +15,18 @@ import { readOnnxModel } from '../../src/import/onnx/index.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { openRuntime } from '../../src/runtime/index.js';
 import { noise, relError, tempDir } from '../helpers.js';
+import { conv3x3, convModel, floats, ortOutput } from './conv-models.js';
 
-const { onnx } = onnxProto;
 const C = 8;
 
 function model(gamma: number[]): Uint8Array {
-  const vi = (name: string, c: number) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }, { dimValue: c }, { dimValue: 8 }, { dimValue: 8 }] } } } });
-  const f = (name: string, dims: number[], v: ArrayLike<number>) => ({ name, dataType: 1, dims, floatData: [...Array.from(v)] });
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'bn',
-      input: [vi('x', 3)],
-      output: [vi('y', C)],
-      initializer: [
-        f('w', [C, 3, 3, 3], noise(C * 27, 1)),
-        f('gamma', [C], gamma),
-        f('beta', [C], noise(C, 2)),
-        f('mean', [C], noise(C, 3).map((v) => v * 0.1)),
-        f('var', [C], new Float32Array(C).fill(1)),
-      ],
-      node: [
-        { opType: 'Conv', name: 'conv', input: ['x', 'w'], output: ['h'], attribute: [{ name: 'kernel_shape', type: 7, ints: [3, 3] }, { name: 'pads', type: 7, ints: [1, 1, 1, 1] }] },
-        { opType: 'BatchNormalization', name: 'bn', input: ['h', 'gamma', 'beta', 'mean', 'var'], output: ['y'] },
-      ],
-    },
-  }).finish();
+  return convModel('bn', 3, C, [
+    floats('w', [C, 3, 3, 3], noise(C * 27, 1)),
+    floats('gamma', [C], gamma),
+    floats('beta', [C], noise(C, 2)),
+    floats('mean', [C], noise(C, 3).map((v) => v * 0.1)),
+    floats('var', [C], new Float32Array(C).fill(1)),
+  ], [conv3x3('conv', 'x', 'w', undefined, 'h'), { opType: 'BatchNormalization', name: 'bn', input: ['h', 'gamma', 'beta', 'mean', 'var'], output: ['y'] }]);
 }
 
 /** Lowest SQNR over the output channels of an NCHW output, in dB. */
@@ -70,9 +53,7 @@ async function dynamicTfjs(bytes: Uint8Array, name: string): Promise<{ sqnr: num
   const files = exportTfjs(graph, join(dir, 'model.json'), plan);
   for (const f of files.files) writeFileSync(join(dir, f.name), f.bytes);
   const x = noise(192, 4);
-  const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  const want = (await s.run({ x: new ort.Tensor('float32', x, [1, 3, 8, 8]) })).y!.data as Float32Array;
-  await s.release();
+  const want = await ortOutput(bytes, x, 3);
   const rt = await openRuntime(join(dir, 'model.json'));
   const got = await rt.run(x, [1, 3, 8, 8]);
   rt.dispose();
@@ -103,9 +84,7 @@ it('float TFLite folds the batch norm into the convolution and matches onnxrunti
   expect(ops).not.toContain(OP.MUL);
   expect(ops).not.toContain(OP.ADD);
   const x = noise(192, 4);
-  const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  const want = (await s.run({ x: new ort.Tensor('float32', x, [1, 3, 8, 8]) })).y!.data as Float32Array;
-  await s.release();
+  const want = await ortOutput(bytes, x, 3);
   const lrt = await openLiteRt(exportTflite(graph, 'bn.tflite'), 'bn.tflite');
   const [got] = await lrt.run([{ data: x, shape: [1, 3, 8, 8] }]);
   lrt.dispose();
