@@ -4,7 +4,7 @@
 import { EdgelmError } from '../errors.js';
 import type { Node } from '../ir/graph.js';
 import type { QuantParams, Tensor } from '../ir/tensor.js';
-import { chooseParams, quantizeTensor, type QuantScheme } from './minmax.js';
+import { chooseParams, qrange, quantizeTensor, quantizeValue, type QuantScheme } from './minmax.js';
 
 export const QUANT_MODES = ['dynamic', 'int8', 'float16'] as const;
 export type QuantMode = (typeof QUANT_MODES)[number];
@@ -47,12 +47,41 @@ export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): Qua
  * kernels prefer, per tensor or per channel; `channelAxis` is where output channels lie in the
  * written layout.
  */
-export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: 'tensor' | 'channel', channelAxis: number): { codes: Int8Array; params: QuantParams } {
+export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: 'tensor' | 'channel', channelAxis: number, minScales?: Float32Array): { codes: Int8Array; params: QuantParams } {
   const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity };
   if (granularity === 'channel') scheme.axis = channelAxis;
   const q = quantizeTensor(name, data, shape, scheme);
   // Signed codes of at most 8 bits come as an Int8Array already.
-  return { codes: q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes), params: q.params };
+  const codes = q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes);
+  if (minScales) raiseScales(data, shape, channelAxis, codes, q.params, minScales, qrange(scheme)[1]);
+  return { codes, params: q.params };
+}
+
+/**
+ * Weight scales a bias must fit under: the integer kernels add the bias as int32 at
+ * input_scale·weight_scale[c], so a channel whose weights are near zero (a folded batch norm with
+ * γ ≈ 0) but whose bias is not overflows int32. The floor is the smallest scale that keeps the bias code
+ * within ±(2^31 − 1), with a margin for the float32 the scale is stored in; the TFLite converter raises
+ * the weight scale the same way.
+ */
+export function biasScaleFloor(bias: Float32Array, inputScale: number): Float32Array {
+  return Float32Array.from(bias, (b) => (Math.abs(b) / (inputScale * (2 ** 31 - 1))) * (1 + 2 ** -16));
+}
+
+/** Raises the scales below `minScales` to it (per channel along `axis`, or the largest floor for one scale) and recodes those weights. */
+function raiseScales(data: Float32Array, shape: readonly number[], axis: number, codes: Int8Array, params: QuantParams, minScales: Float32Array, qmax: number): void {
+  const perChannel = params.scale.length > 1;
+  const floors = perChannel ? minScales : Float32Array.of(Math.max(...minScales));
+  if (floors.length !== params.scale.length) throw new EdgelmError('input', `bias of ${floors.length} channels for weights with ${params.scale.length} scales`);
+  const raised = floors.map((f, c) => (params.scale[c]! < f ? 1 : 0));
+  if (!raised.some(Boolean)) return;
+  const dim = perChannel ? shape[axis]! : 1;
+  const inner = perChannel ? shape.slice(axis + 1).reduce((a, b) => a * b, 1) : data.length;
+  for (let c = 0; c < floors.length; c++) if (raised[c]) params.scale[c] = Math.fround(floors[c]!);
+  for (let i = 0; i < data.length; i++) {
+    const c = Math.floor(i / inner) % dim;
+    if (raised[c]) codes[i] = quantizeValue(data[i]!, 1 / params.scale[c]!, 0, -qmax, qmax);
+  }
 }
 
 /**
@@ -118,8 +147,13 @@ export function quantizeBias(name: string, bias: Float32Array, inputScale: numbe
   return { codes, scales };
 }
 
-/** Turns --exclude patterns (globs with * and ?, or plain substrings) into a node filter. */
+/**
+ * Turns --exclude patterns (globs with * and ?, or plain substrings) into a node filter. A node answers to
+ * its own name and to the values it produces: a convolution that absorbed a batch norm produces the
+ * batch norm's output, so excluding the batch norm's name (which errors print) keeps the fused layer in float.
+ */
 export function excludeFilter(patterns: readonly string[]): (node: Node) => boolean {
   const res = patterns.map((p) => (/[*?]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : p));
-  return (node) => res.some((r) => (typeof r === 'string' ? node.name.includes(r) : r.test(node.name)));
+  const matches = (name: string) => res.some((r) => (typeof r === 'string' ? name.includes(r) : r.test(name)));
+  return (node) => matches(node.name) || node.outputs.some(matches);
 }

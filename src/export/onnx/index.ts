@@ -19,7 +19,7 @@ import { basename } from 'node:path';
 import { EdgelmError } from '../../errors.js';
 import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
-import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, biasScaleFloor, quantizeBias, quantizeEmbedding, quantizeWeights, toUint8Codes, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 
 /**
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
@@ -63,7 +63,7 @@ export class Writer {
    * along `channelAxis`), float16 behind Cast, or float32. Dynamic-mode MatMul/Gemm weights go through
    * {@link dynamicMatMul} instead; convolutions keep DequantizeLinear (ConvInteger measured slower still).
    */
-  weight(node: Node, base: string, shape: number[], data: Float32Array, channelAxis: number): string {
+  weight(node: Node, base: string, shape: number[], data: Float32Array, channelAxis: number, bias?: string): string {
     const plan = this.plan;
     if (!plan || plan.exclude(node)) return this.init(base, 'float32', shape, data);
     if (plan.mode === 'float16') {
@@ -73,7 +73,9 @@ export class Writer {
     if (plan.mode === 'int8' && !this.q8) return this.init(base, 'float32', shape, data);
     // Blocks are for MatMul weights (MatMulNBits); convolutions of the same model get int8 per channel.
     const blocked = weightGranularity(plan, node.op, 'onnx') === 'block';
-    const q = quantizeWeights(base, data, shape, blocked ? { ...plan, bits: 8 } : plan, blocked ? 'channel' : weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel', channelAxis);
+    const b = this.q8 && bias ? this.konst(bias) : undefined;
+    const floor = b?.dtype === 'float32' ? biasScaleFloor(b.data as Float32Array, this.inputScale) : undefined;
+    const q = quantizeWeights(base, data, shape, blocked ? { ...plan, bits: 8 } : plan, blocked ? 'channel' : weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel', channelAxis, floor);
     if (this.q8) this.weightScales = q.params.scale;
     return this.dequantized(base, shape, q, channelAxis);
   }
@@ -273,7 +275,7 @@ function convLike(w: Writer, n: Node, a: Record<string, unknown>, weight: { shap
   const layout = a.layout as Layout;
   const x = w.toNchw(n.inputs[0]!, layout);
   // ConvTranspose weights are [in, out, kh, kw]: their output channels are axis 1.
-  const wt = w.weight(n, `${n.name}.weight`, weight.shape, weight.data, type === 'Conv' ? 0 : 1);
+  const wt = w.weight(n, `${n.name}.weight`, weight.shape, weight.data, type === 'Conv' ? 0 : 1, type === 'Conv' ? n.inputs[2] : undefined);
   const ins = [x, wt];
   const bias = type === 'Conv' ? w.bias(n, 2) : n.inputs[2];
   if (bias) ins.push(bias);
@@ -360,7 +362,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
       return;
     }
     if (w.dynamic(n)) return w.dynamicMatMul(n, x, n.inputs[1]!, k.data as Float32Array, kIn, nOut, bias0, out0(n));
-    const ins = [x, w.plan ? w.weight(n, n.inputs[1]!, k.shape, k.data as Float32Array, 1) : n.inputs[1]!];
+    const ins = [x, w.plan ? w.weight(n, n.inputs[1]!, k.shape, k.data as Float32Array, 1, n.inputs[2]) : n.inputs[1]!];
     const bias = w.bias(n, 2);
     if (w.rank(x) === 2) {
       if (bias) ins.push(bias);

@@ -388,6 +388,31 @@ const foldKeepsUint8Error: FoldChoice = (w, k, folded) => {
   return foldedErr <= unfoldedErr * 10 ** 0.1;
 };
 
+/**
+ * Renames nodes (and their weights) whose names hold ':' in place: TF.js reads an input `a:1` as output
+ * 1 of node `a`, so `onnx::Conv_7` or `input:0` loads but cannot run. ':' becomes '_', with a suffix
+ * where that name is taken. Returns the renaming for the signature.
+ */
+function safeNames(nodes: TfNode[], weights: { entry: ManifestEntry }[]): (name: string) => string {
+  const taken = new Set(nodes.map((n) => n.name));
+  const renamed = new Map<string, string>();
+  for (const n of nodes) {
+    if (!n.name.includes(':')) continue;
+    let name = n.name.replace(/:/g, '_');
+    for (let k = 1; taken.has(name); k++) name = `${n.name.replace(/:/g, '_')}_${k}`;
+    taken.add(name);
+    renamed.set(n.name, name);
+  }
+  const rename = (name: string): string => renamed.get(name) ?? name;
+  if (!renamed.size) return rename;
+  for (const n of nodes) {
+    n.name = rename(n.name);
+    if (n.input) n.input = n.input.map(rename);
+  }
+  for (const x of weights) x.entry.name = rename(x.entry.name);
+  return rename;
+}
+
 /** Writes a Graph as a TF.js GraphModel; `plan` stores weights as uint8 (dynamic) or float16. */
 export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsFiles {
   if (plan?.mode === 'int8') throw usageError(`${file}: TF.js runs float kernels; use --mode dynamic (uint8 weights, as tensorflowjs_converter --quantize_uint8) or float16`);
@@ -403,7 +428,8 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
     if (graph.constants.has(o.name) || graph.inputs.some((i) => i.name === o.name)) return w.node(`${o.name}/identity`, 'Identity', [w.input(o.name)]);
     return o.name;
   });
-  const sig = (name: string, dtype: DType, shape: readonly Dim[]): Attr => ({ name: `${name}:0`, dtype: dtype === 'int32' || dtype === 'int64' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: tensorShape(shape.map(orMinus1)) });
+  const rename = safeNames(w.nodes, w.weights);
+  const sig = (name: string, dtype: DType, shape: readonly Dim[]): Attr => ({ name: `${rename(name)}:0`, dtype: dtype === 'int32' || dtype === 'int64' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: tensorShape(shape.map(orMinus1)) });
   // Shards: consecutive weights, split at 4 MiB like the converter.
   const total = w.weights.reduce((s, x) => s + x.bytes.length, 0);
   const all = new Uint8Array(total);
@@ -419,8 +445,8 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
     generatedBy: `edgelm ${VERSION}`,
     convertedBy: `edgelm ${VERSION}`,
     signature: {
-      inputs: Object.fromEntries(graph.inputs.map((i) => [`${i.name}:0`, sig(i.name, i.dtype, i.shape)])),
-      outputs: Object.fromEntries(graph.outputs.map((g, k) => [`${outputs[k]}:0`, sig(outputs[k]!, w.types.get(g.name)?.dtype ?? 'float32', w.types.get(g.name)?.shape ?? [])])),
+      inputs: Object.fromEntries(graph.inputs.map((i) => [`${rename(i.name)}:0`, sig(i.name, i.dtype, i.shape)])),
+      outputs: Object.fromEntries(graph.outputs.map((g, k) => [`${rename(outputs[k]!)}:0`, sig(outputs[k]!, w.types.get(g.name)?.dtype ?? 'float32', w.types.get(g.name)?.shape ?? [])])),
     },
     modelTopology: { node: w.nodes, library: {}, versions: { producer: 1645 } },
     weightsManifest: [{ paths: shards.map((s) => s.name), weights: w.weights.map((x) => x.entry) }],

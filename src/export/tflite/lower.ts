@@ -17,7 +17,7 @@ import { chooseDims, fixDims, type DimChoice } from '../../ir/passes/fix-dims.js
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
-import { activationParams, quantizeBias, quantizeEmbedding, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
+import { activationParams, biasScaleFloor, quantizeBias, quantizeEmbedding, quantizeWeights, weightGranularity, type QuantPlan } from '../../quantize/plan.js';
 import { quantizeTensor, quantizeValue } from '../../quantize/minmax.js';
 import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
@@ -278,13 +278,16 @@ export class Lowerer {
    * A weight in the written layout, as the plan wants it: int8 per channel along `channelAxis`
    * (int8 nodes and dynamic mode), float16 behind a DEQUANTIZE, or float32.
    */
-  weights(node: Node, name: string, shape: number[], data: Float32Array, channelAxis: number): number {
+  weights(node: Node, name: string, shape: number[], data: Float32Array, channelAxis: number, bias?: { index: number; x: number }): number {
     const plan = this.plan;
     const quantize = plan && !plan.exclude(node) && (this.q8 || plan.mode === 'dynamic');
     if (quantize) {
       const granularity = weightGranularity(plan, node.op, 'tflite');
       if (granularity === 'block') throw new EdgelmError('usage', `${this.file}: TFLite has no block-wise weight quantization; use --granularity channel or tensor (node ${node.name})`);
-      const q = quantizeWeights(name, data, shape, plan, granularity, channelAxis);
+      const b = this.q8 && bias ? this.constant(node.inputs[bias.index] ?? '') : undefined;
+      const xScale = bias && this.tensors[bias.x]!.quant?.scale[0];
+      const floor = b && xScale ? biasScaleFloor(b.data as Float32Array, xScale) : undefined;
+      const q = quantizeWeights(name, data, shape, plan, granularity, channelAxis, floor);
       return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
     }
     if (plan?.mode === 'float16' && !plan.exclude(node)) {
@@ -677,7 +680,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const x = l.get(n.inputs[0]!);
     const rank = l.shapeOf(n.inputs[0]!).length;
     const fused = l.fuse(n);
-    const wT = l.weights(n, `${n.inputs[1]}`, [dout, din], transposeData(w.data as Float32Array, [din, dout], [1, 0]), 0);
+    const wT = l.weights(n, `${n.inputs[1]}`, [dout, din], transposeData(w.data as Float32Array, [din, dout], [1, 0]), 0, { index: 2, x });
     const t = l.activation(fused.value, l.shapeOf(n.outputs[0]!), 'float32');
     const fields: OptionField[] = [[0, 'i8', fused.code]];
     if (rank > 2) fields.push([2, 'bool', true]); // keep_num_dims: [.., in] → [.., out]
@@ -711,7 +714,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const pad = padding(a, inShape, [kh, kw]);
     if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
     const fused = l.fuse(n);
-    const wOhwi = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0);
+    const wOhwi = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0, { index: 2, x });
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
@@ -730,7 +733,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
     const fused = l.fuse(n);
     // [kh, kw, in, mult] → [1, kh, kw, in·mult]: the same bytes, channel c·mult + m last.
-    const wt = l.weights(n, n.inputs[1]!, [1, kh, kw, cin * mult], w.data as Float32Array, 3);
+    const wt = l.weights(n, n.inputs[1]!, [1, kh, kw, cin * mult], w.data as Float32Array, 3, { index: 2, x });
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
