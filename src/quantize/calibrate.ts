@@ -1,8 +1,9 @@
 // Observes activation ranges: runs the float graph with TF.js on calibration data and records, for
 // every float value, its min and max (or the 0.01/99.99 percentiles, which ignore rare outliers).
-import { batches, fitToModel, type Dataset } from '../data/index.js';
+import { fitToModel, type Dataset } from '../data/index.js';
 import { EdgelmError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
+import type { TfTensor } from '../ir/op.js';
 import { inferTypes } from '../ir/infer.js';
 import { isFloatDType } from '../ir/dtype.js';
 import { productDims } from '../ir/dim.js';
@@ -29,6 +30,19 @@ const CALIBRATION_BYTES = 32 * 2 ** 20;
 /** Values kept per tensor for percentiles: a deterministic stride sample bounds memory. */
 const PERCENTILE_SAMPLE = 1 << 20;
 
+class NonFinite extends EdgelmError {
+  constructor(message: string) {
+    super('input', message);
+  }
+}
+
+/** Every `stride`-th element: a deterministic sample for percentiles. */
+function strided(d: Float32Array, stride: number): Float32Array {
+  const kept = new Float32Array(Math.ceil(d.length / stride));
+  for (let j = 0, k = 0; j < d.length; j += stride) kept[k++] = d[j]!;
+  return kept;
+}
+
 export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
   const tf = await loadTf(opts.backend ?? 'wasm');
   const types = inferTypes(graph, graph.name);
@@ -51,29 +65,43 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
       return typeof d === 'number' ? 4 * d : 0;
     };
     const perSample = values.reduce((s, v) => s + bytesPerSample(v), 0);
-    const batchSize = Math.max(1, Math.min(opts.batchSize ?? 64, Math.floor(CALIBRATION_BYTES / Math.max(1, perSample))));
-    for (const b of batches(fitted, batchSize)) {
-      if (b.start >= n) break;
-      const rows = Math.min(b.shape[0]!, n - b.start);
-      const per = b.x.length / b.shape[0]!;
-      const x = tf.tensor(b.x.subarray(0, rows * per), [rows, ...b.shape.slice(1)], b.x instanceof Int32Array ? 'int32' : 'float32');
-      // Running statistics, taken as each value is computed: memory holds the live activations only.
+    const staticBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
+    let batchSize = staticBatch ?? Math.max(1, Math.min(opts.batchSize ?? 64, Math.floor(CALIBRATION_BYTES / Math.max(1, perSample))));
+    // One batch's statistics, merged only when the whole batch ran (a retry must not count values twice).
+    const run = (x: TfTensor, rows: number): void => {
+      const local = new Map<string, Range>();
+      const kept = new Map<string, Float32Array>();
       exec.observe({ [input.name]: x }, watch, (name, t) => {
-        const r = ranges.get(name)!;
         const [lo, hi] = [tf.min(t).dataSync()[0]!, tf.max(t).dataSync()[0]!];
-        if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new EdgelmError('input', `calibration: value '${name}' is NaN or infinite on the calibration data`);
-        r.min = Math.min(r.min, lo);
-        r.max = Math.max(r.max, hi);
-        if (method === 'percentile') {
-          const d = t.dataSync() as Float32Array;
-          const stride = Math.max(1, Math.ceil((d.length * n) / rows / PERCENTILE_SAMPLE));
-          const kept = new Float32Array(Math.ceil(d.length / stride));
-          for (let j = 0, k = 0; j < d.length; j += stride) kept[k++] = d[j]!;
-          (samples.get(name) ?? samples.set(name, []).get(name)!).push(kept);
-        }
+        local.set(name, { min: lo, max: hi });
+        if (method === 'percentile') kept.set(name, strided(t.dataSync() as Float32Array, Math.max(1, Math.ceil((t.size * n) / rows / PERCENTILE_SAMPLE))));
       });
-      x.dispose();
-      opts.onProgress?.(b.start + rows, n);
+      for (const [name, r] of local) {
+        if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new NonFinite(`calibration: value '${name}' is NaN or infinite on the calibration data`);
+        const all = ranges.get(name)!;
+        all.min = Math.min(all.min, r.min);
+        all.max = Math.max(all.max, r.max);
+      }
+      for (const [name, k] of kept) (samples.get(name) ?? samples.set(name, []).get(name)!).push(k);
+    };
+    for (let start = 0; start < n; ) {
+      const rows = Math.min(batchSize, n - start);
+      if (staticBatch && rows !== staticBatch) break; // a fixed-batch model takes whole batches only
+      const per = fitted.x.length / fitted.shape[0]!;
+      const x = tf.tensor(fitted.x.subarray(start * per, (start + rows) * per), [rows, ...fitted.shape.slice(1)], fitted.x instanceof Int32Array ? 'int32' : 'float32');
+      try {
+        run(x, rows);
+      } catch (e) {
+        // A graph whose Reshape/Flatten fixes the batch at 1 under a dynamic input fails on a batch of
+        // several; min and max do not depend on the batching, so go on one sample at a time.
+        if (rows === 1 || staticBatch || e instanceof NonFinite) throw e;
+        batchSize = 1;
+        continue;
+      } finally {
+        x.dispose();
+      }
+      start += rows;
+      opts.onProgress?.(start, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
   } finally {

@@ -3,16 +3,16 @@
 // weights (and, in int8 mode, its input) passed through Q(x) and x̂, and its output compared with the
 // float output. Weight codes are the ones the writers emit (same scheme, same channel groups).
 import type { Dataset } from '../data/index.js';
-import { batches, fitToModel } from '../data/index.js';
+import { fitToModel } from '../data/index.js';
 import { decodeHalfs } from '../ir/float16.js';
 import { floatToHalf } from '../ir/float16.js';
 import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import { attrsOf, opDef } from '../ir/registry.js';
-import type { TfTensor } from '../ir/op.js';
+import type { Tf, TfTensor } from '../ir/op.js';
 import { loadTf } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
 import { dequantizeTensor } from './minmax.js';
-import { usageError } from '../errors.js';
+import { EdgelmError, usageError } from '../errors.js';
 import { activationParams, quantizeBlockWeights, quantizeWeights, reductionAxisOf, weightGranularity, type QuantPlan } from './plan.js';
 
 export interface LayerError {
@@ -49,61 +49,85 @@ function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: 
   return dequantizeTensor(q.codes, flat, q.params);
 }
 
+/** Adds one batch of a layer's float output against its output from round-tripped weights (and fake-quantized input in int8) to `sum`. */
+async function accumulate(tf: Tf, graph: Graph, plan: QuantPlan, node: Node, wq: Float32Array, xFloat: TfTensor, yFloat: TfTensor, sum: { dot: number; ny: number; nq: number; noise: number }): Promise<void> {
+  const a = attrsOf(node);
+  const w = graph.constants.get(node.inputs[1]!)!;
+  const range = plan.ranges.get(node.inputs[0]!);
+  const out = tf.tidy(() => {
+    let x = xFloat;
+    if (plan.mode === 'int8' && range) {
+      // Fake-quantize the input: x̂ = s·(clamp(round(x/s) + z) − z).
+      const p = activationParams(range);
+      x = tf.mul(tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(x, p.scale)), p.zeroPoint), -128, 127), p.zeroPoint), p.scale);
+    }
+    const ins: TfTensor[] = [x, tf.tensor(wq, w.shape, 'float32')];
+    const b = node.inputs[2] ? graph.constants.get(node.inputs[2]) : undefined;
+    if (b) ins.push(tf.tensor(b.data as Float32Array, b.shape, 'float32'));
+    return opDef(node.op).run(tf, ins, a)[0]!;
+  });
+  const y = (await yFloat.data()) as Float32Array;
+  const yq = (await out.data()) as Float32Array;
+  out.dispose();
+  for (let k = 0; k < y.length; k++) {
+    sum.dot += y[k]! * yq[k]!;
+    sum.ny += y[k]! * y[k]!;
+    sum.nq += yq[k]! * yq[k]!;
+    sum.noise += (y[k]! - yq[k]!) ** 2;
+  }
+}
+
 export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite' | 'onnx' | 'tfjs', data: Dataset, limit = 128): Promise<LayerError[]> {
   const tf = await loadTf('wasm');
   const layers = quantizableLayers(graph, plan);
   if (!layers.length) return [];
   const fitted = fitToModel(data, graph.inputs[0]?.shape);
-  const first = batches(fitted, Math.min(limit, fitted.shape[0]!)).next().value!;
+  const n = Math.min(limit, fitted.shape[0]!);
+  const staticBatch = graph.inputs[0]?.shape[0];
+  const sums = layers.map(() => ({ dot: 0, ny: 0, nq: 0, noise: 0 }));
   const exec = new GraphExecutor(tf, graph);
-  const input = tf.tensor(first.x, first.shape, first.x instanceof Int32Array ? 'int32' : 'float32');
-  const fetch = layers.flatMap((n) => [n.inputs[0]!, n.outputs[0]!]);
-  const values = exec.run({ [graph.inputs[0]!.name]: input }, fetch);
-  const results: LayerError[] = [];
+  const fetch = layers.flatMap((node) => [node.inputs[0]!, node.outputs[0]!]);
+  const quantized = layers.map((node) => {
+    const w = graph.constants.get(node.inputs[1]!)!;
+    return roundTripWeight(node, w.data as Float32Array, w.shape, plan, format, attrsOf(node).transposeB === true);
+  });
   try {
-    for (let i = 0; i < layers.length; i++) {
-      const node = layers[i]!;
-      const a = attrsOf(node);
-      const w = graph.constants.get(node.inputs[1]!)!;
-      const wq = roundTripWeight(node, w.data as Float32Array, w.shape, plan, format, a.transposeB === true);
-      const range = plan.ranges.get(node.inputs[0]!);
-      const out = tf.tidy(() => {
-        let x = values[2 * i]!;
-        if (plan.mode === 'int8' && range) {
-          // Fake-quantize the input: x̂ = s·(clamp(round(x/s) + z) − z).
-          const p = activationParams(range);
-          x = tf.mul(tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(x, p.scale)), p.zeroPoint), -128, 127), p.zeroPoint), p.scale);
-        }
-        const ins: TfTensor[] = [x, tf.tensor(wq, w.shape, 'float32')];
-        const b = node.inputs[2] ? graph.constants.get(node.inputs[2]) : undefined;
-        if (b) ins.push(tf.tensor(b.data as Float32Array, b.shape, 'float32'));
-        return opDef(node.op).run(tf, ins, a)[0]!;
-      });
-      const y = (await values[2 * i + 1]!.data()) as Float32Array;
-      const yq = (await out.data()) as Float32Array;
-      out.dispose();
-      let dot = 0;
-      let ny = 0;
-      let nq = 0;
-      let noise = 0;
-      for (let k = 0; k < y.length; k++) {
-        dot += y[k]! * yq[k]!;
-        ny += y[k]! * y[k]!;
-        nq += yq[k]! * yq[k]!;
-        noise += (y[k]! - yq[k]!) ** 2;
+    let step = typeof staticBatch === 'number' ? staticBatch : n;
+    for (let start = 0; start + (typeof staticBatch === 'number' ? staticBatch : 1) <= n; ) {
+      const rows = Math.min(step, n - start);
+      const per = fitted.x.length / fitted.shape[0]!;
+      const input = tf.tensor(fitted.x.subarray(start * per, (start + rows) * per), [rows, ...fitted.shape.slice(1)], fitted.x instanceof Int32Array ? 'int32' : 'float32');
+      let values: TfTensor[];
+      try {
+        values = exec.run({ [graph.inputs[0]!.name]: input }, fetch);
+      } catch (e) {
+        input.dispose();
+        // A Reshape that fixes the batch at 1 under a dynamic input (see calibrate): one sample at a time.
+        if (rows === 1 || typeof staticBatch === 'number') throw e;
+        step = 1;
+        continue;
       }
-      results.push({
-        node: node.name,
-        op: node.op,
-        params: w.data.length,
-        // Rounded to what they tell: cosine to 1e-9 (its distance from 1 is the signal), SQNR to 0.001 dB.
-        cosine: ny === 0 && nq === 0 ? 1 : Number((dot / Math.sqrt(ny * nq)).toFixed(9)),
-        sqnrDb: noise === 0 ? Infinity : Number((10 * Math.log10(ny / noise)).toFixed(3)),
-      });
+      try {
+        for (let i = 0; i < layers.length; i++) await accumulate(tf, graph, plan, layers[i]!, quantized[i]!, values[2 * i]!, values[2 * i + 1]!, sums[i]!);
+      } finally {
+        for (const t of new Set([...values, input])) t.dispose();
+      }
+      start += rows;
     }
   } finally {
-    for (const t of new Set([...values, input])) t.dispose();
     exec.dispose();
   }
+  if (typeof staticBatch === 'number' && n < staticBatch) throw new EdgelmError('input', `${graph.name}: the per-layer report needs at least one batch of ${staticBatch} samples (the model's fixed batch); got ${n}`);
+  const results: LayerError[] = layers.map((node, i) => {
+    const { dot, ny, nq, noise } = sums[i]!;
+    return {
+      node: node.name,
+      op: node.op,
+      params: graph.constants.get(node.inputs[1]!)!.data.length,
+      // Rounded to what they tell: cosine to 1e-9 (its distance from 1 is the signal), SQNR to 0.001 dB.
+      cosine: ny === 0 && nq === 0 ? 1 : Number((dot / Math.sqrt(ny * nq)).toFixed(9)),
+      sqnrDb: noise === 0 ? Infinity : Number((10 * Math.log10(ny / noise)).toFixed(3)),
+    };
+  });
   return results;
 }
