@@ -1,4 +1,4 @@
-// ONNX reader: .onnx (opset 7–21, external data inside the model's folder) → Graph.
+// ONNX reader: .onnx (opset 1–21; opsets 1–6 via legacy.ts; external data inside the model's folder) → Graph.
 import { EdgelmError, UnsupportedOpError, inputError } from '../../errors.js';
 import { ReaderGraphBuilder } from '../builder.js';
 import { dtypeFromOnnx } from '../../ir/dtype.js';
@@ -12,8 +12,9 @@ import { SHAPE_FOLDS, dimsOf } from './shapes.js';
 import { symbolicDim, unnamedDim } from '../../ir/dim.js';
 import { attributes, decodeModel, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
+import { LEGACY_UNTIL, legacyTranslator } from './legacy.js';
 
-export const ONNX_OPSET_RANGE = [7, 21] as const;
+export const ONNX_OPSET_RANGE = [1, 21] as const;
 
 export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
   // From a path, weights are read one at a time from the file (aligned, never copied twice): see scan.ts.
@@ -155,6 +156,7 @@ function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: re
       fail: (what) => new EdgelmError('unsupported', `${file}: node ${name} (${n.opType}): ${what}`),
     };
     if (keyOf(n) === 'If') inlineIf(file, opset, b, n, ctx, values, notComputed);
+    else if (opset <= LEGACY_UNTIL) legacyTranslator(keyOf(n), translator(keyOf(n))!)(ctx);
     else translator(keyOf(n))!(ctx);
     (n.output ?? []).forEach((o, i) => {
       if (o && !values.has(o)) notComputed.set(o, `node ${name} (${n.opType}): output ${i} ('${o}') is not supported`);

@@ -13,6 +13,7 @@ import { ELEMENTWISE_OPS } from './ops-elementwise.js';
 import { REDUCE_OPS } from './ops-reduce.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
 import { LOSS_OPS } from './ops-loss.js';
+import { INSTANCENORM_OPS } from './ops-instancenorm.js';
 import { INDEXING_OPS } from './ops-indexing.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
@@ -355,6 +356,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...ELEMENTWISE_OPS,
   ...RESAMPLE_OPS,
   ...LOSS_OPS,
+  ...INSTANCENORM_OPS,
   ...REDUCE_OPS,
   ...INDEXING_OPS,
 };
