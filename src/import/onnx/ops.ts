@@ -331,10 +331,14 @@ export const ONNX_OPS: Record<string, Translate> = {
       emit(c, 'dense', [a, wt, bt]);
       return;
     }
-    if (alpha !== 1 || beta !== 1) throw c.fail('Gemm with alpha/beta ≠ 1 and a run-time B is not supported');
-    const y = c.b.add1('matMul', [a, c.input(1)], { transposeB: transB }, { name: `${c.name}/matmul`, source: c.name });
+    const dtype = c.typeOf(c.input(0)).dtype;
+    if ((alpha !== 1 || beta !== 1) && dtype !== 'float32') throw c.fail(`Gemm with alpha/beta ≠ 1 on ${dtype} and a run-time B is not supported`);
+    // alpha · (A·B) + beta · C with the scalings as their own multiplications (beta 0 keeps C's NaNs, as the formula does).
+    const times = (v: string, k: number, what: string): string =>
+      k === 1 ? v : c.b.add1('mul', [v, c.b.addConstant({ name: `${c.name}/${what}`, dtype: 'float32', shape: [], data: Float32Array.of(k) })], {}, { name: `${c.name}/${what}_scaled`, source: c.name });
+    const y = times(c.b.add1('matMul', [a, c.input(1)], { transposeB: transB }, { name: `${c.name}/matmul`, source: c.name }), alpha, 'alpha');
     if (!c.input(2)) return c.bind(0, y);
-    emit(c, 'add', [y, c.input(2)]);
+    emit(c, 'add', [y, times(c.input(2), beta, 'beta')]);
   },
   MatMul: (c) => void emit(c, 'matMul', [c.input(0), c.input(1)]),
   MaxPool: pool('maxPool2d'),
