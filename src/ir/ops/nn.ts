@@ -50,6 +50,19 @@ function tfPad(a: SpatialAttrs): TfPad {
 
 const pair = (v: number[]): [number, number] => [v[0]!, v[1]!];
 
+/**
+ * TF.js convolves with strides or dilations, not both: with explicit or no padding, a strided
+ * convolution is the stride-1 one sampled every `stride` rows and columns.
+ */
+function stridedDilated(tf: Tf, a: SpatialAttrs, conv: (strides: [number, number]) => TfTensor): TfTensor {
+  const strides = pair(a.strides);
+  if (strides.every((s) => s === 1) || pair(a.dilations).every((d) => d === 1) || a.padding === 'SAME') return conv(strides);
+  const full = conv([1, 1]);
+  const y = tf.stridedSlice(full, [0, 0, 0, 0], full.shape, [1, strides[0], strides[1], 1]);
+  full.dispose();
+  return y;
+}
+
 function addBias(tf: Tf, y: TfTensor, bias: TfTensor | undefined): TfTensor {
   return bias ? tf.add(y, bias) : y;
 }
@@ -69,12 +82,12 @@ export const conv2d = defineOp({
     const f = w as Tensor4D;
     let y: TfTensor;
     if (a.group === 1) {
-      y = tf.conv2d(xs, f, pair(a.strides), tfPad(a), 'NHWC', pair(a.dilations));
+      y = stridedDilated(tf, a, (st) => tf.conv2d(xs, f, st, tfPad(a), 'NHWC', pair(a.dilations)));
     } else {
       // Grouped convolution: one convolution per group of input channels, outputs concatenated.
       const xg = tf.split(xs, a.group, 3) as Tensor4D[];
       const fg = tf.split(f, a.group, 3) as Tensor4D[];
-      y = tf.concat(xg.map((xi, i) => tf.conv2d(xi, fg[i]!, pair(a.strides), tfPad(a), 'NHWC', pair(a.dilations))), 3);
+      y = tf.concat(xg.map((xi, i) => stridedDilated(tf, a, (st) => tf.conv2d(xi, fg[i]!, st, tfPad(a), 'NHWC', pair(a.dilations)))), 3);
     }
     return [fromNhwcT(tf, addBias(tf, y, b), a.layout)];
   },
@@ -91,7 +104,7 @@ export const depthwiseConv2d = defineOp({
   },
   run: (tf, [x, w, b], a) => {
     const xs = toNhwcT(tf, x!, a.layout) as Tensor4D;
-    const y = tf.depthwiseConv2d(xs, w as Tensor4D, pair(a.strides), tfPad(a), 'NHWC', pair(a.dilations));
+    const y = stridedDilated(tf, a, (st) => tf.depthwiseConv2d(xs, w as Tensor4D, st, tfPad(a), 'NHWC', pair(a.dilations)));
     return [fromNhwcT(tf, addBias(tf, y, b), a.layout)];
   },
 });
