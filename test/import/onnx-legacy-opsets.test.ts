@@ -193,7 +193,7 @@ describe.runIf(suiteInstalled())('backend-suite opset-6 cases onnxruntime cannot
     'pytorch-converted/test_BatchNorm2d_eval', 'pytorch-converted/test_BatchNorm3d_momentum_eval', 'pytorch-converted/test_GLU_dim',
     'pytorch-converted/test_Linear', 'pytorch-converted/test_PReLU_2d_multiparam', 'pytorch-converted/test_PReLU_3d_multiparam',
     'pytorch-converted/test_AvgPool2d_stride', 'pytorch-operator/test_operator_add_size1_broadcast', 'pytorch-operator/test_operator_addmm',
-    'pytorch-operator/test_operator_basic', 'pytorch-operator/test_operator_pow',
+    'pytorch-operator/test_operator_basic', 'pytorch-operator/test_operator_pow', 'pytorch-operator/test_operator_mm',
   ])('%s', async (id) => {
     for (const c of loadCase(id).cases!) await expectAllStagesPass(c);
   });
