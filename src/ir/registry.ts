@@ -9,6 +9,7 @@ import * as rd from './ops/reduce.js';
 import * as ix from './ops/indexing.js';
 import * as rs from './ops/resample.js';
 import * as st from './ops/structure.js';
+import * as sc from './ops/scatter.js';
 
 export const OPS = {
   // elementwise
@@ -40,6 +41,8 @@ export const OPS = {
   resize: rs.resize, depthToSpace: rs.depthToSpace, spaceToDepth: rs.spaceToDepth,
   // indexing (issue 13)
   tile: ix.tile, gatherElements: ix.gatherElements,
+  scatterElements: sc.scatterElements, scatterND: sc.scatterND, gatherND: sc.gatherND, reverseSequence: sc.reverseSequence,
+  bitShift: sc.bitShift,
 } satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
 
 export type OpType = keyof typeof OPS;

@@ -261,6 +261,8 @@ export class Writer {
 export type Emit = (w: Writer, node: Node, a: Record<string, unknown>) => void;
 
 const out0 = (n: Node): string => n.outputs[0]!;
+/** ScatterElements / ScatterND reduction attribute: left out for 'none' (the default). */
+const reduction = (a: Record<string, unknown>): Record<string, OnnxAttr> => (a.reduction === 'none' ? {} : { reduction: attr.s(a.reduction as string) });
 const simple = (type: string, attrs: (a: Record<string, unknown>) => Record<string, OnnxAttr> = () => ({})): Emit => (w, n, a) =>
   void w.b.node(type, n.inputs.filter(Boolean), n.outputs, attrs(a), n.name);
 
@@ -434,6 +436,11 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
   tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
   gatherElements: (w, n, a) => void w.b.node('GatherElements', [n.inputs[0]!, n.inputs[1]!], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
+  scatterElements: (w, n, a) => void w.b.node('ScatterElements', n.inputs.slice(0, 3), n.outputs, { axis: attr.i(a.axis as number), ...reduction(a) }, n.name),
+  scatterND: (w, n, a) => void w.b.node('ScatterND', n.inputs.slice(0, 3), n.outputs, reduction(a), n.name),
+  gatherND: (w, n, a) => void w.b.node('GatherND', n.inputs.slice(0, 2), n.outputs, { batch_dims: attr.i(a.batchDims as number) }, n.name),
+  reverseSequence: (w, n, a) => void w.b.node('ReverseSequence', n.inputs.slice(0, 2), n.outputs, { batch_axis: attr.i(a.batchAxis as number), time_axis: attr.i(a.timeAxis as number) }, n.name),
+  bitShift: (w, n, a) => void w.b.node('BitShift', n.inputs.slice(0, 2), n.outputs, { direction: attr.s((a.direction as string).toUpperCase()) }, n.name),
   unsqueeze: (w, n, a) => void w.b.node('Unsqueeze', [n.inputs[0]!, w.ints('axes', a.axes as number[])], n.outputs, {}, n.name),
   pad: (w, n, a) => {
     const value = a.mode === 'constant' ? [w.scalarLike('value', a.value as number, n.inputs[0]!)] : [];

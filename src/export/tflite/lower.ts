@@ -23,6 +23,7 @@ import { ACTIVATION, OP, OPTIONS, PADDING, type BuiltinOp } from './schema.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
 import { INDEXING_LOWERINGS } from './lower-indexing.js';
+import { SCATTER_LOWERINGS } from './lower-scatter.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -944,6 +945,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   ...ELEMENTWISE_LOWERINGS,
   ...REDUCE_LOWERINGS,
   ...INDEXING_LOWERINGS,
+  ...SCATTER_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */

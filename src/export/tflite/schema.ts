@@ -18,6 +18,8 @@ export const OP = {
   CEIL: 104, COS: 108, ATAN2: 156, SIGN: 158,
   // index reductions, running sums (lower-reduce.ts)
   ARG_MIN: 79, REDUCE_PROD: 81, REVERSE_V2: 105, CUMSUM: 128,
+  // scatter, gather, reverse sequence (lower-scatter.ts)
+  GATHER_ND: 107, REVERSE_SEQUENCE: 112, SCATTER_ND: 122,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -40,6 +42,8 @@ export const OPTIONS = {
   FloorModOptions: 72, ResizeNearestNeighborOptions: 74, CosOptions: 84, DepthToSpaceOptions: 94,
   // lower-reduce.ts
   ArgMinOptions: 57, ReverseV2Options: 81, CumsumOptions: 102,
+  // lower-scatter.ts
+  GatherNdOptions: 83, ReverseSequenceOptions: 87, ScatterNdOptions: 97,
 } as const;
 
 export const PADDING = { SAME: 0, VALID: 1 } as const;

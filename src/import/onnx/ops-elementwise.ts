@@ -63,6 +63,7 @@ export const ELEMENTWISE_OPS: Record<string, Translate> = {
   Acosh: unary('acosh'),
   Atanh: unary('atanh'),
   Floor: unary('floor'),
+  Round: unary('round'),
   Ceil: unary('ceil'),
   Sign: unary('sign'),
   IsNaN: unary('isNaN'),

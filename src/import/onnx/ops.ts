@@ -15,6 +15,7 @@ import { RESAMPLE_OPS } from './ops-resample.js';
 import { LOSS_OPS } from './ops-loss.js';
 import { INSTANCENORM_OPS } from './ops-instancenorm.js';
 import { INDEXING_OPS } from './ops-indexing.js';
+import { SCATTER_OPS } from './ops-scatter.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
 
@@ -363,6 +364,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...INSTANCENORM_OPS,
   ...REDUCE_OPS,
   ...INDEXING_OPS,
+  ...SCATTER_OPS,
 };
 
 /**
