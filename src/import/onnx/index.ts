@@ -10,7 +10,7 @@ import type { OnnxCtx } from './ctx.js';
 import { ONNX_DOMAIN_OPS, ONNX_OPS } from './ops.js';
 import { SHAPE_FOLDS, dimsOf } from './shapes.js';
 import { symbolicDim, unnamedDim } from '../../ir/dim.js';
-import { attributes, decodeModel, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
+import { attributes, decodeModel, missingTypeReason, onnxTypeName, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 import { LEGACY_UNTIL, legacyTranslator } from './legacy.js';
 
@@ -42,7 +42,7 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
     const tt = vi.type?.tensorType;
     if (!tt) throw inputError(file, `input '${name}' is not a tensor`);
     const dtype = dtypeFromOnnx(tt.elemType ?? 0);
-    if (!dtype) throw new EdgelmError('unsupported', `${file}: input '${name}': element type ${onnxTypeName(tt.elemType ?? 0)} is not supported`);
+    if (!dtype) throw new EdgelmError('unsupported', `${file}: input '${name}': element type ${onnxTypeName(tt.elemType ?? 0)} is not supported${missingTypeReason(tt.elemType ?? 0)}`);
     if (!tt.shape) throw inputError(file, `input '${name}' has no shape`);
     // A dim is its size, its dim_param (a named run-time dim), or a generated name when it has neither.
     const shape: Dim[] = (tt.shape.dim ?? []).map((d, k) => {
@@ -184,9 +184,8 @@ function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodePro
   });
 }
 
-/** TensorProto.DataType names (onnx.proto) for the element types edgelm does not take. */
-const ONNX_TYPE_NAMES: Record<number, string> = { 8: 'string', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
-export const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
+/** TensorProto.DataType names of the element types edgelm does not take (proto.ts). */
+export { onnxTypeName };
 
 /** Halfs are widened at import: the IR computes in float32. */
 function widen(t: Tensor): Tensor {

@@ -62,13 +62,20 @@ function readExternal(modelFile: string, tensor: string, entries: Record<string,
   }
 }
 
+const ONNX_TYPE_NAMES: Record<number, string> = { 8: 'string', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
+export const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
+
+/** Why edgelm has no dtype for an ONNX type, where there is one reason to give. */
+export const missingTypeReason = (code: number): string =>
+  code === 12 || code === 13 ? " (edgelm's IR has no unsigned 32/64-bit integers: its TF.js executor computes integers in int32, which cannot hold them exactly)" : '';
+
 /** Decodes an ONNX TensorProto into an IR Tensor, validating sizes before allocating. */
 export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name ?? ''): Tensor {
   const dtype: DType | undefined = dtypeFromOnnx(t.dataType ?? 0);
   if (!dtype) {
     // Valid ONNX types edgelm has no dtype for (string, uint32, uint64, complex, bfloat16, float8) are a limit of edgelm's.
     const known = (t.dataType ?? 0) > 0 && (t.dataType ?? 0) <= 23;
-    if (known) throw new EdgelmError('unsupported', `${modelFile}: tensor '${name}': ONNX data type ${t.dataType} is not supported`);
+    if (known) throw new EdgelmError('unsupported', `${modelFile}: tensor '${name}': ONNX data type ${t.dataType} (${onnxTypeName(t.dataType ?? 0)}) is not supported${missingTypeReason(t.dataType ?? 0)}`);
     throw inputError(modelFile, `tensor '${name}': unknown ONNX data type ${t.dataType}`);
   }
   const shape = (t.dims ?? []).map(num);
