@@ -19,10 +19,10 @@ import { tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 
-/** A graph value: float32 (type 1), int32 (6), int64 (7) or bool (9); `init` makes it an initializer. */
+/** A graph value: float32 (type 1), uint8 (2), int32 (6), int64 (7) or bool (9); `init` makes it an initializer. */
 interface Value {
   name: string;
-  type: 1 | 6 | 7 | 9;
+  type: 1 | 2 | 6 | 7 | 9;
   shape: number[];
   data: number[];
   init?: boolean;
@@ -30,7 +30,7 @@ interface Value {
 
 function model(opType: string, ins: Value[], attrs: Record<string, number | string>, outType: number, outShape: number[], pre?: { opType: string; input: string[]; output: string }): Uint8Array {
   const dims = (shape: number[]) => ({ dim: shape.map((d) => ({ dimValue: d })) });
-  const tensor = (v: Value) => ({ name: v.name, dataType: v.type, dims: v.shape, ...(v.type === 1 ? { floatData: v.data } : v.type === 6 || v.type === 9 ? { int32Data: v.data } : { int64Data: v.data }) });
+  const tensor = (v: Value) => ({ name: v.name, dataType: v.type, dims: v.shape, ...(v.type === 1 ? { floatData: v.data } : v.type === 2 || v.type === 6 || v.type === 9 ? { int32Data: v.data } : { int64Data: v.data }) });
   return onnx.ModelProto.encode({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
@@ -54,12 +54,12 @@ function model(opType: string, ins: Value[], attrs: Record<string, number | stri
 }
 
 const feeds = (ins: Value[]) => ins.filter((v) => !v.init);
-const typed = (v: Value) => (v.type === 1 ? Float32Array.from(v.data) : Int32Array.from(v.data));
+const typed = (v: Value) => (v.type === 1 ? Float32Array.from(v.data) : v.type === 2 ? Uint8Array.from(v.data) : Int32Array.from(v.data));
 
 async function runOrt(bytes: Uint8Array, ins: Value[]): Promise<number[]> {
   const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   try {
-    const tensor = (v: Value) => (v.type === 7 ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape) : new ort.Tensor(v.type === 1 ? 'float32' : 'int32', typed(v), v.shape));
+    const tensor = (v: Value) => (v.type === 7 ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape) : new ort.Tensor(v.type === 1 ? 'float32' : v.type === 2 ? 'uint8' : 'int32', typed(v), v.shape));
     const out = await s.run(Object.fromEntries(feeds(ins).map((v) => [v.name, tensor(v)])));
     return Array.from(out.y!.data as ArrayLike<number | bigint>, Number);
   } finally {
@@ -114,6 +114,12 @@ for (const init of [false, true]) {
 // A product of duplicates: TFLite multiplies one SCATTER_ND per layer of duplicates.
 add('ScatterND mul, constant indices with duplicates', 'ScatterND', [data34, i64('i', [4, 1], [1, -2, 0, 1], true), f32('u', [4, 4], 0.5)], { reduction: 'mul' }, [3, 4]);
 add('ScatterElements mul, constant indices with duplicates', 'ScatterElements', [data34, i32('i', [3, 2], [0, 0, 3, -1, 2, 2], true), f32('u', [3, 2], 0.5)], { axis: 1, reduction: 'mul' }, [3, 4]);
+// Bits shifted out of uint8 are lost; a shift by the full width gives 0.
+for (const direction of ['LEFT', 'RIGHT']) {
+  const x: Value = { name: 'x', type: 2, shape: [2, 5], data: [200, 255, 1, 129, 77, 3, 128, 255, 64, 0] };
+  const s: Value = { name: 's', type: 2, shape: [5], data: [1, 7, 8, 0, 3] };
+  add(`BitShift ${direction} of uint8 with overflowing bits`, 'BitShift', [x, s], { direction }, [2, 5], 2);
+}
 add('Compress axis 1 with a constant condition', 'Compress', [data34, { name: 'c', type: 9, shape: [4], data: [1, 0, 1, 1], init: true }], { axis: 1 }, [3, 3]);
 add('Compress without an axis, condition shorter than the input', 'Compress', [data34, { name: 'c', type: 9, shape: [5], data: [0, 1, 1, 0, 1], init: true }], {}, [3]);
 

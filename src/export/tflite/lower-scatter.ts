@@ -24,11 +24,13 @@ function reshape(l: Lowerer, name: string, x: number, shape: number[], dtype: DT
   return t;
 }
 
-function op(l: Lowerer, name: string, code: 'ADD' | 'MUL' | 'SELECT_V2' | 'GREATER' | 'FLOOR_MOD' | 'SCATTER_ND' | 'GATHER', ins: number[], shape: number[], dtype: DType): number {
+type Code = 'ADD' | 'SUB' | 'MUL' | 'SELECT_V2' | 'GREATER' | 'FLOOR_MOD' | 'FLOOR_DIV' | 'MINIMUM' | 'POW' | 'SCATTER_ND' | 'GATHER';
+function op(l: Lowerer, name: string, code: Code, ins: number[], shape: number[], dtype: DType): number {
   const t = l.activation(name, shape, dtype);
   const options =
     code === 'ADD' ? { type: OPTIONS.AddOptions, fields: [[0, 'i8', 0]] as const }
     : code === 'MUL' ? { type: OPTIONS.MulOptions, fields: [[0, 'i8', 0]] as const }
+    : code === 'SUB' ? { type: OPTIONS.SubOptions, fields: [[0, 'i8', 0]] as const }
     : code === 'SELECT_V2' ? { type: OPTIONS.SelectV2Options, fields: [] }
     : code === 'GATHER' ? { type: OPTIONS.GatherOptions, fields: [[0, 'i32', 0]] as const }
     : undefined;
@@ -103,6 +105,12 @@ function scatterCore(l: Lowerer, n: Node, data: number, shape: number[], dtype: 
     y = op(l, `${n.name}/select${j}`, 'SELECT_V2', [maskOf(`${n.name}/mask${j}`, rows), product, y], shape, dtype);
   });
   return y;
+}
+
+function cast(l: Lowerer, name: string, x: number, shape: number[], to: DType): number {
+  const t = l.activation(name, shape, to);
+  l.emit('CAST', [x], [t], { type: OPTIONS.CastOptions, fields: [[0, 'i8', l.tensors[x]!.type], [1, 'i8', l.tensors[t]!.type]] });
+  return t;
 }
 
 export const SCATTER_LOWERINGS: Partial<Record<OpType, Lowering>> = {
@@ -181,6 +189,27 @@ export const SCATTER_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const out = n.outputs[0]!;
     const t = l.activation(out, l.shapeOf(out), l.dtypeOf(out), l.get(x));
     l.emit('REVERSE_SEQUENCE', [l.get(x), len], [t], { type: OPTIONS.ReverseSequenceOptions, fields: [[0, 'i32', a.timeAxis as number], [1, 'i32', a.batchAxis as number]] });
+    l.place(out, t);
+  },
+  // TFLite has no LEFT_SHIFT: the executor's exact int32 formulas (src/ir/ops/scatter.ts) between CASTs.
+  bitShift: (l, n, a) => {
+    const [x, s] = n.inputs as [string, string];
+    if (l.dtypeOf(x) !== 'uint8') throw l.fail(n, `shifts of ${l.dtypeOf(x)} are not supported for TFLite (uint8 only: its CAST takes no other unsigned type)`);
+    const out = n.outputs[0]!;
+    const shape = l.shapeOf(out);
+    const bits = a.bits as number;
+    const x32 = cast(l, `${n.name}/x_int32`, l.get(x), l.shapeOf(x), 'int32');
+    const s32 = op(l, `${n.name}/shift`, 'MINIMUM', [cast(l, `${n.name}/s_int32`, l.get(s), l.shapeOf(s), 'int32'), l.int32Const(`${n.name}/bits`, [bits], [])], l.shapeOf(s), 'int32');
+    const two = l.int32Const(`${n.name}/two`, [2], []);
+    const scale = op(l, `${n.name}/scale`, 'POW', [two, s32], l.shapeOf(s), 'int32');
+    let y: number;
+    if (a.direction === 'right') y = op(l, `${n.name}/shifted`, 'FLOOR_DIV', [x32, scale], shape, 'int32');
+    else {
+      const keep = op(l, `${n.name}/keep`, 'POW', [two, op(l, `${n.name}/room`, 'SUB', [l.int32Const(`${n.name}/bits_left`, [bits], []), s32], l.shapeOf(s), 'int32')], l.shapeOf(s), 'int32');
+      y = op(l, `${n.name}/shifted`, 'MUL', [op(l, `${n.name}/kept`, 'FLOOR_MOD', [x32, keep], shape, 'int32'), scale], shape, 'int32');
+    }
+    const t = l.activation(out, shape, 'uint8');
+    l.emit('CAST', [y], [t], { type: OPTIONS.CastOptions, fields: [[0, 'i8', l.tensors[y]!.type], [1, 'i8', l.tensors[t]!.type]] });
     l.place(out, t);
   },
 };

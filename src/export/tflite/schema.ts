@@ -19,7 +19,7 @@ export const OP = {
   // index reductions, running sums (lower-reduce.ts)
   ARG_MIN: 79, REDUCE_PROD: 81, REVERSE_V2: 105, CUMSUM: 128,
   // scatter, gather, reverse sequence (lower-scatter.ts)
-  GATHER_ND: 107, REVERSE_SEQUENCE: 112, SCATTER_ND: 122,
+  GATHER_ND: 107, REVERSE_SEQUENCE: 112, SCATTER_ND: 122, FLOOR_DIV: 90,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -43,7 +43,7 @@ export const OPTIONS = {
   // lower-reduce.ts
   ArgMinOptions: 57, ReverseV2Options: 81, CumsumOptions: 102,
   // lower-scatter.ts
-  GatherNdOptions: 83, ReverseSequenceOptions: 87, ScatterNdOptions: 97,
+  GatherNdOptions: 83, ReverseSequenceOptions: 87, ScatterNdOptions: 97, FloorDivOptions: 65,
 } as const;
 
 export const PADDING = { SAME: 0, VALID: 1 } as const;

@@ -8,6 +8,7 @@ const SHIFT_BITS: Record<string, number> = { uint8: 8, uint16: 16 };
 function reduction(c: OnnxCtx): string {
   const r = attrStr(c, 'reduction', 'none');
   if (r !== 'none' && r !== 'add' && r !== 'mul') throw c.fail(`reduction '${r}' is not supported (none, add, mul)`);
+  if (r !== 'none' && c.typeOf(c.input(0)).dtype === 'bool') throw c.fail(`reduction ${r} of bool data is not supported`);
   return r;
 }
 
