@@ -13,6 +13,9 @@ export const QUANTIZE_DEFAULTS = {
   calibrationMethod: 'minmax',
   calibrationLimit: 1000,
   backend: 'wasm',
+  method: 'rtn',
+  damp: 0.01,
+  actOrder: false,
 } as const;
 
 /** epochs 0: prune without fine-tuning. */

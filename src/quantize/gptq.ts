@@ -16,6 +16,12 @@ export interface GptqOptions {
   damp?: number;
   /** Columns updated together before the rest of the matrix ("lazy batch"; 128 in the paper). */
   lazyColumns?: number;
+  /**
+   * Quantize columns by decreasing H_ii (the paper's "act-order"). The file's blocks are contiguous
+   * along the reduction axis, so their parameters are then fixed up front from the unquantized
+   * weights (min-max per block, as round-to-nearest), not from the columns as updated.
+   */
+  actOrder?: boolean;
 }
 
 export interface GptqResult {
@@ -98,9 +104,57 @@ function upperCholesky(a: Float64Array, n: number): Float64Array {
 /**
  * GPTQ of `w` ([rows, cols], cols the reduction axis) against the Hessian `h` ([cols, cols],
  * 2XᵀX summed over calibration inputs). Block parameters are found from the columns as updated so
- * far when the block's first column is reached.
+ * far when the block's first column is reached (in act-order, from the original weights).
  */
 export function gptq(w: Float32Array, rows: number, cols: number, h: Float64Array, opts: GptqOptions): GptqResult {
+  if (!opts.actOrder) return gptqInOrder(w, rows, cols, h, opts);
+  // Columns by decreasing H_ii (ties by index); W and H permuted, the result permuted back.
+  const perm = Int32Array.from({ length: cols }, (_, i) => i).sort((a, b) => h[b * cols + b]! - h[a * cols + a]! || a - b);
+  const wp = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) wp[r * cols + c] = w[r * cols + perm[c]!]!;
+  const hp = new Float64Array(cols * cols);
+  for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) hp[i * cols + j] = h[perm[i]! * cols + perm[j]!]!;
+  const fixed = blockParams(w, rows, cols, opts.bits, opts.blockSize);
+  const g = gptqInOrder(wp, rows, cols, hp, opts, { perm, ...fixed });
+  const codes = new Uint8Array(rows * cols);
+  const deq = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      codes[r * cols + perm[c]!] = g.codes[r * cols + c]!;
+      deq[r * cols + perm[c]!] = g.dequantized[r * cols + c]!;
+    }
+  return { ...g, codes, dequantized: deq };
+}
+
+const blockScheme = (bits: number) => ({ bits, signed: false, symmetric: false, narrow: false, granularity: 'block' as const });
+
+/** Min-max parameters per (row, block) of columns [b·blockSize, (b+1)·blockSize) of `w` (values as float32). */
+function blockParams(w: ArrayLike<number>, rows: number, cols: number, bits: number, blockSize: number, only?: number): { scale: Float32Array; zeroPoint: Int32Array } {
+  const blocks = Math.ceil(cols / blockSize);
+  const scale = new Float32Array(rows * blocks);
+  const zeroPoint = new Int32Array(rows * blocks);
+  for (let b = only ?? 0; b < (only === undefined ? blocks : only + 1); b++)
+    for (let r = 0; r < rows; r++) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let c = b * blockSize; c < Math.min(cols, (b + 1) * blockSize); c++) {
+        const v = Math.fround(w[r * cols + c]!);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      const p = chooseParams(lo, hi, blockScheme(bits));
+      scale[r * blocks + b] = p.scale;
+      zeroPoint[r * blocks + b] = p.zeroPoint;
+    }
+  return { scale, zeroPoint };
+}
+
+/**
+ * Columns in their given order. With `fixed`, column i belongs to block ⌊perm[i] / blockSize⌋ of the
+ * original layout, whose parameters are given; otherwise blocks are consecutive columns, parameters
+ * chosen at each block's first column.
+ */
+function gptqInOrder(w: Float32Array, rows: number, cols: number, h: Float64Array, opts: GptqOptions, fixed?: { perm: Int32Array; scale: Float32Array; zeroPoint: Int32Array }): GptqResult {
   const { bits, blockSize } = opts;
   const qmax = 2 ** bits - 1;
   const u = hessianFactor(h, cols, opts.damp ?? 0.01);
@@ -109,33 +163,23 @@ export function gptq(w: Float32Array, rows: number, cols: number, h: Float64Arra
   const W = Float64Array.from(w);
   for (let c = 0; c < cols; c++) if (h[c * cols + c] === 0) for (let r = 0; r < rows; r++) W[r * cols + c] = 0; // dead input
   const codes = new Uint8Array(rows * cols);
-  const scale = new Float32Array(rows * blocks);
-  const zeroPoint = new Int32Array(rows * blocks);
+  const scale = fixed?.scale ?? new Float32Array(rows * blocks);
+  const zeroPoint = fixed?.zeroPoint ?? new Int32Array(rows * blocks);
   const deq = new Float32Array(rows * cols);
   let loss = 0;
-  const scheme = { bits, signed: false, symmetric: false, narrow: false, granularity: 'block' as const };
   const err = new Float64Array(rows * lazy);
   for (let i1 = 0; i1 < cols; i1 += lazy) {
     const i2 = Math.min(cols, i1 + lazy);
     for (let i = i1; i < i2; i++) {
-      if (i % blockSize === 0) {
+      if (!fixed && i % blockSize === 0) {
         // This block's parameters, from its columns' current values.
-        const b = i / blockSize;
-        const end = Math.min(cols, i + blockSize);
+        const p = blockParams(W, rows, cols, bits, blockSize, i / blockSize);
         for (let r = 0; r < rows; r++) {
-          let lo = Infinity;
-          let hi = -Infinity;
-          for (let c = i; c < end; c++) {
-            const v = Math.fround(W[r * cols + c]!);
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-          }
-          const p = chooseParams(lo, hi, scheme);
-          scale[r * blocks + b] = p.scale;
-          zeroPoint[r * blocks + b] = p.zeroPoint;
+          scale[r * blocks + i / blockSize] = p.scale[r * blocks + i / blockSize]!;
+          zeroPoint[r * blocks + i / blockSize] = p.zeroPoint[r * blocks + i / blockSize]!;
         }
       }
-      const b = Math.floor(i / blockSize);
+      const b = Math.floor((fixed ? fixed.perm[i]! : i) / blockSize);
       const d = u[i * cols + i]!;
       for (let r = 0; r < rows; r++) {
         const s = scale[r * blocks + b]!;
@@ -160,4 +204,20 @@ export function gptq(w: Float32Array, rows: number, cols: number, h: Float64Arra
       }
   }
   return { codes, scale, zeroPoint, dequantized: deq, loss };
+}
+
+/** The calibration loss tr((W − Q)·H·(W − Q)ᵀ) of dequantized weights `q` against `w` ([rows, cols]). */
+export function calibrationLoss(w: Float32Array, q: Float32Array, rows: number, cols: number, h: Float64Array): number {
+  const e = new Float64Array(cols);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) e[c] = w[r * cols + c]! - q[r * cols + c]!;
+    for (let i = 0; i < cols; i++) {
+      if (e[i] === 0) continue;
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += h[i * cols + j]! * e[j]!;
+      total += e[i]! * s;
+    }
+  }
+  return total;
 }

@@ -13,17 +13,19 @@ import { foldBatchNorm } from '../ir/passes/fold-batchnorm.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
 import { fraction } from '../report/format.js';
 import { calibrate } from './calibrate.js';
+import { gptqPlan, type GptqReport } from './gptq-layers.js';
 import { layerErrors } from './layer-error.js';
 import { checkPatternsMatch, resolveQuantizeOptions, type QuantizeOptions } from './options.js';
 import { defaultPlan, excludeFilter, type QuantPlan } from './plan.js';
 
 export type { QuantizeOptions } from './options.js';
+export type { GptqReport } from './gptq-layers.js';
 
 /**
  * Folds batch norms (int8), checks the options (see resolveQuantizeOptions) and that each exclude pattern
  * names a node, and calibrates activation ranges in int8 mode. Options not given get the CLI's defaults.
  */
-export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan }> {
+export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan; gptq?: GptqReport }> {
   const o = resolveQuantizeOptions(opts);
   // Calibration needs the ranges of the folded graph the writers emit; weight-only modes leave folding to
   // each writer, which knows how its format stores weights (TF.js: one uint8 scale per tensor).
@@ -37,6 +39,16 @@ export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): 
       backend: o.backend,
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
+  }
+  if (o.method === 'gptq') {
+    const gptq = await gptqPlan(graph, plan, o.calibration!, {
+      damp: o.damp,
+      actOrder: o.actOrder,
+      limit: o.calibrationLimit,
+      backend: o.backend,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+    return { graph, plan, gptq };
   }
   return { graph, plan };
 }

@@ -36,6 +36,11 @@ export interface QuantPlan {
   ranges: Map<string, Range>;
   /** Type of the model's inputs and outputs in int8 mode. */
   io: 'float' | 'int8' | 'uint8';
+  /**
+   * Block codes chosen by a calibrated method (GPTQ), by weight constant name, as [N, K] (one row per
+   * output feature): the writers store these instead of rounding the weight to nearest.
+   */
+  blockWeights?: ReadonlyMap<string, { codes: Uint8Array; params: QuantParams }>;
 }
 
 export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): QuantPlan {

@@ -2,6 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Node } from '../../ir/graph.js';
 import type { LayerError } from '../../quantize/layer-error.js';
+import type { GptqReport } from '../../quantize/gptq-layers.js';
 import { EXPORT_DEFAULTS, QUANTIZE_DEFAULTS } from '../../defaults.js';
 import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
@@ -17,6 +18,9 @@ interface QuantizeFlags extends DataFlags {
   calibration?: string;
   calibrationMethod?: string;
   calibrationLimit?: string;
+  method?: string;
+  damp?: string;
+  actOrder?: boolean;
   bits?: string;
   granularity?: string;
   blockSize?: string;
@@ -42,9 +46,12 @@ export function registerQuantize(program: Command): void {
     .option('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js); required')
     .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--mode <mode>', withDefault('dynamic (int8 weights, float activations), int8 (full integer; needs --calibration) or float16', D.mode))
-    .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters (.npz, .npy, .jsonl)')
+    .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters, or that --method gptq fits to (.npz, .npy, .jsonl; .txt text for language models)')
     .option('--calibration-method <method>', withDefault('--mode int8: minmax, or percentile (99.99th, ignores outliers)', D.calibrationMethod))
-    .option('--calibration-limit <n>', withDefault('--mode int8: calibration samples used at most', D.calibrationLimit))
+    .option('--calibration-limit <n>', withDefault('--mode int8 or --method gptq: calibration samples used at most', D.calibrationLimit))
+    .option('--method <m>', withDefault('block weights (--granularity block): rtn (round to nearest) or gptq (GPTQ: each layer\'s rounding error spread over its other inputs, fitted on --calibration data; text with --vocab for language models)', D.method))
+    .option('--damp <f>', withDefault('--method gptq: damping added to the Hessian\'s diagonal, as a fraction of its mean', D.damp))
+    .option('--act-order', '--method gptq: quantize input columns by decreasing activation energy')
     .option('--bits <n>', withDefault('bits of weight codes, 2 to 8 (TFLite and ONNX; TF.js stores 8)', D.bits))
     .option('--granularity <g>', withDefault('weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does; block (ONNX, --mode dynamic): MatMul/Gemm weights as onnxruntime MatMulNBits, a scale and zero point per block (embedding tables get int8 rows)', D.granularity))
     .option('--block-size <n>', withDefault('elements per block along the reduction axis with --granularity block: a power of two from 16 to 256', D.blockSize))
@@ -90,6 +97,9 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
     calibration: flags.calibration,
     calibrationMethod: flags.calibrationMethod as 'minmax' | undefined,
     calibrationLimit: num('--calibration-limit', flags.calibrationLimit),
+    method: flags.method as 'rtn' | undefined,
+    damp: num('--damp', flags.damp),
+    actOrder: flags.actOrder,
   }));
   checkQuantTarget(q, format);
   const exportOptions = defined({ batchSize: num('--batch', flags.batch), externalData: flags.externalData === true ? true : undefined });
@@ -99,7 +109,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   if (maxDrop !== undefined && !flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
   if (flags.perLayerReport && !flags.calibration && !flags.data) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
   if (flags.data && q.io === 'int8') throw usageError("--data cannot measure a --io int8 file: LiteRT's JS API passes no int8 tensors in or out", 'measure the same quantization written with --io float or uint8, whose integer kernels are the same');
-  if (flags.calibration && q.mode !== 'int8' && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
+  if (flags.calibration && q.mode !== 'int8' && q.method !== 'gptq' && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
   checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
   const src = detectFormat(model);
@@ -108,6 +118,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   const { modelFiles } = await import('../../import/index.js');
   const sourceBytes = modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   const stream = streamable && (flags.stream === true || sourceBytes > STREAM_BYTES);
+  if (stream && q.method === 'gptq') throw usageError('--method gptq runs the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   if (stream && (flags.perLayerReport || maxDrop !== undefined)) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable };
 }
@@ -125,7 +136,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   // ONNX → ONNX through the rewriter, which keeps every node it does not quantize: for large models
   // (or --stream), one tensor in memory at a time, and for models with ops edgelm's IR does not read.
   let passThrough: string | undefined;
-  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined) {
+  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method !== 'gptq') {
     const { EdgelmError } = await import('../../errors.js');
     try {
       await loadModel(model);
@@ -175,12 +186,13 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   checkNotInput(output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDatasetFor } = await import('../../data/index.js');
-  const calibrationData = calibrationSource && (mode === 'int8' || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
+  const calibrationData = calibrationSource && (mode === 'int8' || q.method === 'gptq' || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
   const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
   const bar = progress('calibrate', show);
-  let { graph, plan } = await quantizeModel(source, {
+  let { graph, plan, gptq } = await quantizeModel(source, {
     mode, bits, granularity: q.granularity, blockSize: q.blockSize, exclude: q.exclude, io: q.io,
     ...(mode === 'int8' ? { calibration: calibrationData!, calibrationMethod: q.calibrationMethod, calibrationLimit: q.calibrationLimit } : {}),
+    ...(q.method === 'gptq' ? { method: q.method, calibration: calibrationData!, calibrationLimit: q.calibrationLimit, damp: q.damp, actOrder: q.actOrder } : {}),
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.stop();
@@ -207,6 +219,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const quantized = quantizableLayers(graph, plan).length;
     const excluded = graph.nodes.filter((n) => plan.exclude(n)).map((n) => n.name);
     const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${q.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
+    if (gptq) lines.push(renderGptq(gptq));
     if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
     else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
     if (perLayer) lines.push('', renderLayerErrors(perLayer));
@@ -221,6 +234,8 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       format,
       mode,
       ...(mode === 'float16' ? {} : { bits, granularity: q.granularity }),
+      ...(q.granularity === 'block' ? { method: q.method } : {}),
+      ...(gptq ? { gptq } : {}),
       bytes: written.bytes,
       floatBytes,
       sizeRatio: written.bytes / floatBytes,
@@ -235,6 +250,14 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     written.discard();
     throw e;
   }
+}
+
+/** GPTQ's outcome: the calibration loss against round-to-nearest, and the layers that kept RTN and why. */
+function renderGptq(r: GptqReport): string {
+  const kept = r.layers.filter((l) => l.method === 'rtn');
+  const used = r.layers.length - kept.length;
+  const head = `GPTQ (damp ${r.damp}${r.actOrder ? ', act-order' : ''}, ${r.samples} calibration samples, ${r.seconds.toFixed(1)} s): ${used} of ${r.layers.length} weights; calibration loss ${(100 * r.lossReduction).toFixed(1)}% below round-to-nearest`;
+  return [head, ...kept.map((l) => `  ${l.weight} (${l.nodes.join(', ')}) kept round-to-nearest: ${l.fallback}`)].join('\n');
 }
 
 export function renderLayerErrors(rows: LayerError[]): string {
