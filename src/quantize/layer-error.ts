@@ -38,6 +38,12 @@ function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: 
   if (granularity === 'block') {
     const axis = reductionAxisOf(node, transposeB);
     if (axis === undefined) throw usageError(`${node.name}: block-wise weights apply to MatMul/Gemm weights, not ${node.op}`);
+    // Codes a calibrated method chose are stored [N, K]; the IR weight is [K, N] unless axis is 1.
+    const chosen = plan.blockWeights?.get(node.inputs[1]!);
+    if (chosen) {
+      const rows = dequantizeTensor(chosen.codes, axis === 1 ? shape : [shape[1]!, shape[0]!], chosen.params);
+      return axis === 1 ? rows : Float32Array.from(rows, (_, i) => rows[(i % shape[1]!) * shape[0]! + Math.floor(i / shape[1]!)]!);
+    }
     const q = quantizeBlockWeights(node.inputs[1]!, data, shape, plan, axis);
     return dequantizeTensor(q.codes, shape, q.params);
   }

@@ -1,0 +1,87 @@
+// `quantize --method gptq` end to end: option checks before any work; on the trained character
+// transformer (fixtures/lm, PyTorch export) GPTQ's held-out perplexity increase over float, measured
+// in onnxruntime on the written MatMulNBits file, is a fraction of round-to-nearest's (issue 15's
+// target at 2 bits in blocks of 32: ≤ 0.5×). To stay near 30 s, CI runs that configuration on 32
+// calibration windows of the training text; bench/gptq.js (figure 10) runs both of the issue's
+// targets (also ≤ 0.6× at 4 bits in blocks of 128) on its 128 windows.
+// A layer whose input is always zero gains nothing from GPTQ: it keeps round-to-nearest, and the
+// report says so.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../src/ir/builder.js';
+import { quantizeModel } from '../../src/quantize/index.js';
+import { prng } from '../../src/train/loop.js';
+import { cli, cliAsync, fixture, tempDir } from '../helpers.js';
+import { evalMeasured } from '../lm/measure.js';
+
+const model = fixture('lm', 'char-transformer.onnx');
+const train = fixture('lm', 'moby-train.txt');
+const heldOut = fixture('lm', 'moby-valid.txt');
+const dir = tempDir();
+
+interface Report {
+  method: string;
+  gptq: { method: string; samples: number; lossReduction: number; rtnLoss: number; loss: number; layers: { weight: string; method: string; rtnLoss: number; gptqLoss?: number; fallback?: string }[] };
+}
+
+describe('quantize --method gptq', () => {
+  it.each([
+    [['--method', 'gptq', '--bits', '4', '--granularity', 'block'], '--method gptq needs --calibration'],
+    [['--method', 'gptq', '--bits', '4', '--calibration', train], '--granularity block'],
+    [['--method', 'bogus'], '--method'],
+    [['--damp', '0.05', '--bits', '4', '--granularity', 'block'], '--damp 0.05 has no effect without --method gptq'],
+    [['--act-order'], '--act-order has no effect'],
+    [['--method', 'gptq', '--bits', '4', '--granularity', 'block', '--calibration', train, '--damp', '2'], '--damp'],
+  ])('refuses %j before any work: exit 2, one line', (flags, message) => {
+    const r = cli(['quantize', model, '-o', join(dir, 'never.onnx'), ...flags]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('char transformer, 2-bit blocks of 32: perplexity increase ≤ 0.5× RTN\'s (onnxruntime, held-out text)', async () => {
+    const configs = [{ bits: 2, block: 32, bound: 0.5 }];
+    const files: string[] = [];
+    const reports: Report[] = [];
+    for (const c of configs)
+      for (const method of ['rtn', 'gptq']) {
+        const out = join(dir, `${method}-${c.bits}.onnx`);
+        const calib = method === 'gptq' ? ['--calibration', train, '--calibration-limit', '32'] : [];
+        const r = await cliAsync(['quantize', model, '-o', out, '--bits', String(c.bits), '--granularity', 'block', '--block-size', String(c.block), '--method', method, ...calib, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        const j = JSON.parse(r.stdout) as Report;
+        expect(j.method).toBe(method);
+        if (method === 'gptq') reports.push(j);
+        files.push(out);
+      }
+    const [float, ...q] = await evalMeasured([model, ...files], heldOut);
+    configs.forEach((c, i) => {
+      const [rtn, gptq] = [q[2 * i]!, q[2 * i + 1]!];
+      expect(gptq.runtime).toBe('onnxruntime');
+      expect(rtn.perplexity - float!.perplexity).toBeGreaterThan(0.05); // RTN does lose something to improve on
+      expect(gptq.perplexity - float!.perplexity).toBeLessThanOrEqual(c.bound * (rtn.perplexity - float!.perplexity));
+      const g = reports[i]!.gptq;
+      expect(g.samples).toBe(32);
+      expect(g.layers).toHaveLength(9); // qkv, proj, fc1, fc2 of two blocks, and the head
+      for (const l of g.layers) expect(l.method === 'gptq' ? l.gptqLoss! < l.rtnLoss : l.fallback).toBeTruthy();
+      expect(g.lossReduction).toBeGreaterThan(0.3);
+      expect(g.lossReduction).toBeCloseTo(1 - g.loss / g.rtnLoss, 6); // JSON numbers are rounded
+    });
+  }, 180_000);
+
+  it('keeps round-to-nearest where GPTQ cannot lower the calibration loss (a layer fed zeros), and says so', async () => {
+    const rand = prng(3);
+    const b = new GraphBuilder('dead-layer');
+    const x = b.addInput('x', 'float32', ['batch', 64]);
+    const w = (name: string, sign: number) => b.addConstant({ name, dtype: 'float32', shape: [64, 64], data: Float32Array.from({ length: 64 * 64 }, () => sign * rand()) });
+    const live = b.add1('dense', [x, w('live.weight', 1)], {}, { name: 'live' });
+    const dead = b.add1('dense', [b.add1('relu', [b.add1('dense', [x, w('neg.weight', -1)], {}, { name: 'neg' })], {}, { name: 'zero' }), w('dead.weight', 1)], {}, { name: 'dead' });
+    const graph = b.build('dead-layer', 'edgelm', [b.add1('add', [live, dead], {}, { name: 'sum' })]);
+    const data = { x: Float32Array.from({ length: 48 * 64 }, () => rand()), shape: [48, 64], source: 'uniform [0, 1)' };
+    const { plan, gptq } = await quantizeModel(graph, { bits: 4, granularity: 'block', blockSize: 16, method: 'gptq', calibration: data });
+    const byWeight = new Map(gptq!.layers.map((l) => [l.weight, l]));
+    expect(byWeight.get('dead.weight')).toMatchObject({ method: 'rtn', rtnLoss: 0, gptqLoss: 0, fallback: 'GPTQ did not lower the calibration loss' });
+    expect(byWeight.get('live.weight')!.method).toBe('gptq');
+    expect([...plan.blockWeights!.keys()].sort()).toEqual(['live.weight', 'neg.weight']);
+  }, 60_000);
+});
