@@ -5,12 +5,13 @@
 // calibration windows of the training text; bench/gptq.js (figure 10) runs both of the issue's
 // targets (also ≤ 0.6× at 4 bits in blocks of 128) on its 128 windows.
 // A layer whose input is always zero gains nothing from GPTQ: it keeps round-to-nearest, and the
-// report says so; the collected statistics of a layer fed by the input are 2XᵀX by the formula.
+// report says so; the per-layer report measures GPTQ's codes; the collected statistics of a layer fed by the input are 2XᵀX by the formula.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { collectHessians } from '../../src/quantize/hessian.js';
 import { quantizeModel } from '../../src/quantize/index.js';
+import { layerErrors } from '../../src/quantize/layer-error.js';
 import { prng } from '../../src/train/loop.js';
 import { cli, cliAsync, fixture, tempDir } from '../helpers.js';
 import { evalMeasured } from '../lm/measure.js';
@@ -84,6 +85,11 @@ describe('quantize --method gptq', () => {
     expect(byWeight.get('dead.weight')).toMatchObject({ method: 'rtn', rtnLoss: 0, gptqLoss: 0, fallback: 'GPTQ did not lower the calibration loss' });
     expect(byWeight.get('live.weight')!.method).toBe('gptq');
     expect([...plan.blockWeights!.keys()].sort()).toEqual(['live.weight', 'neg.weight']);
+    // The per-layer report measures the codes written: GPTQ's output error on its calibration data is lower.
+    const sqnr = async (p: typeof plan) => new Map((await layerErrors(graph, p, 'onnx', data)).map((e) => [e.node, e.sqnrDb]));
+    const [withGptq, rtn] = [await sqnr(plan), await sqnr({ ...plan, blockWeights: new Map() })];
+    expect(withGptq.get('live')!).toBeGreaterThan(rtn.get('live')! + 1);
+    expect(withGptq.get('dead')).toBe(rtn.get('dead'));
     // The statistics of the layers fed by the input: 2XᵀX of the samples, by the formula in float64.
     const h = (await collectHessians(graph, data, new Map([[x, 64]]), { batchSize: 10 })).get(x)!;
     expect(h.rows).toBe(48);
