@@ -38,7 +38,7 @@ export interface GptqReport {
   method: 'gptq';
   damp: number;
   actOrder: boolean;
-  /** Calibration samples run and input rows (tokens) summed per layer. */
+  /** Calibration samples run. */
   samples: number;
   layers: GptqLayer[];
   /** Σ over weights of the loss with round-to-nearest codes, and with the codes written. */
