@@ -10,6 +10,7 @@ import * as ix from './ops/indexing.js';
 import * as rs from './ops/resample.js';
 import * as st from './ops/structure.js';
 import * as sc from './ops/scatter.js';
+import * as so from './ops/sort.js';
 
 export const OPS = {
   // elementwise
@@ -43,6 +44,8 @@ export const OPS = {
   tile: ix.tile, gatherElements: ix.gatherElements,
   scatterElements: sc.scatterElements, scatterND: sc.scatterND, gatherND: sc.gatherND, reverseSequence: sc.reverseSequence,
   bitShift: sc.bitShift,
+  // selection (issue 13)
+  topK: so.topK,
 } satisfies Record<string, Pick<OpDef, 'arity'> & { attrs: Attrs }>;
 
 export type OpType = keyof typeof OPS;

@@ -434,6 +434,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     if (!w.embedding(n, a.axis as number)) w.b.node('Gather', n.inputs.filter(Boolean), n.outputs, { axis: attr.i(a.axis as number) }, n.name);
   },
   squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
+  topK: (w, n, a) => void w.b.node('TopK', [n.inputs[0]!, w.ints('k', [a.k as number])], n.outputs, { axis: attr.i(a.axis as number), largest: attr.i(a.largest ? 1 : 0), sorted: attr.i(1) }, n.name),
   tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
   gatherElements: (w, n, a) => void w.b.node('GatherElements', [n.inputs[0]!, n.inputs[1]!], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
   scatterElements: (w, n, a) => void w.b.node('ScatterElements', n.inputs.slice(0, 3), n.outputs, { axis: attr.i(a.axis as number), ...reduction(a) }, n.name),

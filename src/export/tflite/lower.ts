@@ -24,6 +24,7 @@ import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
 import { INDEXING_LOWERINGS } from './lower-indexing.js';
 import { SCATTER_LOWERINGS } from './lower-scatter.js';
+import { SORT_LOWERINGS } from './lower-sort.js';
 
 export interface TfliteLowerOptions {
   /** Size given to run-time batch dims; TFLite shapes are static. Default 1. */
@@ -946,6 +947,7 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   ...REDUCE_LOWERINGS,
   ...INDEXING_LOWERINGS,
   ...SCATTER_LOWERINGS,
+  ...SORT_LOWERINGS,
 };
 
 /** Run-time Gather indices made non-negative (ONNX counts −1 from the end; TFLite's GATHER refuses them). */

@@ -20,6 +20,8 @@ export const OP = {
   ARG_MIN: 79, REDUCE_PROD: 81, REVERSE_V2: 105, CUMSUM: 128,
   // scatter, gather, reverse sequence (lower-scatter.ts)
   GATHER_ND: 107, REVERSE_SEQUENCE: 112, SCATTER_ND: 122, FLOOR_DIV: 90,
+  // selection (lower-sort.ts)
+  TOPK_V2: 48,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -44,6 +46,8 @@ export const OPTIONS = {
   ArgMinOptions: 57, ReverseV2Options: 81, CumsumOptions: 102,
   // lower-scatter.ts
   GatherNdOptions: 83, ReverseSequenceOptions: 87, ScatterNdOptions: 97, FloorDivOptions: 65,
+  // lower-sort.ts
+  TopKV2Options: 34,
 } as const;
 
 export const PADDING = { SAME: 0, VALID: 1 } as const;

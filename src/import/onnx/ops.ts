@@ -14,6 +14,9 @@ import { REDUCE_OPS } from './ops-reduce.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
 import { LOSS_OPS } from './ops-loss.js';
 import { INSTANCENORM_OPS } from './ops-instancenorm.js';
+import { RECURRENT_OPS } from './ops-recurrent.js';
+import { EINSUM_OPS } from './ops-einsum.js';
+import { TOPK_OPS } from './ops-topk.js';
 import { INDEXING_OPS } from './ops-indexing.js';
 import { SCATTER_OPS } from './ops-scatter.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
@@ -362,6 +365,9 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...RESAMPLE_OPS,
   ...LOSS_OPS,
   ...INSTANCENORM_OPS,
+  ...RECURRENT_OPS,
+  ...EINSUM_OPS,
+  ...TOPK_OPS,
   ...REDUCE_OPS,
   ...INDEXING_OPS,
   ...SCATTER_OPS,
