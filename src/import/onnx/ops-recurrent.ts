@@ -93,7 +93,8 @@ function recurrence(family: Family): Translate {
     // Activations: one list for all directions, the forward's first; alpha/beta consumed in order by the ones that take them.
     const names = c.attrs.get('activations');
     const perDir = DEFAULT_ACTS[family].length;
-    const actNames = Array.isArray(names) ? (names as unknown[]).map(String) : [];
+    const actNames = names && typeof names === 'object' && 'strings' in names ? names.strings : [];
+    if (names !== undefined && !actNames.length) throw broken(c, 'activations is not a list of strings');
     const list = actNames.length ? actNames : Array.from({ length: dirs }, () => DEFAULT_ACTS[family]).flat();
     if (list.length !== perDir * dirs) throw broken(c, `${list.length} activations for ${dirs} direction(s) (needs ${perDir * dirs})`);
     const alphas = (c.attrs.get('activation_alpha') as number[] | undefined) ?? [];

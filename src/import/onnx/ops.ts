@@ -87,7 +87,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   },
   Constant: (c) => {
     const t = c.attrs.get('value');
-    if (t && typeof t === 'object' && !Array.isArray(t)) return bindConst(c, 0, t);
+    if (t && typeof t === 'object' && !Array.isArray(t) && 'dtype' in t) return bindConst(c, 0, t);
     const f = c.attrs.get('value_float');
     if (typeof f === 'number') return bindConst(c, 0, constTensor(c, 'float32', [], [f]));
     const fs = c.attrs.get('value_floats');

@@ -121,7 +121,11 @@ function typedField(t: TensorProto, dtype: DType): number[] {
   }
 }
 
-export type AttrValue = number | number[] | string | Tensor | undefined;
+/** A STRINGS attribute (the recurrences' activations), boxed so that arrays stay number lists. */
+export interface StringList {
+  strings: string[];
+}
+export type AttrValue = number | number[] | string | StringList | Tensor | undefined;
 
 /** Attributes of a node by name, decoded to plain values. */
 export function attributes(modelFile: string, node: NodeProto): Map<string, AttrValue> {
@@ -138,6 +142,10 @@ export function attributes(modelFile: string, node: NodeProto): Map<string, Attr
         break;
       case T.STRING:
         m.set(name, new TextDecoder().decode(a.s ?? new Uint8Array()));
+        break;
+      case T.STRINGS:
+        // The recurrences' activations list.
+        m.set(name, { strings: (a.strings ?? []).map((s) => new TextDecoder().decode(s)) });
         break;
       case T.FLOATS:
         m.set(name, a.floats ?? []);

@@ -290,7 +290,7 @@ function constantOfShape(c: OnnxCtx): boolean {
   const shape = requiredDims(c, 0, 'shape');
   if (shape.some((d) => isStaticDim(d) && d < 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (ConstantOfShape): negative dim in [${shape}]`);
   const v = c.attrs.get('value');
-  const t = v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  const t = v && typeof v === 'object' && !Array.isArray(v) && 'dtype' in v ? v : undefined;
   const dtype = t?.dtype ?? 'float32';
   const fill = t ? values(t)[0] ?? 0 : 0;
   if (!isStaticShape(shape)) {
