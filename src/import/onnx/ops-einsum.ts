@@ -63,7 +63,7 @@ function einsum(c: OnnxCtx): void {
     const d = c.typeOf(inputs[i]!).shape[j]!;
     const known = size.get(l);
     if (known === undefined) size.set(l, d);
-    else if (known !== d) throw c.fail(`label '${l}' of '${equation}' has sizes ${known} and ${d} (broadcasting a size-1 dim is not supported)`);
+    else if (known !== d) throw c.fail(`${ELLIPSIS_LABELS.includes(l) ? 'a dim under ...' : `label '${l}'`} of '${equation}' has sizes ${known} and ${d} (broadcasting a size-1 dim is not supported)`);
   }));
   for (const l of out) if (!size.has(l)) throw broken(c, `output label '${l}' of '${equation}' is in no input`);
   if (new Set(out).size !== out.length) throw broken(c, `output of '${equation}' repeats a label`);
