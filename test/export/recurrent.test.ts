@@ -15,6 +15,7 @@ import { chooseDims } from '../../src/ir/passes/fix-dims.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
+import { quantizeModel } from '../../src/quantize/index.js';
 import { fixture } from '../helpers.js';
 
 interface Feed {
@@ -125,6 +126,32 @@ describe('recurrences, Einsum and TopK', () => {
       try {
         const outs = await lite.run(fs.map((f) => ({ data: f.data, shape: f.shape })));
         outs.forEach((o, i) => expectClose(nums(o.data as ArrayLike<number>), want[i]!, `TFLite output ${i}`));
+      } finally {
+        lite.dispose();
+      }
+    });
+  }
+
+  // The unrolled steps read the weights as constants (sliced at import), so dynamic int8 quantizes them.
+  for (const file of ['torch-lstm.onnx', 'torch-gru-bi2.onnx']) {
+    it(`${file}: dynamic int8 ONNX (onnxruntime) and TFLite (LiteRT) stay within 0.01 of onnxruntime on the float source`, async () => {
+      const path = fixture('recurrent', file);
+      const bytes = new Uint8Array(readFileSync(path));
+      const source = readOnnxModel(path, bytes);
+      const fs = feeds(source);
+      const [want] = await runOrt(bytes, fs);
+      const { graph, plan } = await quantizeModel(source, { mode: 'dynamic' });
+      const near = (got: number[]): void => {
+        const err = Math.max(...got.map((v, i) => Math.abs(v - want![i]!)));
+        expect(err).toBeGreaterThan(0); // the weights were quantized
+        expect(err).toBeLessThan(0.01);
+      };
+      const [onnxY] = await runOrt(exportOnnx(graph, 'q.onnx', plan).model, fs);
+      near(onnxY!);
+      const lite = await openLiteRt(exportTflite(graph, 'q.tflite', { quant: plan, dims: chooseDims(graph, Object.fromEntries(fs.map((f) => [f.name, f.shape]))) }), 'q.tflite');
+      try {
+        const [y] = await lite.run(fs.map((f) => ({ data: f.data, shape: f.shape })));
+        near(nums(y!.data as ArrayLike<number>));
       } finally {
         lite.dispose();
       }

@@ -26,13 +26,36 @@ class Unroll {
   scalar(v: number, what: string): string {
     return this.c.b.addConstant({ name: `${this.c.name}/${what}`, dtype: 'float32', shape: [], data: Float32Array.of(v) });
   }
-  /** Rows [from, to) of axis `axis`. */
-  slice(x: string, axis: number, from: number, to: number, what: string): string {
-    return this.op('slice', [x], what, { starts: [from], ends: [to], axes: [axis], steps: [1] });
+  /** A float32 constant's data, if `v` is one: weights sliced here stay constants, which the quantizer takes. */
+  private konst(v: string): Float32Array | undefined {
+    const k = this.c.b.constant(v);
+    return k && k.dtype === 'float32' ? (k.data as Float32Array) : undefined;
+  }
+  private folded(what: string, shape: number[], data: Float32Array): string {
+    return this.c.b.addConstant({ name: `${this.c.name}/${what}`, dtype: 'float32', shape, data });
+  }
+  /** Rows [from, to) of the first axis. */
+  rows(x: string, from: number, to: number, what: string): string {
+    const k = this.konst(x);
+    if (k) {
+      const shape = this.c.typeOf(x).shape as number[];
+      const row = shape.slice(1).reduce((a, b) => a * b, 1);
+      return this.folded(what, [to - from, ...shape.slice(1)], k.slice(from * row, to * row));
+    }
+    return this.op('slice', [x], what, { starts: [from], ends: [to], axes: [0], steps: [1] });
   }
   /** Direction d of a [dirs, …] input, without the dirs axis. */
   dir(x: string, d: number, what: string): string {
-    return this.op('squeeze', [this.slice(x, 0, d, d + 1, `${what}_d`)], what, { axes: [0] });
+    const r = this.rows(x, d, d + 1, `${what}_d`);
+    const k = this.konst(r);
+    if (k) return this.folded(what, (this.c.typeOf(r).shape as number[]).slice(1), k);
+    return this.op('squeeze', [r], what, { axes: [0] });
+  }
+  /** a + b, or a · b, folded when both are constants of one shape. */
+  arith(op: 'add' | 'mul', a: string, b: string, what: string): string {
+    const [ka, kb] = [this.konst(a), this.konst(b)];
+    if (ka && kb && ka.length === kb.length) return this.folded(what, this.c.typeOf(a).shape as number[], ka.map((v, i) => (op === 'add' ? v + kb[i]! : v * kb[i]!)));
+    return this.op(op, [a, b], what);
   }
   add(a: string | undefined, b: string, what: string): string {
     return a === undefined ? b : this.op('add', [a, b], what);
@@ -134,20 +157,21 @@ function recurrence(family: Family): Translate {
       let rbh: string | undefined;
       if (bias) {
         const bd = u.dir(bias, d, `B${d}`);
-        const wb = u.slice(bd, 0, 0, gates * H, `Wb${d}`);
-        const rb = u.slice(bd, 0, gates * H, 2 * gates * H, `Rb${d}`);
+        const wb = u.rows(bd, 0, gates * H, `Wb${d}`);
+        const rb = u.rows(bd, gates * H, 2 * gates * H, `Rb${d}`);
         if (family === 'GRU') {
           const zrOnly = c.b.addConstant({ name: `${c.name}/zr_mask`, dtype: 'float32', shape: [3 * H], data: Float32Array.from({ length: 3 * H }, (_, i) => (i < 2 * H ? 1 : 0)) });
-          inBias = u.op('add', [wb, u.op('mul', [rb, zrOnly], `Rb_zr${d}`)], `in_bias${d}`);
-          rbh = u.slice(rb, 0, 2 * H, 3 * H, `Rb_h${d}`);
-        } else inBias = u.op('add', [wb, rb], `in_bias${d}`);
+          inBias = u.arith('add', wb, u.arith('mul', rb, zrOnly, `Rb_zr${d}`), `in_bias${d}`);
+          rbh = u.rows(rb, 2 * H, 3 * H, `Rb_h${d}`);
+        } else inBias = u.arith('add', wb, rb, `in_bias${d}`);
       }
       let proj = u.op('matMul', [x, wd], `x_proj${d}`, { transposeB: true });
       if (inBias) proj = u.op('add', [proj, inBias], `x_proj_b${d}`);
       const steps = T === 1 ? [proj] : c.b.add('split', [proj], { axis: 0, sizes: Array<number>(T).fill(1) }, { name: `${c.name}/x_steps${d}`, source: c.name });
-      const rzr = family === 'GRU' && !lbr ? u.slice(rd, 0, 0, 2 * H, `R_zr${d}`) : undefined;
-      const rh = family === 'GRU' && !lbr ? u.slice(rd, 0, 2 * H, 3 * H, `R_h${d}`) : undefined;
-      const peeps = family === 'LSTM' && peep ? [0, 1, 2].map((i) => u.slice(u.dir(peep, d, `P${d}`), 0, i * H, (i + 1) * H, `P${d}_${'iof'[i]}`)) : undefined;
+      const rzr = family === 'GRU' && !lbr ? u.rows(rd, 0, 2 * H, `R_zr${d}`) : undefined;
+      const rh = family === 'GRU' && !lbr ? u.rows(rd, 2 * H, 3 * H, `R_h${d}`) : undefined;
+      const pd = family === 'LSTM' && peep ? u.dir(peep, d, `P${d}`) : undefined;
+      const peeps = pd ? [0, 1, 2].map((i) => u.rows(pd, i * H, (i + 1) * H, `P${d}_${'iof'[i]}`)) : undefined;
       let h: string | undefined = h0 ? u.dir(h0, d, `h0_${d}`) : undefined;
       let cell: string | undefined = c0 ? u.dir(c0, d, `c0_${d}`) : undefined;
       const out: string[] = new Array<string>(T);
