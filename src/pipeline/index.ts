@@ -15,7 +15,7 @@ import { fitAccuracy, quantizeModel } from '../quantize/index.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import type { TrainOptions } from '../train/loop.js';
 import { layerErrors, type LayerError } from '../quantize/layer-error.js';
-import { evaluate, measureLatency, type EvalResult } from '../report/eval.js';
+import { evaluate, latencyOf, measureLatency, type EvalResult } from '../report/eval.js';
 import { fraction, significant } from '../report/format.js';
 import { inspectGraph } from '../report/inspect.js';
 import { provenance, relativePath, type Provenance } from '../report/provenance.js';
@@ -77,7 +77,7 @@ function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Gr
   return {
     name, kind, format: r.format, runtime: r.runtime, ...(kind !== 'step' ? { file: relativePath(base, r.file) } : {}),
     bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: significant(weightSparsity(graph), 6),
-    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: r.latencyMs,
+    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: latencyOf(r),
     ...(r.perplexity !== undefined ? { perplexity: r.perplexity, tokensPerSecond: r.tokensPerSecond! } : {}),
   };
 }
@@ -146,7 +146,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
         // A step's model, measured as float ONNX in onnxruntime.
         const out = join(scratch, `step-${i + 1}.onnx`);
         await writeExport(graph, 'onnx', out, inputs);
-        const r = await evaluate(out, evalData, { reference: reference.predictions, latencyRuns: 20 });
+        const r = await evaluate(out, evalData, { reference, latencyRuns: 20 });
         variants.push(variantOf(`step ${i + 1}: ${name}`, 'step', r, graph, base));
         log(`  → ${fmtAcc(r.accuracy)}, ${r.bytes} bytes (float)`);
       }
@@ -155,7 +155,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
       const written = await writeExport(graph, e.format, e.path, inputs, { ...(plan ? { quant: plan } : {}) });
       log(`wrote ${relativePath(process.cwd(), written.files[0]!)} (${e.format}${plan ? `, ${plan.mode}` : ''})`);
       if (evalData) {
-        const r = await evaluate(written.files[0]!, evalData, { ...(reference ? { reference: reference.predictions } : {}), latencyRuns: 20 });
+        const r = await evaluate(written.files[0]!, evalData, { ...(reference ? { reference } : {}), latencyRuns: 20 });
         const v = variantOf(`export ${e.format}`, 'export', r, graph, base);
         if (perLayer && plan) v.perLayer = perLayer.filter((l) => !plan!.exclude(graph.nodes.find((n) => n.name === l.node)!));
         if (plan) {
@@ -167,7 +167,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
           if (warning) warnings.push(warning);
         }
         variants.push(v);
-        log(`  → ${fmtAcc(r.accuracy)} in ${r.runtime}, agreement ${fmtAcc(r.agreement)}, ${r.bytes} bytes, ${r.latencyMs.toFixed(3)} ms${v.floatLatencyMs ? ` (float ${v.floatLatencyMs.toFixed(3)} ms)` : ''}`);
+        log(`  → ${fmtAcc(r.accuracy)} in ${r.runtime}, agreement ${fmtAcc(r.agreement)}, ${r.bytes} bytes, ${latencyOf(r).toFixed(3)} ms${v.floatLatencyMs ? ` (float ${v.floatLatencyMs.toFixed(3)} ms)` : ''}`);
       }
     }
     const gates = checkGates(p, variants);

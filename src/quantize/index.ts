@@ -80,7 +80,7 @@ export async function fitAccuracy(graph: Graph, plan: QuantPlan, format: ExportF
       const out = join(dir, format === 'tfjs' ? 'model/model.json' : `model.${format}`);
       const files = await exportFiles(graph, format, out, { batchSize: opts.batchSize ?? 1, quant: current });
       for (const f of files) writeAtomic(f.path, f.bytes);
-      const result = await evaluate(files[0]!.path, data, { reference: source.predictions, latencyRuns: 10 });
+      const result = await evaluate(files[0]!.path, data, { reference: source, latencyRuns: 10 });
       const drop = source.accuracy - (result.accuracy ?? 0);
       const next = errors.filter((e) => !excluded.has(e.node)).sort((a, b) => a.sqnrDb - b.sqnrDb)[0];
       if (drop <= maxDrop || !next) return { plan: current, kept, result };

@@ -7,6 +7,7 @@ import { readInputFile } from '../import/files.js';
 import { openRuntime, type RuntimeSession } from '../runtime/index.js';
 import type { Backend } from '../runtime/tfjs/backend.js';
 import { significant } from './format.js';
+import { OutputComparison, ReferenceOutputs, type OutputAgreement } from './output-metrics.js';
 
 export interface EvalResult {
   file: string;
@@ -17,30 +18,44 @@ export interface EvalResult {
   samples: number;
   /** Top-1 accuracy against the labels (undefined without labels). */
   accuracy?: number;
-  /** Fraction of samples whose top-1 class equals the reference model's. */
+  /** Fraction of samples whose top-1 class (one score: its side of the threshold) equals the reference model's. */
   agreement?: number;
-  /** Median wall time of one single-sample inference, in milliseconds. */
-  latencyMs: number;
+  /** Every output against the reference model's same output: cosine, max abs error, SQNR (and decision agreement for one score per sample). */
+  outputs?: OutputAgreement[];
+  /** Median wall time of one single-sample inference, in milliseconds (undefined with latencyRuns 0). */
+  latencyMs?: number;
   /** Sequence models (a label per position): exp of the mean negative log-likelihood of the labels. */
   perplexity?: number;
   /** Sequence models: positions computed per second by the single-sample runs (a full window per run). */
   tokensPerSecond?: number;
   /** Top-1 class per sample (kept for agreement with later models). */
   predictions: Int32Array;
+  /** Every output of every sample (kept to compare later models with; absent past REFERENCE_FLOATS). */
+  raw?: ReferenceOutputs;
 }
 
+/** Largest number of output values kept to compare later models with (256 MiB). */
+const REFERENCE_FLOATS = 1 << 26;
+
 export interface EvalOptions {
-  /** Predictions of the reference model (the first one evaluated). */
-  reference?: Int32Array;
+  /** The reference model's result (the first one evaluated): its predictions and outputs. */
+  reference?: Pick<EvalResult, 'predictions' | 'raw'>;
   batchSize?: number;
+  /** Timed runs for the median latency (default 30; 0 skips timing). */
   latencyRuns?: number;
   backend?: Backend;
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Top-1 class per row; rows of one score are classes 0/1 by their side of the threshold (0.5 for probabilities, else 0). */
 function argmaxRows(data: Float32Array, rows: number): Int32Array {
   const classes = data.length / rows;
   const out = new Int32Array(rows);
+  if (classes === 1) {
+    const t = data.every((v) => v >= 0 && v <= 1) ? 0.5 : 0;
+    for (let r = 0; r < rows; r++) out[r] = data[r]! > t ? 1 : 0;
+    return out;
+  }
   for (let r = 0; r < rows; r++) {
     let best = 0;
     for (let k = 1; k < classes; k++) if (data[r * classes + k]! > data[r * classes + best]!) best = k;
@@ -61,6 +76,10 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
     const k = data.y ? data.y.length / n : 1;
     const predictions = new Int32Array(n * k);
     let nllSum = 0;
+    // Outputs per sample, where static; every output kept when they fit, compared with the reference's.
+    const perSample = session.outputs.map((o) => o.shape.slice(1).reduce<number>((p, d) => (typeof d === 'number' && typeof p === 'number' ? p * d : NaN), 1));
+    let raw = perSample.every(Number.isFinite) && n * perSample.reduce((a, b) => a + b, 0) <= REFERENCE_FLOATS ? new ReferenceOutputs(n, perSample, session.outputs.map((o) => o.name)) : undefined;
+    const comparison = opts.reference?.raw ? new OutputComparison(opts.reference.raw, session.outputs.map((o) => o.name)) : undefined;
     for (const b of batches(data, batch)) {
       // A static-batch model (TFLite) gets the last, short batch padded to its size.
       let x = b.x;
@@ -72,13 +91,18 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
         x = padded;
         shape = [batch, ...b.shape.slice(1)];
       }
-      const out = await session.run(x, shape);
+      const outs = await session.run(x, shape);
+      const out = outs[0]!;
+      if (raw && outs.some((o, i) => o.length !== shape[0]! * perSample[i]!)) raw = undefined; // a dim the metadata did not tell
+      raw?.set(outs, b.start, rows);
+      comparison?.add(outs, b.start, rows);
       predictions.set(argmaxRows(out, shape[0]! * k).subarray(0, rows * k), b.start * k);
       if (k > 1 && b.y) nllSum += negativeLogLikelihood(out, out.length / (shape[0]! * k), b.y);
       opts.onProgress?.(b.start + rows, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
-    const latencyMs = await medianLatency(session, data, opts.latencyRuns ?? 30);
+    const runs = opts.latencyRuns ?? 30;
+    const latencyMs = runs > 0 ? await medianLatency(session, data, runs) : undefined;
     const files = modelFiles(file, format);
     const result: EvalResult = {
       file,
@@ -87,20 +111,28 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       bytes: files.reduce((s, f) => s + f.bytes, 0),
       gzipBytes: files.reduce((s, f) => s + gzipSync(readInputFile(f.path), { level: 9 }).length, 0),
       samples: n,
-      latencyMs: significant(latencyMs, 4),
+      ...(latencyMs !== undefined ? { latencyMs: significant(latencyMs, 4) } : {}),
       predictions,
+      ...(raw ? { raw } : {}),
     };
+    if (comparison && raw) result.outputs = comparison.results(perSample);
     if (data.y) result.accuracy = agreement(predictions, data.y);
     if (k > 1 && data.y) {
       result.perplexity = significant(Math.exp(nllSum / data.y.length), 6);
       const rows = Number.isFinite(session.maxBatch) ? session.maxBatch : 1;
-      result.tokensPerSecond = Math.round((rows * k * 1000) / Math.max(latencyMs, 1e-6));
+      if (latencyMs !== undefined) result.tokensPerSecond = Math.round((rows * k * 1000) / Math.max(latencyMs, 1e-6));
     }
-    if (opts.reference) result.agreement = agreement(predictions, opts.reference);
+    if (opts.reference) result.agreement = agreement(predictions, opts.reference.predictions);
     return result;
   } finally {
     session.dispose();
   }
+}
+
+/** The latency of a result evaluated with latencyRuns > 0 (the pipeline and quantize always time). */
+export function latencyOf(r: EvalResult): number {
+  if (r.latencyMs === undefined) throw new Error(`${r.file} was evaluated without timing`);
+  return r.latencyMs;
 }
 
 const MIN_LATENCY_MS = 100;

@@ -19,6 +19,7 @@ export function slowerThanFloat(file: string, runtime: string, quantizedMs: numb
 }
 
 /** `quantize --data`: the artifact against its source, when both ran in the same runtime. */
-export function slowerThanSource(source: { runtime: string; latencyMs: number }, artifact: { file: string; runtime: string; latencyMs: number }): string | undefined {
+export function slowerThanSource(source: { runtime: string; latencyMs?: number }, artifact: { file: string; runtime: string; latencyMs?: number }): string | undefined {
+  if (source.latencyMs === undefined || artifact.latencyMs === undefined) return undefined;
   return source.runtime === artifact.runtime ? slowerThanFloat(artifact.file, artifact.runtime, artifact.latencyMs, source.latencyMs, 'the float source') : undefined;
 }

@@ -28,8 +28,8 @@ export interface RuntimeSession {
   outputs: RuntimeIO[];
   /** Largest batch the model accepts (TFLite files have a static batch). */
   maxBatch: number;
-  /** Runs one batch on the first input; returns the first output, flattened. */
-  run(x: Float32Array | Int32Array, shape: number[]): Promise<Float32Array>;
+  /** Runs one batch on the first input; returns every output (in `outputs` order), flattened, as float. */
+  run(x: Float32Array | Int32Array, shape: number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -55,7 +55,7 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
   // uint8 inputs and outputs (integer-only models) carry scale and zero point in the flatbuffer.
   const info = readTfliteInfo(file);
   const inQuant = info.tensors[info.inputs[0]!]?.quant;
-  const outQuant = info.tensors[info.outputs[0]!]?.quant;
+  const outQuant = info.outputs.map((t) => info.tensors[t]?.quant);
   return {
     runtime: 'litert',
     backend: `@litertjs/core ${packageVersion('@litertjs/core') ?? '?'} (XNNPACK CPU kernels in WebAssembly)`,
@@ -69,10 +69,12 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
         const [sc, zp] = [inQuant.scale[0]!, inQuant.zeroPoint[0]!];
         want = Uint8Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / sc) + zp)));
       } else want = input.dtype === 'int32' ? Int32Array.from(x) : x instanceof Float32Array ? x : Float32Array.from(x);
-      const [out] = await s.run([{ data: want, shape }]);
-      const d = out!.data;
-      if (d instanceof Uint8Array && outQuant) return Float32Array.from(d, (q) => outQuant.scale[0]! * (q - outQuant.zeroPoint[0]!));
-      return d instanceof Float32Array ? d : Float32Array.from(d);
+      const outs = await s.run([{ data: want, shape }]);
+      return outs.map(({ data: d }, i) => {
+        const q = outQuant[i];
+        if (d instanceof Uint8Array && q) return Float32Array.from(d, (v) => q.scale[0]! * (v - q.zeroPoint[0]!));
+        return d instanceof Float32Array ? d : Float32Array.from(d);
+      });
     },
     dispose: () => s.dispose(),
   };
@@ -109,8 +111,10 @@ async function openOrtSession(file: string, prefer: OrtBackend | undefined): Pro
         : type === 'int32' ? new ort.Tensor('int32', Int32Array.from(x), shape)
         : new ort.Tensor('float32', x instanceof Float32Array ? x : Float32Array.from(x), shape);
       const out = await s.run({ [s.inputNames[0]!]: t });
-      const y = out[s.outputNames[0]!]!;
-      return y.data instanceof Float32Array ? y.data : Float32Array.from(y.data as ArrayLike<number>);
+      return s.outputNames.map((name) => {
+        const y = out[name]!.data;
+        return y instanceof Float32Array ? y : Float32Array.from(y as ArrayLike<number | bigint>, Number);
+      });
     },
     dispose: () => void s.release(),
   };
@@ -154,7 +158,7 @@ async function openTfjsSession(file: string, format: ModelFormat, backend: Backe
       const input = tf.tensor(x, shape, inputs[0]!.dtype === 'int32' ? 'int32' : 'float32');
       const raw = forward(input);
       const all = Array.isArray(raw) ? raw : [raw];
-      const data = (await all[0]!.data()) as Float32Array;
+      const data = await Promise.all(all.map(async (t) => Float32Array.from((await t.data()) as ArrayLike<number>)));
       tf.dispose([input, ...all]);
       return data;
     },

@@ -47,7 +47,7 @@ it('a GraphModel from values named with ":" runs in loadGraphModel and matches o
     return y;
   })();
   const rt = await openRuntime(join(dir, 'model.json'));
-  const got = await rt.run(x, [1, 3, 8, 8]);
+  const [got] = await rt.run(x, [1, 3, 8, 8]);
   rt.dispose();
-  for (let i = 0; i < want.length; i++) expect(got[i]!).toBeCloseTo(want[i]!, 4);
+  for (let i = 0; i < want.length; i++) expect(got![i]!).toBeCloseTo(want[i]!, 4);
 });

@@ -10,6 +10,7 @@ import { checkDataFlags, dataFlags, VOCAB_OPTION, type DataFlags } from '../data
 export interface EvalFlags extends DataFlags {
   data?: string;
   limit?: string;
+  latencyRuns?: string;
   json?: boolean;
   backend?: string;
 }
@@ -24,6 +25,7 @@ export function registerEval(program: Command): void {
     .option('--labels <file>', 'labels .npy for .npy data')
     .option(...VOCAB_OPTION)
     .option('--limit <n>', 'evaluate only the first n samples')
+    .option('--latency-runs <n>', withDefault('timed single-sample runs for the median latency; 0 skips timing', '30'))
     .option('--backend <name>', withDefault('TF.js backend for TF.js models: wasm, cpu, node, auto', 'wasm'))
     .option('--json', 'print one JSON document on stdout')
     .action(async (models: string[], flags: EvalFlags) => {
@@ -44,6 +46,7 @@ export async function runEval(models: string[], flags: EvalFlags & { data: strin
   const backend = checkBackend(flags.backend ?? 'wasm');
   if (flags.backend !== undefined && !formats.some((f) => f.startsWith('tfjs'))) throw usageError(`--backend ${flags.backend} has no effect: it runs TF.js models, and none of these is one (TFLite runs in LiteRT, ONNX in onnxruntime)`);
   const n = flags.limit === undefined ? undefined : intOption('--limit', flags.limit);
+  const latencyRuns = flags.latencyRuns === undefined ? undefined : intOption('--latency-runs', flags.latencyRuns, 0);
   // Each model gets the samples in its own input shape (see evaluate).
   let data = await loadDatasetFor(flags.data, models[0]!, dataFlags(flags));
   if (n !== undefined) {
@@ -55,8 +58,8 @@ export async function runEval(models: string[], flags: EvalFlags & { data: strin
   const results: EvalResult[] = [];
   for (const m of models) {
     const bar = progress(`eval ${m.split('/').pop()}`, !flags.json && process.stderr.isTTY === true);
-    const reference = results[0]?.predictions;
-    results.push(await evaluate(m, data, { ...(reference ? { reference } : {}), onProgress: (d, t) => bar.update(d, t), backend }));
+    const reference = results[0];
+    results.push(await evaluate(m, data, { ...(reference ? { reference } : {}), ...(latencyRuns !== undefined ? { latencyRuns } : {}), onProgress: (d, t) => bar.update(d, t), backend }));
     bar.stop();
   }
   return results;
@@ -67,9 +70,10 @@ export function relabel(results: EvalResult[], final: string): EvalResult[] {
   return results.map((r, i) => (i === 1 ? { ...r, file: final } : r));
 }
 
-export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions'> {
-  const { predictions: _p, ...rest } = r;
+export function publicResult(r: EvalResult): Omit<EvalResult, 'predictions' | 'raw'> {
+  const { predictions: _p, raw: _r, ...rest } = r;
   void _p;
+  void _r;
   return rest;
 }
 
@@ -80,6 +84,10 @@ export function comparison(evaluation: EvalResult[]): Record<string, unknown> {
 }
 
 export function renderEval(results: EvalResult[]): string {
+  return [renderTable(results), ...renderOutputs(results)].join('\n');
+}
+
+function renderTable(results: EvalResult[]): string {
   const c = colours();
   const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
   return table(results, [
@@ -89,7 +97,7 @@ export function renderEval(results: EvalResult[]): string {
     { header: 'gzip', value: (r) => formatBytes(r.gzipBytes), align: 'right' },
     { header: 'accuracy', value: (r) => pct(r.accuracy), align: 'right' },
     { header: 'agreement', value: (r) => pct(r.agreement), align: 'right' },
-    { header: 'latency', value: (r) => `${r.latencyMs.toFixed(3)} ms`, align: 'right' },
+    { header: 'latency', value: (r) => (r.latencyMs === undefined ? '—' : `${r.latencyMs.toFixed(3)} ms`), align: 'right' },
     // Language models: perplexity of the next character and positions per second.
     ...(results.some((r) => r.perplexity !== undefined)
       ? [
@@ -98,4 +106,15 @@ export function renderEval(results: EvalResult[]): string {
         ]
       : []),
   ], c);
+}
+
+/**
+ * Per-output agreement with the first model, for models whose outputs are not (only) class scores: more
+ * than one output, or one value per sample. One line per model and output.
+ */
+function renderOutputs(results: EvalResult[]): string[] {
+  const shown = results.filter((r) => r.outputs && (r.outputs.length > 1 || r.outputs.some((o) => o.decisionAgreement !== undefined) || r.accuracy === undefined));
+  if (!shown.length) return [];
+  const db = (v: number): string => (v === Infinity ? '∞' : v.toFixed(1));
+  return ['', `outputs against ${results[0]!.file}:`, ...shown.flatMap((r) => r.outputs!.map((o) => `  ${r.file} ${o.name}: cosine ${o.cosine.toFixed(6)}, max abs error ${o.maxAbsError.toPrecision(3)}, SQNR ${db(o.sqnrDb)} dB${o.decisionAgreement !== undefined ? `, decisions (> ${o.threshold}) agree on ${(100 * o.decisionAgreement).toFixed(2)}%` : ''}`))];
 }
