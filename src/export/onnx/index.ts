@@ -273,11 +273,11 @@ function spatialAttrs(a: Record<string, unknown>, kernel: number[]): Record<stri
   return r;
 }
 
-function convLike(w: Writer, n: Node, a: Record<string, unknown>, weight: { shape: number[]; data: Float32Array }, extra: Record<string, OnnxAttr>, type = 'Conv'): void {
+function convLike(w: Writer, n: Node, a: Record<string, unknown>, weight: { shape: number[]; data: Float32Array } | string, extra: Record<string, OnnxAttr>, type = 'Conv'): void {
   const layout = a.layout as Layout;
   const x = w.toNchw(n.inputs[0]!, layout);
-  // ConvTranspose weights are [in, out, kh, kw]: their output channels are axis 1.
-  const wt = w.weight(n, `${n.name}.weight`, weight.shape, weight.data, type === 'Conv' ? 0 : 1, type === 'Conv' ? n.inputs[2] : undefined);
+  // ConvTranspose weights are [in, out, kh, kw]: their output channels are axis 1. A string: a run-time weight, already in ONNX's layout.
+  const wt = typeof weight === 'string' ? weight : w.weight(n, `${n.name}.weight`, weight.shape, weight.data, type === 'Conv' ? 0 : 1, type === 'Conv' ? n.inputs[2] : undefined);
   const ins = [x, wt];
   const bias = type === 'Conv' ? w.bias(n, 2) : n.inputs[2];
   if (bias) ins.push(bias);
@@ -400,6 +400,12 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     w.b.node('MatMul', [lhs, rhs], n.outputs, {}, n.name);
   },
   conv2d: (w, n, a) => {
+    if (!w.konst(n.inputs[1]!) && !w.plan) {
+      // Run-time weights [kh, kw, in/group, out] → [out, in/group, kh, kw] in the graph.
+      const [kh, kw] = w.types.get(n.inputs[1]!)!.shape as number[];
+      const oihw = w.op('Transpose', [n.inputs[1]!], { perm: attr.ints([3, 2, 0, 1]) });
+      return convLike(w, n, a, oihw, { ...spatialAttrs(a, [kh!, kw!]), dilations: attr.ints(a.dilations as number[]), group: attr.i(a.group as number) });
+    }
     const t = weightOf(w, n, 1);
     const [kh, kw, ig, o] = t.shape as [number, number, number, number];
     convLike(w, n, a, { shape: [o, ig, kh, kw], data: transposeData(t.data as Float32Array, t.shape, [3, 2, 0, 1]) }, { ...spatialAttrs(a, [kh, kw]), dilations: attr.ints(a.dilations as number[]), group: attr.i(a.group as number) });
@@ -411,9 +417,11 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     convLike(w, n, a, { shape: [c * m, 1, kh, kw], data: transposeData(t.data as Float32Array, [kh, kw, c * m], [2, 0, 1]) }, { ...spatialAttrs(a, [kh, kw]), dilations: attr.ints(a.dilations as number[]), group: attr.i(c) });
   },
   conv2dTranspose: (w, n, a) => {
-    const t = weightOf(w, n, 1);
-    const [kh, kw] = t.shape as [number, number];
-    convLike(w, n, a, { shape: [t.shape[3]!, t.shape[2]!, kh, kw], data: transposeData(t.data as Float32Array, t.shape, [3, 2, 0, 1]) }, {
+    const t = w.konst(n.inputs[1]!) || w.plan ? weightOf(w, n, 1) : undefined;
+    const [kh, kw] = (t ?? w.types.get(n.inputs[1]!)!).shape as [number, number];
+    // [kh, kw, out, in] → [in, out, kh, kw]; a run-time weight is transposed in the graph.
+    const wt = t ? { shape: [t.shape[3]!, t.shape[2]!, kh, kw], data: transposeData(t.data as Float32Array, t.shape, [3, 2, 0, 1]) } : w.op('Transpose', [n.inputs[1]!], { perm: attr.ints([3, 2, 0, 1]) });
+    convLike(w, n, a, wt, {
       kernel_shape: attr.ints([kh, kw]), strides: attr.ints(a.strides as number[]), pads: attr.ints(a.pads as number[]), output_padding: attr.ints(a.outputPadding as number[]),
     }, 'ConvTranspose');
   },

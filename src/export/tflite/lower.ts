@@ -546,6 +546,14 @@ function weight(l: Lowerer, node: Node, index: number): Tensor {
   return c;
 }
 
+/** The shape of a float run-time weight (input 1), which TFLite's float kernels take as a tensor; a quantized export refuses it. */
+function runtimeWeight(l: Lowerer, node: Node): number[] {
+  if (l.plan && !l.plan.exclude(node)) throw l.fail(node, 'input 1 (weights) must be a constant to quantize it');
+  const dtype = l.dtypeOf(node.inputs[1]!);
+  if (dtype !== 'float32') throw l.fail(node, `weights of dtype ${dtype} are not supported`);
+  return l.shapeOf(node.inputs[1]!);
+}
+
 function bias(l: Lowerer, node: Node, index: number, channels: number): number {
   const name = node.inputs[index];
   if (name) {
@@ -708,15 +716,15 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.plain(n, 'BATCH_MATMUL', [], opts(OPTIONS.BatchMatMulOptions, [[0, 'bool', a.transposeA as boolean], [1, 'bool', a.transposeB as boolean]]));
   },
   conv2d: (l, n, a) => {
-    const w = weight(l, n, 1);
-    const [kh, kw, cin, cout] = w.shape as [number, number, number, number];
+    const w = l.constant(n.inputs[1]!);
+    const [kh, kw, cin, cout] = (w ? weight(l, n, 1).shape : runtimeWeight(l, n)) as [number, number, number, number];
     const layout = a.layout as Layout;
     let x = l.nhwc(n.inputs[0]!, layout);
     const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
     const pad = padding(a, inShape, [kh, kw]);
     if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
     const fused = l.fuse(n);
-    const wOhwi = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0, { index: 2, x });
+    const wOhwi = w ? l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0, { index: 2, x }) : l.get(n.inputs[1]!, [3, 0, 1, 2]);
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
@@ -745,15 +753,15 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.place(fused.value, t, perm);
   },
   conv2dTranspose: (l, n, a) => {
-    const w = weight(l, n, 1);
-    const [kh, kw, cout, cin] = w.shape as [number, number, number, number];
+    const w = l.constant(n.inputs[1]!);
+    const [kh, kw, cout, cin] = (w ? weight(l, n, 1).shape : runtimeWeight(l, n)) as [number, number, number, number];
     const layout = a.layout as Layout;
     const x = l.nhwc(n.inputs[0]!, layout);
     const [nb, h, wd] = NHWC(l.shapeOf(n.inputs[0]!), layout) as [number, number, number, number];
     const [sh, sw] = a.strides as [number, number];
     const full = [nb, (h - 1) * sh + kh, (wd - 1) * sw + kw, cout];
     // TRANSPOSE_CONV wants weights [out, kh, kw, in]; ours are [kh, kw, out, in].
-    const wt = l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [2, 0, 1, 3]), 0);
+    const wt = w ? l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [2, 0, 1, 3]), 0) : l.get(n.inputs[1]!, [2, 0, 1, 3]);
     const logical = l.shapeOf(n.outputs[0]!);
     const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
     const outShape = perm.map((d) => logical[d]!);

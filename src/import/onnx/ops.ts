@@ -19,57 +19,9 @@ import { EINSUM_OPS } from './ops-einsum.js';
 import { TOPK_OPS } from './ops-topk.js';
 import { INDEXING_OPS } from './ops-indexing.js';
 import { SCATTER_OPS } from './ops-scatter.js';
+import { CONV_OPS, permutedQuant } from './ops-conv.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
-
-function spatial(c: OnnxCtx, kernel: number[], spatialShape: Dim[]): Attrs {
-  const strides = attrInts(c, 'strides', [1, 1]);
-  const dilations = attrInts(c, 'dilations', [1, 1]);
-  const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
-  if (kernel.length !== 2) throw c.fail(`only 2-D ${c.opType} is supported (kernel of rank ${kernel.length})`);
-  let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
-  // Checked here: shape inference takes them as given, and a short or negative list gives NaN dims.
-  const ints = (v: number[], n: number, min: number): boolean => v.length === n && v.every((d) => Number.isSafeInteger(d) && d >= min);
-  if (!ints(kernel, 2, 1) || !ints(strides, 2, 1) || !ints(dilations, 2, 1) || !ints(pads, 4, 0))
-    throw new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): invalid kernel_shape [${kernel}], strides [${strides}], dilations [${dilations}] or pads [${pads}]`);
-  let padding = 'EXPLICIT';
-  if (autoPad === 'SAME_UPPER') padding = 'SAME';
-  else if (autoPad === 'VALID') padding = 'VALID';
-  else if (autoPad === 'SAME_LOWER') {
-    // Like SAME but the extra pad goes first: needs the input size.
-    const [h, w] = spatialShape;
-    if (typeof h !== 'number' || typeof w !== 'number') throw c.fail('auto_pad SAME_LOWER needs static spatial dims');
-    pads = [0, 0, 0, 0];
-    [h, w].forEach((size, i) => {
-      const eff = (kernel[i]! - 1) * dilations[i]! + 1;
-      const out = Math.ceil(size / strides[i]!);
-      const total = Math.max(0, (out - 1) * strides[i]! + eff - size);
-      pads[i] = total - Math.floor(total / 2);
-      pads[i + 2] = Math.floor(total / 2);
-    });
-  }
-  return { layout: 'NCHW', strides, dilations, padding, pads };
-}
-
-function pool(op: 'maxPool2d' | 'avgPool2d'): Translate {
-  return (c) => {
-    if (c.outputs[1]) throw c.fail(`output 1 (Indices, '${c.outputs[1]}') is not supported`);
-    const x = c.typeOf(c.input(0));
-    const kernel = attrInts(c, 'kernel_shape', []);
-    const a = spatial(c, kernel, x.shape.slice(2));
-    if ((a.dilations as number[]).some((d) => d !== 1)) throw c.fail('dilated pooling is not supported');
-    if (attrInt(c, 'ceil_mode', 0) === 1) {
-      // ceil_mode only matters when the window does not tile the input exactly.
-      const pads = a.pads as number[];
-      const strides = a.strides as number[];
-      const exact = x.shape.slice(2).every((d, i) => typeof d === 'number' && (d + pads[i]! + pads[i + 2]! - kernel[i]!) % strides[i]! === 0);
-      if (!exact) throw c.fail('ceil_mode=1 with a window that does not tile the input is not supported');
-    }
-    const { dilations: _d, ...rest } = a;
-    void _d;
-    emit(c, op, [c.input(0)], { ...rest, kernel, countIncludePad: attrInt(c, 'count_include_pad', 0) === 1 });
-  };
-}
 
 const mul = binary('mul');
 
@@ -257,59 +209,6 @@ export const ONNX_OPS: Record<string, Translate> = {
     if (attrInt(c, 'training_mode', 0) === 1) throw c.fail('training_mode=1 (batch statistics, running-mean outputs) is not supported; export the model for inference');
     emit(c, 'batchNorm', [c.input(0), c.input(1), c.input(2), c.input(3), c.input(4)], { axis: 1, epsilon: attrFloat(c, 'epsilon', 1e-5) });
   },
-  Conv: (c) => {
-    const w = c.konst(1);
-    if (!w || w.dtype !== 'float32') throw c.fail('Conv weights must be a float32 constant');
-    if (w.shape.length !== 4) throw c.fail(`only 2-D convolution is supported (weight of rank ${w.shape.length})`);
-    const [o, ig, kh, kw] = w.shape as [number, number, number, number];
-    const x = c.typeOf(c.input(0));
-    const group = attrInt(c, 'group', 1);
-    const attrs = spatial(c, attrInts(c, 'kernel_shape', [kh, kw]), x.shape.slice(2));
-    const cin = x.shape[1];
-    if (group > 1 && ig === 1 && group === cin) {
-      // Depthwise: [C·mult, 1, kh, kw] → [kh, kw, C, mult] (output channel c·mult + m in both).
-      const dw = transposeData(w.data as Float32Array, [o, kh, kw], [1, 2, 0]);
-      const wt = c.b.addConstant({ name: `${c.name}/depthwise_kernel`, dtype: 'float32', shape: [kh, kw, group, o / group], data: dw, ...permutedQuant(w, o === group ? [2, 3, 0, 1] : undefined) });
-      emit(c, 'depthwiseConv2d', [c.input(0), wt, c.input(2)], attrs);
-      return;
-    }
-    const hwio = transposeData(w.data as Float32Array, w.shape, [2, 3, 1, 0]);
-    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, ig, o], data: hwio, ...permutedQuant(w, [2, 3, 1, 0]) });
-    emit(c, 'conv2d', [c.input(0), wt, c.input(2)], { ...attrs, group });
-  },
-  ConvTranspose: (c) => {
-    const w = c.konst(1);
-    if (!w || w.dtype !== 'float32' || w.shape.length !== 4) throw c.fail('ConvTranspose weights must be a 4-D float32 constant');
-    if (attrInt(c, 'group', 1) !== 1) throw c.fail('grouped ConvTranspose is not supported');
-    if (attrInts(c, 'dilations', [1, 1]).some((d) => d !== 1)) throw c.fail('dilated ConvTranspose is not supported');
-    const [cin, cout, kh, kw] = w.shape as [number, number, number, number];
-    const strides = attrInts(c, 'strides', [1, 1]);
-    const outputPadding = [...attrInts(c, 'output_padding', [0, 0])];
-    let pads = attrInts(c, 'pads', [0, 0, 0, 0]);
-    const autoPad = attrStr(c, 'auto_pad', 'NOTSET');
-    const outputShape = attrInts(c, 'output_shape', []);
-    const x = c.typeOf(c.input(0)).shape;
-    if (outputShape.length || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-      const [h, wd] = [x[2], x[3]];
-      if (typeof h !== 'number' || typeof wd !== 'number') throw c.fail('ConvTranspose with output_shape or auto_pad needs static spatial dims');
-      const target = outputShape.length ? outputShape.slice(-2) : [h * strides[0]!, wd * strides[1]!];
-      pads = [0, 0, 0, 0];
-      [h, wd].forEach((size, i) => {
-        const k = i === 0 ? kh : kw;
-        const total = strides[i]! * (size - 1) + outputPadding[i]! + k - target[i]!;
-        // An output_shape past the full output adds rows at the end, as output_padding does.
-        if (total < 0) {
-          outputPadding[i] = outputPadding[i]! - total;
-          return;
-        }
-        const upper = autoPad === 'SAME_LOWER' ? Math.floor(total / 2) : total - Math.floor(total / 2);
-        pads[i] = total - upper;
-        pads[i + 2] = upper;
-      });
-    }
-    const wt = c.b.addConstant({ name: `${c.name}/kernel`, dtype: 'float32', shape: [kh, kw, cout, cin], data: transposeData(w.data as Float32Array, w.shape, [2, 3, 1, 0]) });
-    emit(c, 'conv2dTranspose', [c.input(0), wt, c.input(2)], { layout: 'NCHW', strides, pads, outputPadding });
-  },
   Gemm: (c) => {
     const transA = attrInt(c, 'transA', 0) === 1;
     const transB = attrInt(c, 'transB', 0) === 1;
@@ -345,18 +244,8 @@ export const ONNX_OPS: Record<string, Translate> = {
     emit(c, 'add', [y, times(c.input(2), beta, 'beta')]);
   },
   MatMul: (c) => void emit(c, 'matMul', [c.input(0), c.input(1)]),
-  MaxPool: pool('maxPool2d'),
-  AveragePool: pool('avgPool2d'),
   GlobalAveragePool: (c) => void emit(c, 'reduceMean', [c.input(0)], { axes: [2, 3], keepDims: true }),
   GlobalMaxPool: (c) => void emit(c, 'reduceMax', [c.input(0)], { axes: [2, 3], keepDims: true }),
-  Pad: (c) => {
-    const mode = attrStr(c, 'mode', 'constant');
-    if (mode !== 'constant' && mode !== 'reflect') throw c.fail(`Pad mode '${mode}' is not supported`);
-    const pads = c.opset >= 11 ? requiredInts(c, 1, 'pads') : attrInts(c, 'pads', []);
-    const value = c.opset >= 11 ? (c.input(2) ? constScalar(c, 2, 'constant_value') : 0) : attrFloat(c, 'value', 0);
-    if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
-    emit(c, 'pad', [c.input(0)], { pads, mode, value });
-  },
   DequantizeLinear: dequantizeLinear,
   QuantizeLinear: quantizeLinear,
   DynamicQuantizeLinear: dynamicQuantizeLinear,
@@ -371,19 +260,8 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...REDUCE_OPS,
   ...INDEXING_OPS,
   ...SCATTER_OPS,
+  ...CONV_OPS,
 };
-
-/**
- * The stored quantization of a weight moved to its IR layout: `perm` as in transposeData (new axis i
- * is old axis perm[i]); without one, a per-axis quantization has no single axis left and is dropped.
- */
-function permutedQuant(w: Tensor, perm: number[] | undefined): { quant?: QuantParams } {
-  const q = w.quant;
-  if (!q) return {};
-  if (q.axis === undefined) return { quant: q };
-  return perm ? { quant: { ...q, axis: perm.indexOf(q.axis) } } : {};
-}
-
 
 function variadic(c: OnnxCtx, op: OpType): void {
   if (c.inputs.length === 1) return c.bind(0, c.input(0));
