@@ -768,8 +768,12 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const pads = a.pads as number[];
     const op = a.outputPadding as number[];
     const direct = pads.every((p) => p === 0) && op.every((p) => p === 0);
+    // Output padding adds cells no tap reaches, which hold only the bias: added after the padding.
+    const biasAfter = op.some((p) => p > 0) && !!n.inputs[2];
+    if (biasAfter && l.plan && !l.plan.exclude(n)) throw l.fail(n, 'quantized transposed convolution with output padding and bias is not supported for TFLite');
     const tFull = l.activation(direct ? n.outputs[0]! : `${n.name}/full`, full, 'float32');
-    l.emit('TRANSPOSE_CONV', [l.int32Const(`${n.name}/output_shape`, full), wt, x, bias(l, n, 2, cout)], [tFull], opts(OPTIONS.TransposeConvOptions, [[0, 'i8', PADDING.VALID], [1, 'i32', sw], [2, 'i32', sh]]), 3);
+    const convBias = biasAfter ? l.floatConst(`${n.name}/no_bias`, new Float32Array(cout), [cout]) : bias(l, n, 2, cout);
+    l.emit('TRANSPOSE_CONV', [l.int32Const(`${n.name}/output_shape`, full), wt, x, convBias], [tFull], opts(OPTIONS.TransposeConvOptions, [[0, 'i8', PADDING.VALID], [1, 'i32', sw], [2, 'i32', sh]]), 3);
     if (direct) return l.place(n.outputs[0]!, tFull, perm);
     // Crop the pads (and extend by output padding, which only adds rows the kernel never reaches: bias).
     let cur = tFull;
@@ -779,11 +783,10 @@ export const TFLITE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
       shape = [nb, full[1]! + op[0]!, full[2]! + op[1]!, cout];
     }
     const t = l.activation(n.outputs[0]!, outShape, 'float32');
-    l.emit('SLICE', [cur, l.int32Const(`${n.name}/begin`, [0, pads[0]!, pads[1]!, 0]), l.int32Const(`${n.name}/size`, outShape)], [t], opts(OPTIONS.SliceOptions));
+    const cropped = biasAfter ? l.activation(`${n.name}/cropped`, outShape, 'float32') : t;
+    l.emit('SLICE', [cur, l.int32Const(`${n.name}/begin`, [0, pads[0]!, pads[1]!, 0]), l.int32Const(`${n.name}/size`, outShape)], [cropped], opts(OPTIONS.SliceOptions));
     void shape;
-    if (op.some((p) => p > 0) && n.inputs[2]) {
-      throw l.fail(n, 'transposed convolution with output padding and bias is not supported for TFLite yet');
-    }
+    if (biasAfter) l.emit('ADD', [cropped, bias(l, n, 2, cout)], [t], opts(OPTIONS.AddOptions, [[0, 'i8', 0]]));
     l.place(n.outputs[0]!, t, perm);
   },
   maxPool2d: (l, n, a) => pool(l, n, a, 'MAX_POOL_2D'),
@@ -1012,13 +1015,26 @@ function pool(l: Lowerer, n: Node, a: Record<string, unknown>, op: 'MAX_POOL_2D'
     const pads = a.padding === 'EXPLICIT' ? (a.pads as number[]) : samePads([inShape[1]!, inShape[2]!], [kh, kw], a.strides as [number, number], [1, 1]);
     if (pads.some((p) => p > 0)) pad = { code: PADDING.VALID, pads };
   }
-  if (pad.pads) {
-    if (op === 'AVERAGE_POOL_2D' && !a.countIncludePad) throw l.fail(n, 'average pooling with explicit pads that exclude padding has no TFLite equivalent');
-    x = padNhwc(l, n.name, x, inShape, pad.pads, op === 'MAX_POOL_2D' ? -3.4e38 : 0).tensor;
-  }
+  // An average that excludes explicit pads: the zero-padded average times window / counted cells per output cell.
+  const rescale = op === 'AVERAGE_POOL_2D' && !a.countIncludePad && pad.pads?.some((p) => p > 0);
+  if (rescale && l.plan && !l.plan.exclude(n)) throw l.fail(n, 'quantized average pooling with explicit pads that exclude padding has no TFLite equivalent');
+  if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads, op === 'MAX_POOL_2D' ? -3.4e38 : 0).tensor;
   const o = l.spatialOut(n, layout);
   const [sh, sw] = a.strides as [number, number];
-  l.emit(op, [x], [o.tensor], opts(OPTIONS.Pool2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', kw], [4, 'i32', kh], [5, 'i8', 0]]));
+  const pooled = rescale ? l.activation(`${n.name}/padded_mean`, o.shape, 'float32') : o.tensor;
+  l.emit(op, [x], [pooled], opts(OPTIONS.Pool2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', kw], [4, 'i32', kh], [5, 'i8', 0]]));
+  if (rescale) {
+    const [t, lf] = pad.pads!;
+    const [, oh, ow] = o.shape as [number, number, number];
+    const k = new Float32Array(oh * ow);
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++) {
+        const rows = Math.min(i * sh - t! + kh, inShape[1]!) - Math.max(i * sh - t!, 0);
+        const cols = Math.min(j * sw - lf! + kw, inShape[2]!) - Math.max(j * sw - lf!, 0);
+        k[i * ow + j] = (kh * kw) / (rows * cols);
+      }
+    l.emit('MUL', [pooled, l.floatConst(`${n.name}/window_over_count`, k, [1, oh, ow, 1])], [o.tensor], opts(OPTIONS.MulOptions, [[0, 'i8', 0]]));
+  }
   o.place();
 }
 
