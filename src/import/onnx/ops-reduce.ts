@@ -82,8 +82,15 @@ function trilu(c: OnnxCtx): void {
   const [rows, cols] = shape.slice(-2);
   if (typeof rows !== 'number' || typeof cols !== 'number') throw c.fail('the last two dims must be static (the mask is a constant)');
   if (rows * cols > MAX_FOLDED_ELEMENTS) throw c.fail(`a ${rows}×${cols} mask is larger than edgelm folds (${MAX_FOLDED_ELEMENTS} elements)`);
-  const k = c.input(1) ? constScalar(c, 1, 'k (input 1)') : 0;
   const upper = attrInt(c, 'upper', 1) === 1;
+  if (c.input(1) && !c.konst(1)) {
+    // A run-time k: the mask compares a constant [rows, cols] of j − i with k as the model runs.
+    const diff = c.b.addConstant({ name: `${c.name}/diagonal`, dtype: 'float32', shape: [rows, cols], data: Float32Array.from({ length: rows * cols }, (_, p) => (p % cols) - Math.floor(p / cols)) });
+    const kf = c.b.add1('cast', [c.input(1)], { to: 'float32' }, { name: `${c.name}/k`, source: c.name });
+    const keep = c.b.add1(upper ? 'greaterEqual' : 'lessEqual', [diff, kf], {}, { name: `${c.name}/mask`, source: c.name });
+    return void emit(c, 'where', [keep, c.input(0), zeroFor(c, dtype)]);
+  }
+  const k = c.input(1) ? constScalar(c, 1, 'k (input 1)') : 0;
   const mask = Uint8Array.from({ length: rows * cols }, (_, p) => {
     const d = (p % cols) - Math.floor(p / cols);
     return Number(upper ? d >= k : d <= k);

@@ -190,6 +190,8 @@ export const ONNX_OPS: Record<string, Translate> = {
     let min = -Infinity;
     let max = Infinity;
     if (c.opset >= 11) {
+      // Run-time bounds: min(max(x, min), max), the order ONNX defines (max wins when min > max).
+      if ((c.input(1) && !c.konst(1)) || (c.input(2) && !c.konst(2))) return clipRunTime(c);
       if (c.input(1)) min = constScalar(c, 1, 'min');
       if (c.input(2)) max = constScalar(c, 2, 'max');
     } else {
@@ -309,6 +311,19 @@ function facts(c: OnnxCtx): Map<string, QuantFact> {
 const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
   c.b.add1(op, inputs, attrs, { name: `${c.name}/${suffix}`, source: c.name });
 
+/** Clip with a run-time bound: Maximum by min, then Minimum by max; a constant bound stays a clip. */
+function clipRunTime(c: OnnxCtx): void {
+  const lower = c.input(1) && !c.konst(1) ? 'maximum' : undefined;
+  const upper = c.input(2) && !c.konst(2) ? 'minimum' : undefined;
+  const min = c.input(1) && !lower ? constScalar(c, 1, 'min') : -Infinity;
+  const max = c.input(2) && !upper ? constScalar(c, 2, 'max') : Infinity;
+  let v = c.input(0);
+  if (lower) v = step(c, 'maximum', [v, c.input(1)], 'min');
+  else if (min !== -Infinity) v = step(c, 'clip', [v], 'min', { min, max: Infinity });
+  if (upper) return void emit(c, 'minimum', [v, c.input(2)]);
+  emit(c, 'clip', [v], { min: -Infinity, max });
+}
+
 function constValues(c: OnnxCtx, i: number, what: string): { t: Tensor; v: number[] } {
   const t = c.konst(i);
   if (!t) throw c.fail(`${what} (input ${i}) must be a constant`);
@@ -348,10 +363,31 @@ function paramConst(c: OnnxCtx, name: string, v: number[], rank: number, axis: n
   return c.b.addConstant({ name, dtype: 'float32', shape, data: Float32Array.from(v) });
 }
 
+/** A scale or zero point that arrives as a graph input (the backend suite passes them so), not a constant. */
+const runTimeParams = (c: OnnxCtx): boolean => [1, 2].some((i) => c.input(i) && !c.konst(i));
+
+/** Input i (a scale or zero point, constant or run-time) as float32, shaped to broadcast along `axis`. */
+function paramRunTime(c: OnnxCtx, i: number, rank: number, axis: number): string {
+  const { dtype, shape } = c.typeOf(c.input(i));
+  const v = dtype === 'float32' ? c.input(i) : step(c, 'cast', [c.input(i)], `param${i}_float`, { to: 'float32' });
+  if (shape.length === 0 || (shape.length === 1 && shape[0] === 1)) return v;
+  const a = axis < 0 ? axis + rank : axis;
+  if (shape.length !== 1 || a < 0 || a >= rank) throw badInput(c, `parameter (input ${i}) of shape [${shape}] does not fit axis ${axis} of rank ${rank}`);
+  return step(c, 'reshape', [v], `param${i}_axis`, { shape: Array.from({ length: rank }, (_, k) => (k === a ? shape[0]! : 1)) });
+}
+
 /** DequantizeLinear: y = (x − zero_point) · scale (opsets 10, 13 per axis, 19, 21 blocked). */
 function dequantizeLinear(c: OnnxCtx): void {
   const axis = c.opset >= 13 ? attrInt(c, 'axis', 1) : 1;
   const blockSize = c.opset >= 21 ? attrInt(c, 'block_size', 0) : 0;
+  if (runTimeParams(c)) {
+    if (blockSize) throw c.fail('blocked DequantizeLinear with a run-time scale or zero point is not supported');
+    const x = c.input(0);
+    const rank = c.typeOf(x).shape.length;
+    let v = c.typeOf(x).dtype === 'float32' ? x : step(c, 'cast', [x], 'float', { to: 'float32' });
+    if (c.input(2)) v = step(c, 'sub', [v, paramRunTime(c, 2, rank, axis)], 'centre');
+    return void emit(c, 'mul', [v, paramRunTime(c, 1, rank, axis)]);
+  }
   const { t: scaleT, v: scale } = constValues(c, 1, 'x_scale');
   const zp = c.input(2) ? constValues(c, 2, 'x_zero_point').v : [];
   const q = c.konst(0);
@@ -388,6 +424,16 @@ function dequantizeLinear(c: OnnxCtx): void {
 function quantizeLinear(c: OnnxCtx): void {
   const axis = c.opset >= 13 ? attrInt(c, 'axis', 1) : 1;
   if (c.opset >= 21 && attrInt(c, 'block_size', 0)) throw c.fail('blocked QuantizeLinear is not supported');
+  if (runTimeParams(c)) {
+    const out = attrInt(c, 'output_dtype', 0);
+    const dtype = c.input(2) ? c.typeOf(c.input(2)).dtype : out ? dtypeFromOnnx(out) : 'uint8';
+    const range = dtype && dtype !== 'int32' ? QRANGE[dtype] : undefined;
+    if (!range) throw c.fail(`quantizing to ${dtype ?? `ONNX type ${out}`} is not supported (int8, uint8)`);
+    const rank = c.typeOf(c.input(0)).shape.length;
+    const rounded = step(c, 'round', [step(c, 'div', [c.input(0), paramRunTime(c, 1, rank, axis)], 'scaled')], 'round');
+    const shifted = c.input(2) ? step(c, 'add', [rounded, paramRunTime(c, 2, rank, axis)], 'shift') : rounded;
+    return void emit(c, 'clip', [shifted], { min: range[0], max: range[1] });
+  }
   const { v: scale } = constValues(c, 1, 'y_scale');
   const zpT = c.input(2) ? constValues(c, 2, 'y_zero_point').t : undefined;
   const zp = zpT ? values(zpT) : [];

@@ -220,6 +220,13 @@ function size(c: OnnxCtx): boolean {
   return bindDims(c, 0, { dtype: 'int64', shape: [], dims: [productDims(c.typeOf(c.input(0)).shape)] });
 }
 
+/** Neg of dims (`-axis` counts of LayerNormalization's function body). */
+function negate(c: OnnxCtx): boolean {
+  const a = dimsOf(c, 0);
+  if (!a || !isInt(a.dtype)) return false;
+  return bindDims(c, 0, { ...a, dims: a.dims.map((d) => subDims(0, d)) });
+}
+
 function equal(c: OnnxCtx): boolean {
   const [a, b] = [dimsOf(c, 0), dimsOf(c, 1)];
   if (!a || !b || !isInt(a.dtype)) return false;
@@ -344,6 +351,7 @@ export const SHAPE_FOLDS: Record<string, (c: OnnxCtx) => boolean> = {
   Sub: arithmetic((a, b) => subDims(a, b)),
   Mul: arithmetic((a, b) => mulDims(a, b)),
   Div: arithmetic(divide),
+  Neg: negate,
   Equal: equal,
   Where: where,
   Reshape: reshape,
