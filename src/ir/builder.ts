@@ -1,3 +1,4 @@
+import { inferNode } from './value-dims.js';
 import { EdgelmError } from '../errors.js';
 import type { DType } from './dtype.js';
 import { pruneUnused, type Attrs, type Graph, type Node } from './graph.js';
@@ -69,7 +70,7 @@ export class GraphBuilder {
     const node: Node = { name, op, inputs, outputs: [], attrs };
     let outs: ValueType[];
     try {
-      outs = def.infer(ins, attrsOf(node), node);
+      outs = inferNode(def, ins, attrsOf(node), node);
     } catch (e) {
       if (e instanceof ShapeError) throw new EdgelmError('input', `${this.file}: node ${opts.source ?? name} (${op}): ${e.message}`);
       throw e;

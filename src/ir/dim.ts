@@ -56,7 +56,7 @@ function parse(s: string): Poly {
 const monomial = (atoms: string[], coef: number): Poly => new Map([[[...atoms].sort().join('*'), coef]]);
 
 /** An atom from a name that is not an expression: characters outside identifiers become '_'. */
-function atomName(s: string): string {
+export function atomName(s: string): string {
   const t = s.trim().replace(/[^A-Za-z0-9_.:]/g, '_');
   return /^[A-Za-z_]/.test(t) ? t : `d_${t}`;
 }

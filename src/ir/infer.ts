@@ -1,3 +1,4 @@
+import { inferNode } from './value-dims.js';
 import { EdgelmError } from '../errors.js';
 import type { Graph } from './graph.js';
 import { ShapeError, type ValueType } from './op.js';
@@ -22,7 +23,7 @@ export function inferTypes(graph: Graph, file = graph.name): Map<string, ValueTy
     }
     let outs: ValueType[];
     try {
-      outs = def.infer(ins, attrsOf(node), node);
+      outs = inferNode(def, ins, attrsOf(node), node);
     } catch (e) {
       if (e instanceof ShapeError) throw new EdgelmError('input', `${file}: node ${node.name} (${node.op}): ${e.message}`);
       throw e;

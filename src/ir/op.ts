@@ -25,6 +25,12 @@ export interface OpDef<A extends Attrs = Attrs> {
    * inputs' shapes before `run`, writers compute them at run time or after fixing the dims.
    */
   dimAttrs?: readonly (keyof A & string)[];
+  /**
+   * Inputs that may carry, as a run-time tensor, the values of an attribute (index → attribute): a
+   * Reshape's shape, a Pad's pads. A node that takes them has an output of rank `rank` (given the
+   * value tensors' lengths) whose dims are run-time values (src/ir/value-dims.ts).
+   */
+  valueInputs?: { inputs: Record<number, keyof A & string>; rank(inputs: ValueType[], attrs: A, lengths: number[]): number };
   /** Number of outputs for a node (most ops: 1). */
   outputs?: (attrs: A) => number;
   infer(inputs: ValueType[], attrs: A, node: Node): ValueType[];

@@ -4,6 +4,8 @@
 import { EdgelmError } from '../../errors.js';
 import { dimSymbols, isStaticDim, symbolicDim, type Dim } from '../../ir/dim.js';
 import type { Graph } from '../../ir/graph.js';
+import { opDef } from '../../ir/registry.js';
+import { hasValueInputs, valueDim } from '../../ir/value-dims.js';
 import { attr, type OnnxAttr } from './proto.js';
 
 /** What the dim writer needs of the ONNX writer. */
@@ -75,6 +77,10 @@ export class DimWriter {
       const k = i.shape.indexOf(sym);
       if (k >= 0) return this.w.op('Shape', [i.name], { start: attr.i(k), end: attr.i(k + 1) });
     }
+    // A dim decided by run-time values (src/ir/value-dims.ts): read from the tensor that has it.
+    const k = Number(/_v(\d+)$/.exec(sym)?.[1] ?? -1);
+    for (const n of this.w.graph.nodes)
+      if (k >= 0 && valueDim(n.name, k) === sym && hasValueInputs(opDef(n.op), n)) return this.w.op('Shape', [n.outputs[0]!], { start: attr.i(k), end: attr.i(k + 1) });
     throw new EdgelmError('unsupported', `${this.w.file}: the run-time dim '${sym}' is not a dim of any graph input, so the ONNX writer cannot compute it`);
   }
 }

@@ -235,6 +235,10 @@ export class Writer {
   ints(base: string, v: readonly number[]): string {
     return this.init(base, 'int64', [v.length], BigInt64Array.from(v, (x) => BigInt(x)));
   }
+  /** A value input (a run-time shape, pads, bounds) in the dtype ONNX takes it in (int64 for shapes). */
+  valueAs(v: string, dtype: DType = 'int64'): string {
+    return this.types.get(v)!.dtype === dtype ? v : this.op('Cast', [v], { to: attr.i(DTYPES[dtype].onnx) });
+  }
   scalar(base: string, v: number): string {
     return this.init(base, 'float32', [], Float32Array.of(v));
   }
@@ -433,17 +437,21 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const y = w.op('AveragePool', [w.toNchw(n.inputs[0]!, a.layout as Layout)], { ...spatialAttrs(a, a.kernel as number[]), count_include_pad: attr.i(a.countIncludePad ? 1 : 0) });
     w.fromNchw(y, a.layout as Layout, out0(n));
   },
-  reshape: (w, n, a) => void w.b.node('Reshape', [n.inputs[0]!, w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
+  reshape: (w, n, a) => void w.b.node('Reshape', [n.inputs[0]!, n.inputs[1] ? w.valueAs(n.inputs[1]) : w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
   transpose: (w, n, a) => void w.b.node('Transpose', [n.inputs[0]!], n.outputs, (a.perm as number[]).length ? { perm: attr.ints(a.perm as number[]) } : {}, n.name),
   concat: simple('Concat', (a) => ({ axis: attr.i(a.axis as number) })),
   split: (w, n, a) => void w.b.node('Split', [n.inputs[0]!, w.ints('split', a.sizes as number[])], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
-  slice: (w, n, a) => void w.b.node('Slice', [n.inputs[0]!, w.dims.vector(a.starts as Dim[], 'starts'), w.dims.vector(a.ends as Dim[], 'ends'), w.ints('axes', a.axes as number[]), w.ints('steps', a.steps as number[])], n.outputs, {}, n.name),
+  slice: (w, n, a) => {
+    const [starts, ends] = n.inputs[1] ? [w.valueAs(n.inputs[1]), w.valueAs(n.inputs[2]!)] : [w.dims.vector(a.starts as Dim[], 'starts'), w.dims.vector(a.ends as Dim[], 'ends')];
+    const [axes, steps] = [n.inputs[3] ? w.valueAs(n.inputs[3]) : w.ints('axes', a.axes as number[]), n.inputs[4] ? w.valueAs(n.inputs[4]) : w.ints('steps', a.steps as number[])];
+    w.b.node('Slice', [n.inputs[0]!, starts, ends, axes, steps], n.outputs, {}, n.name);
+  },
   gather: (w, n, a) => {
     if (!w.embedding(n, a.axis as number)) w.b.node('Gather', n.inputs.filter(Boolean), n.outputs, { axis: attr.i(a.axis as number) }, n.name);
   },
   squeeze: (w, n, a) => void w.b.node('Squeeze', (a.axes as number[]).length ? [n.inputs[0]!, w.ints('axes', a.axes as number[])] : [n.inputs[0]!], n.outputs, {}, n.name),
   topK: (w, n, a) => void w.b.node('TopK', [n.inputs[0]!, w.ints('k', [a.k as number])], n.outputs, { axis: attr.i(a.axis as number), largest: attr.i(a.largest ? 1 : 0), sorted: attr.i(1) }, n.name),
-  tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
+  tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, n.inputs[1] ? w.valueAs(n.inputs[1]) : w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
   gatherElements: (w, n, a) => void w.b.node('GatherElements', [n.inputs[0]!, n.inputs[1]!], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
   scatterElements: (w, n, a) => void w.b.node('ScatterElements', n.inputs.slice(0, 3), n.outputs, { axis: attr.i(a.axis as number), ...reduction(a) }, n.name),
   scatterND: (w, n, a) => void w.b.node('ScatterND', n.inputs.slice(0, 3), n.outputs, reduction(a), n.name),
@@ -452,14 +460,16 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   bitShift: (w, n, a) => void w.b.node('BitShift', n.inputs.slice(0, 2), n.outputs, { direction: attr.s((a.direction as string).toUpperCase()) }, n.name),
   unsqueeze: (w, n, a) => void w.b.node('Unsqueeze', [n.inputs[0]!, w.ints('axes', a.axes as number[])], n.outputs, {}, n.name),
   pad: (w, n, a) => {
-    const value = a.mode === 'constant' ? [w.scalarLike('value', a.value as number, n.inputs[0]!)] : [];
-    w.b.node('Pad', [n.inputs[0]!, w.ints('pads', a.pads as number[]), ...value], n.outputs, { mode: attr.s(a.mode as string) }, n.name);
+    const value = a.mode !== 'constant' ? [] : n.inputs[2] ? [w.valueAs(n.inputs[2], w.types.get(n.inputs[0]!)!.dtype)] : [w.scalarLike('value', a.value as number, n.inputs[0]!)];
+    w.b.node('Pad', [n.inputs[0]!, n.inputs[1] ? w.valueAs(n.inputs[1]) : w.ints('pads', a.pads as number[]), ...value], n.outputs, { mode: attr.s(a.mode as string) }, n.name);
   },
   cast: (w, n, a) => void w.b.node('Cast', [n.inputs[0]!], n.outputs, { to: attr.i(DTYPES[a.to as DType].onnx) }, n.name),
   shape: simple('Shape'),
-  expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
+  expand: (w, n, a) => void w.b.node('Expand', [n.inputs[0]!, n.inputs[1] ? w.valueAs(n.inputs[1]) : w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, {}, n.name),
   range: (w, n, a) => {
     const dt = a.dtype as DType;
+    // Run-time bounds: the three scalars as given, in the output's type.
+    if (n.inputs[0]) return void w.b.node('Range', n.inputs.map((v) => (w.rank(v) ? w.op('Reshape', [w.valueAs(v, dt), w.ints('scalar_shape', [])]) : w.valueAs(v, dt))), n.outputs, {}, n.name);
     const bound = (d: Dim, base: string): string => (dt === 'int64' ? w.dims.scalar(d, base) : w.op('Cast', [w.dims.scalar(d, base)], { to: attr.i(DTYPES[dt].onnx) }));
     const delta = w.init('delta', dt, [], Object.assign(new DTYPES[dt].array(1), { 0: dt === 'int64' ? BigInt(a.delta as number) : (a.delta as number) }));
     w.b.node('Range', [bound(a.start as Dim, 'start'), bound(a.limit as Dim, 'limit'), delta], n.outputs, {}, n.name);
@@ -467,7 +477,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   fill: (w, n, a) => {
     const dt = a.dtype as DType;
     const value = Object.assign(new DTYPES[dt].array(1), { 0: dt === 'int64' ? BigInt(a.value as number) : (a.value as number) });
-    w.b.node('ConstantOfShape', [w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, { value: attr.t(dt, [1], value) }, n.name);
+    w.b.node('ConstantOfShape', [n.inputs[0] ? w.valueAs(n.inputs[0]) : w.dims.vector(a.shape as Dim[], 'shape')], n.outputs, { value: attr.t(dt, [1], value) }, n.name);
   },
   dimValues: (w, n, a) => {
     const v = w.dims.vector(a.values as Dim[], 'dims');

@@ -10,6 +10,7 @@ import type { Dim } from '../../ir/dim.js';
 /** TF.js graphs write a run-time dim as −1. */
 const orMinus1 = (d: Dim): number => (typeof d === 'number' ? d : -1);
 import { requireOps, type Graph, type Node } from '../../ir/graph.js';
+import { requireStaticValues } from '../../ir/value-dims.js';
 import { inferTypes } from '../../ir/infer.js';
 import { requireRankAtMost } from '../../ir/verify.js';
 import type { ValueType } from '../../ir/op.js';
@@ -418,6 +419,7 @@ export function exportTfjs(source: Graph, file: string, plan?: QuantPlan): TfjsF
   if (plan?.mode === 'int8') throw usageError(`${file}: TF.js runs float kernels; use --mode dynamic (uint8 weights, as tensorflowjs_converter --quantize_uint8) or float16`);
   if (plan && (plan.granularity === 'channel' || plan.granularity === 'block')) throw usageError(`${file}: TF.js stores quantized weights per tensor; use --granularity auto or tensor`);
   const graph = plan ? foldBatchNorm(source, plan.mode === 'dynamic' ? foldKeepsUint8Error : undefined) : source;
+  requireStaticValues(graph, file, 'the TF.js writer');
   requireOps(graph, file, 'the TF.js writer', EMIT);
   const w = new Writer(graph, file, plan);
   requireRankAtMost(graph, file, 'the TF.js writer', w.types);

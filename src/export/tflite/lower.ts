@@ -14,6 +14,7 @@ import { attrsOf, type OpType } from '../../ir/registry.js';
 import { samePads } from '../../ir/shape.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import { chooseDims, fixDims, type DimChoice } from '../../ir/passes/fix-dims.js';
+import { requireStaticValues } from '../../ir/value-dims.js';
 import { transposeData, type Tensor } from '../../ir/tensor.js';
 import type { OptionField, TflModel, TflOperator, TflQuant, TflTensor } from './flatbuffer.js';
 import { floatToHalf } from '../../ir/float16.js';
@@ -1043,6 +1044,7 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   const dims = options.dims ?? chooseDims(source, {}, options.batchSize ?? 1);
   // Folding is exact up to float rounding and saves a MUL and an ADD per batch norm, float or not.
   const graph = fixDims(foldBatchNorm(source), dims);
+  requireStaticValues(graph, file, 'the TFLite writer');
   requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
   requireRankAtMost(graph, file, 'the TFLite writer', l.types);

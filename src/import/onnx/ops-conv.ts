@@ -8,6 +8,7 @@ import type { Attrs } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
 import { transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { attrFloat, attrInt, attrInts, attrStr, constScalar, emit, requiredInts, type OnnxCtx, type Translate } from './ctx.js';
+import { runTimeValues } from './shapes.js';
 
 const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
 
@@ -322,9 +323,17 @@ function pool3d(c: OnnxCtx, kind: PoolKind, w: Window, sizes: Dim[], ceil: boole
 /** Pad: constant and reflect are IR pads; edge and wrap gather each padded axis by constant indices. */
 function pad(c: OnnxCtx): void {
   const mode = attrStr(c, 'mode', 'constant');
+  if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
+  // Pads or the fill value the model is fed: value inputs of the IR pad (constant and reflect modes).
+  const given = c.opset >= 11 ? runTimeValues(c, 1, 'pads') : undefined;
+  const givenValue = c.opset >= 11 && c.input(2) && !c.konst(2) ? c.input(2) : undefined;
+  if (given || givenValue) {
+    if (mode !== 'constant' && mode !== 'reflect') throw c.fail(`Pad mode '${mode}' with run-time pads is not supported`);
+    const pads = given ? [] : requiredInts(c, 1, 'pads');
+    return void emit(c, 'pad', [c.input(0), given ?? '', givenValue ?? ''], { pads, mode, value: givenValue ? 0 : c.input(2) ? constScalar(c, 2, 'constant_value') : 0 });
+  }
   const pads = c.opset >= 11 ? requiredInts(c, 1, 'pads') : attrInts(c, 'pads', []);
   const value = c.opset >= 11 ? (c.input(2) ? constScalar(c, 2, 'constant_value') : 0) : attrFloat(c, 'value', 0);
-  if (c.opset >= 18 && c.input(3)) throw c.fail('Pad with axes is not supported');
   if (mode === 'constant' || mode === 'reflect') return void emit(c, 'pad', [c.input(0)], { pads, mode, value });
   if (mode !== 'edge' && mode !== 'wrap') throw c.fail(`Pad mode '${mode}' is not supported`);
   const shape = c.typeOf(c.input(0)).shape;

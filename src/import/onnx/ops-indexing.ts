@@ -2,10 +2,13 @@
 import { dtypeFromOnnx, isFloatDType } from '../../ir/dtype.js';
 import { isStaticDim } from '../../ir/dim.js';
 import { attrInt, bindConst, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
+import { runTimeValues } from './shapes.js';
 
 export const INDEXING_OPS: Record<string, Translate> = {
   Tile: (c) => {
     const rank = c.typeOf(c.input(0)).shape.length;
+    const given = runTimeValues(c, 1, 'repeats');
+    if (given) return void emit(c, 'tile', [c.input(0), given]);
     const repeats = requiredInts(c, 1, 'repeats');
     if (repeats.length !== rank) throw c.fail(`${repeats.length} repeats for a rank-${rank} input`);
     if (repeats.some((r) => r < 0)) throw c.fail(`repeats [${repeats}] must not be negative`);

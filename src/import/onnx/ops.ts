@@ -8,7 +8,7 @@ import type { Attrs } from '../../ir/graph.js';
 import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
 import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
-import { requiredDims } from './shapes.js';
+import { requiredDims, runTimeValues } from './shapes.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
 import { REDUCE_OPS } from './ops-reduce.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
@@ -127,7 +127,17 @@ export const ONNX_OPS: Record<string, Translate> = {
     let axes: number[] | undefined;
     let steps: number[] | undefined;
     if (c.opset >= 10) {
-      // Bounds may be run-time dims (`mask[:, :, k − q : k]`); axes and steps must be constants.
+      // Bounds may be run-time dims (`mask[:, :, k − q : k]`) or run-time values; axes and steps must be constants.
+      const names = ['', 'starts', 'ends', 'axes', 'steps'];
+      const given = names.map((what, i) => (i ? runTimeValues(c, i, what) : undefined));
+      if (given.some(Boolean)) {
+        // A constant axes or steps stays an attribute; the bounds go as tensors together.
+        const n = Number(c.typeOf(c.input(1)).shape[0] ?? 1);
+        const ax = given[3] ? [] : constInts(c, 3, 'axes') ?? Array.from({ length: n }, (_, i) => i);
+        const st = given[4] ? [] : constInts(c, 4, 'steps') ?? Array.from({ length: n }, () => 1);
+        if (st.some((v) => v === 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
+        return void emit(c, 'slice', [c.input(0), c.input(1), c.input(2), given[3] ?? '', given[4] ?? ''], { axes: ax, steps: st });
+      }
       starts = requiredDims(c, 1, 'starts');
       ends = requiredDims(c, 2, 'ends');
       axes = constInts(c, 3, 'axes');

@@ -48,6 +48,19 @@ export function requiredDims(c: OnnxCtx, i: number, what: string): Dim[] {
   return d.dims;
 }
 
+/**
+ * Input i as a run-time value tensor when it is not shape arithmetic (a shape, pads or bounds the
+ * model is fed): the op then takes it as a value input and its output dims are run-time values
+ * (src/ir/value-dims.ts). Undefined when absent or folded to dims.
+ */
+export function runTimeValues(c: OnnxCtx, i: number, what: string): string | undefined {
+  if (!c.input(i) || dimsOf(c, i)) return undefined;
+  const { shape } = c.typeOf(c.input(i));
+  if (shape.length > 1 || (shape.length === 1 && !isStaticDim(shape[0]!)))
+    throw c.fail(`${what} (input ${i}) is a run-time tensor of shape [${shape}]; a run-time shape needs a static length (the output's rank)`);
+  return c.input(i);
+}
+
 /** Binds output i to a dims value: a constant when static, else a `dimValues` node. */
 function bindDims(c: OnnxCtx, i: number, v: DimsValue): true {
   if (v.dims.every(isStaticDim)) {
@@ -244,6 +257,11 @@ function where(c: OnnxCtx): boolean {
 // ─── Ops that consume shapes ───────────────────────────────────────────────────────────────────
 
 function reshape(c: OnnxCtx): boolean {
+  const values = c.opset >= 5 ? runTimeValues(c, 1, 'shape') : undefined;
+  if (values) {
+    if (attrInt(c, 'allowzero', 0) === 1) throw c.fail('Reshape with allowzero=1 and a run-time shape is not supported');
+    return emit(c, 'reshape', [c.input(0), values]), true;
+  }
   const shapeInput = c.opset >= 5 ? requiredDims(c, 1, 'shape') : undefined;
   const target = shapeInput ?? (Array.isArray(c.attrs.get('shape')) ? (c.attrs.get('shape') as number[]) : undefined);
   if (!target) throw new EdgelmError('input', `${c.file}: node ${c.name} (Reshape): shape is missing`);
@@ -289,17 +307,21 @@ function flatten(c: OnnxCtx): boolean {
 }
 
 function expand(c: OnnxCtx): boolean {
+  const values = runTimeValues(c, 1, 'shape');
+  if (values) return emit(c, 'expand', [c.input(0), values]), true;
   emit(c, 'expand', [c.input(0)], { shape: requiredDims(c, 1, 'shape') });
   return true;
 }
 
 function constantOfShape(c: OnnxCtx): boolean {
-  const shape = requiredDims(c, 0, 'shape');
+  const given = runTimeValues(c, 0, 'shape');
+  const shape = given ? [] : requiredDims(c, 0, 'shape');
   if (shape.some((d) => isStaticDim(d) && d < 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (ConstantOfShape): negative dim in [${shape}]`);
   const v = c.attrs.get('value');
   const t = v && typeof v === 'object' && !Array.isArray(v) && 'dtype' in v ? v : undefined;
   const dtype = t?.dtype ?? 'float32';
   const fill = t ? values(t)[0] ?? 0 : 0;
+  if (given) return emit(c, 'fill', [given], { value: fill, dtype }), true;
   if (!isStaticShape(shape)) {
     emit(c, 'fill', [], { shape, value: fill, dtype });
     return true;
@@ -313,6 +335,8 @@ function constantOfShape(c: OnnxCtx): boolean {
 }
 
 function range(c: OnnxCtx): boolean {
+  if ([0, 1, 2].some((i) => runTimeValues(c, i, ['start', 'limit', 'delta'][i]!)))
+    return emit(c, 'range', [c.input(0), c.input(1), c.input(2)], { dtype: c.typeOf(c.input(0)).dtype }), true;
   const [start, limit, delta] = (['start', 'limit', 'delta'] as const).map((what, i) => {
     const d = dimsOf(c, i);
     if (!d || d.dims.length !== 1) throw c.fail(`${what} (input ${i}) must be a scalar computed from constants or shapes`);

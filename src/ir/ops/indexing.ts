@@ -6,7 +6,8 @@ import { normAxis } from '../shape.js';
 
 /** y = x repeated `repeats[k]` times along axis k (ONNX Tile, numpy tile with one count per axis). */
 export const tile = defineOp({
-  arity: [1, 1],
+  arity: [1, 2],
+  valueInputs: { inputs: { 1: 'repeats' }, rank: ([x]) => x!.shape.length },
   attrs: { repeats: [] as number[] },
   infer: ([x], a) => {
     if (a.repeats.length !== x!.shape.length) throw new ShapeError(`${a.repeats.length} repeats for a rank-${x!.shape.length} input`);

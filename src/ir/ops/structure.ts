@@ -30,9 +30,10 @@ export function reshapeTarget(input: readonly Dim[], target: readonly Dim[]): Di
 }
 
 export const reshape = defineOp({
-  arity: [1, 1],
+  arity: [1, 2],
   attrs: { shape: [] as Dim[] },
   dimAttrs: ['shape'],
+  valueInputs: { inputs: { 1: 'shape' }, rank: (_, __, [n]) => n! },
   infer: ([x], a) => [{ dtype: x!.dtype, shape: reshapeTarget(x!.shape, a.shape) }],
   run: (tf, [x], a) => [tf.reshape(x!, (a.shape as number[]).map((d, i) => (d === 0 ? x!.shape[i]! : d)))],
 });
@@ -77,9 +78,10 @@ export const split = defineOp({
 
 /** Python-style strided slice along the listed axes (ONNX Slice semantics, ends clamped). */
 export const slice = defineOp({
-  arity: [1, 1],
+  arity: [1, 5],
   attrs: { starts: [] as Dim[], ends: [] as Dim[], axes: [] as number[], steps: [] as number[] },
   dimAttrs: ['starts', 'ends'],
+  valueInputs: { inputs: { 1: 'starts', 2: 'ends', 3: 'axes', 4: 'steps' }, rank: ([x]) => x!.shape.length },
   infer: ([x], a) => {
     const shape = [...x!.shape];
     a.axes.forEach((ax, j) => {
@@ -193,7 +195,8 @@ export function unsqueezeShape(shape: readonly Dim[], axes: readonly number[]): 
 
 /** Pads: [begin_0, …, begin_{r−1}, end_0, …, end_{r−1}] (ONNX order). */
 export const pad = defineOp({
-  arity: [1, 1],
+  arity: [1, 3],
+  valueInputs: { inputs: { 1: 'pads', 2: 'value' }, rank: ([x]) => x!.shape.length },
   attrs: { pads: [] as number[], mode: 'constant' as 'constant' | 'reflect', value: 0 },
   infer: ([x], a) => {
     const r = x!.shape.length;
@@ -230,9 +233,10 @@ export const shape = defineOp({
 
 /** Broadcasts to a shape (numpy rules; the result has the larger of each dim). */
 export const expand = defineOp({
-  arity: [1, 1],
+  arity: [1, 2],
   attrs: { shape: [] as Dim[] },
   dimAttrs: ['shape'],
+  valueInputs: { inputs: { 1: 'shape' }, rank: ([x], _, [n]) => Math.max(x!.shape.length, n!) },
   infer: ([x], a) => [{ dtype: x!.dtype, shape: broadcast(x!.shape, a.shape) }],
   run: (tf, [x], a) => [tf.broadcastTo(x!, broadcast(x!.shape, a.shape) as number[])],
 });
@@ -248,7 +252,8 @@ export const dimValues = defineOp({
 
 /** start, start + delta, … up to limit (exclusive), as ONNX Range; bounds may be run-time dims. */
 export const range = defineOp({
-  arity: [0, 0],
+  arity: [0, 3],
+  valueInputs: { inputs: { 0: 'start', 1: 'limit', 2: 'delta' }, rank: () => 1 },
   attrs: { start: 0 as Dim, limit: 0 as Dim, delta: 1, dtype: 'int64' as DType },
   dimAttrs: ['start', 'limit'],
   infer: (_, a) => {
@@ -264,7 +269,8 @@ export const range = defineOp({
 
 /** A tensor of one value (ONNX ConstantOfShape) whose shape may hold run-time dims. */
 export const fill = defineOp({
-  arity: [0, 0],
+  arity: [0, 1],
+  valueInputs: { inputs: { 0: 'shape' }, rank: (_, __, [n]) => n! },
   attrs: { shape: [] as Dim[], value: 0, dtype: 'float32' as DType },
   dimAttrs: ['shape'],
   infer: (_, a) => [{ dtype: a.dtype, shape: [...a.shape] }],

@@ -8,6 +8,7 @@ import type { AttrValue, Graph, Node } from '../graph.js';
 import { inferTypes } from '../infer.js';
 import { opDef } from '../registry.js';
 import { sizeOf, type Tensor } from '../tensor.js';
+import { hasValueInputs } from '../value-dims.js';
 
 /** One chosen size and why it was chosen, for the command's output and the report. */
 export interface DimChoice {
@@ -129,6 +130,8 @@ export function fixDims(graph: Graph, choices: readonly DimChoice[]): Graph {
 
 /** A zero-input node (range, fill) with static attributes, as the constant it computes. */
 function foldStatic(n: Node): Tensor | undefined {
+  // Its attributes are defaults when the values arrive as tensors (value inputs).
+  if (hasValueInputs(opDef(n.op), n)) return undefined;
   if (n.op === 'range') {
     const { start, limit, delta, dtype } = n.attrs as { start?: Dim; limit?: Dim; delta?: number; dtype?: Tensor['dtype'] };
     const s = start ?? 0;
