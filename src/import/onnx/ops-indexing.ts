@@ -1,5 +1,7 @@
 // ONNX → IR for Tile, GatherElements, EyeLike and OneHot. Merged into ONNX_OPS (ops.ts).
 import { dtypeFromOnnx, isFloatDType } from '../../ir/dtype.js';
+import type { Attrs } from '../../ir/graph.js';
+import type { OpType } from '../../ir/registry.js';
 import { isStaticDim } from '../../ir/dim.js';
 import { attrInt, bindConst, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 import { runTimeValues } from './shapes.js';
@@ -39,7 +41,7 @@ export const INDEXING_OPS: Record<string, Translate> = {
 function oneHot(c: OnnxCtx): void {
   const depthK = c.konst(1);
   const valuesK = c.konst(2);
-  if (!depthK || !valuesK) throw c.fail('depth (input 1) and values (input 2) must be constants');
+  if (!depthK || !valuesK) return oneHotRunTime(c);
   const depth = Math.trunc(values(depthK)[0]!);
   const [off, on] = values(valuesK) as [number, number];
   if (!(depth > 0)) throw c.fail(`depth ${depth} must be positive`);
@@ -60,4 +62,30 @@ function oneHot(c: OnnxCtx): void {
   const lifted = node('unsqueeze', [input], { axes: [axis] });
   const hit = node('logicalOr', [node('equal', [lifted, konst('positions', ks, column)]), node('equal', [lifted, konst('negative_positions', ks.map((k) => k - depth), column)])]);
   emit(c, 'where', [hit, konst('on', [on], [], valuesK.dtype), konst('off', [off], [], valuesK.dtype)]);
+}
+
+/**
+ * OneHot with a run-time depth or values: the positions are a Range to the fed depth (a value input,
+ * so the new axis is a run-time dim), on and off are gathered from the fed values.
+ */
+function oneHotRunTime(c: OnnxCtx): void {
+  const floatIdx = isFloatDType(c.typeOf(c.input(0)).dtype);
+  const node = (op: OpType, ins: string[], attrs: Attrs, suffix: string): string => c.b.add1(op, ins, attrs, { name: `${c.name}/${suffix}`, source: c.name });
+  const input = floatIdx ? node('cast', [c.input(0)], { to: 'int32' }, 'cast') : c.input(0);
+  const idx = c.typeOf(input);
+  const rank = idx.shape.length;
+  let axis = attrInt(c, 'axis', -1);
+  if (axis < -rank - 1 || axis > rank) throw c.fail(`axis ${axis} is outside the output's rank ${rank + 1}`);
+  if (axis < 0) axis += rank + 1;
+  const konst = (name: string, vals: number[], shape: number[], dtype = idx.dtype): string => c.b.addConstant({ ...constTensor(c, dtype, shape, vals), name: `${c.name}/${name}` });
+  // Depth may be any numeric type (ONNX truncates a float one); reshaped to a scalar for the Range.
+  const depth = node('reshape', [c.typeOf(c.input(1)).dtype === idx.dtype ? c.input(1) : node('cast', [c.input(1)], { to: idx.dtype }, 'depth_cast')], { shape: [] }, 'depth');
+  const positions = node('range', [konst('start', [0], []), depth, konst('delta', [1], [])], { dtype: idx.dtype }, 'range');
+  const column = node('reshape', [positions], { shape: [-1, ...new Array<number>(rank - axis).fill(1)] }, 'column');
+  const lifted = node('unsqueeze', [input], { axes: [axis] }, 'unsqueeze');
+  const negative = node('sub', [column, depth], {}, 'negative_positions');
+  const hit = node('logicalOr', [node('equal', [lifted, column], {}, 'equal'), node('equal', [lifted, negative], {}, 'equal_negative')], {}, 'hit');
+  const vals = c.input(2);
+  const pick = (k: number, what: string): string => (c.konst(2) ? konst(what, [values(c.konst(2)!)[k]!], [], c.konst(2)!.dtype) : node('gather', [vals, konst(`${what}_index`, [k], [], 'int32')], {}, what));
+  emit(c, 'where', [hit, pick(1, 'on'), pick(0, 'off')]);
 }
