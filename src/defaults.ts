@@ -16,6 +16,7 @@ export const QUANTIZE_DEFAULTS = {
   method: 'rtn',
   damp: 0.01,
   actOrder: false,
+  int8Only: false,
 } as const;
 
 /** epochs 0: prune without fine-tuning. */

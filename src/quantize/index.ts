@@ -31,7 +31,7 @@ export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): 
   // each writer, which knows how its format stores weights (TF.js: one uint8 scale per tensor).
   const graph = o.mode === 'int8' ? foldBatchNorm(source) : source;
   checkPatternsMatch(graph, o.exclude);
-  const plan = defaultPlan(o.mode, { bits: o.bits, granularity: o.granularity, blockSize: o.blockSize, exclude: excludeFilter(o.exclude), io: o.io });
+  const plan = defaultPlan(o.mode, { bits: o.bits, granularity: o.granularity, blockSize: o.blockSize, exclude: excludeFilter(o.exclude), io: o.io, int8Only: o.int8Only });
   if (o.mode === 'int8') {
     plan.ranges = await calibrate(graph, o.calibration!, {
       method: o.calibrationMethod,

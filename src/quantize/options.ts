@@ -24,6 +24,8 @@ export interface QuantizeOptions {
   exclude?: readonly string[];
   /** int8 TFLite: type of the model's inputs and outputs. */
   io?: QuantPlan['io'];
+  /** int8 TFLite: refuse, naming them, ops that would run in float (TFLITE_BUILTINS_INT8). */
+  int8Only?: boolean;
   /** Samples whose activation ranges set the int8 parameters (mode int8). */
   calibration?: Dataset;
   calibrationMethod?: CalibrationMethod;
@@ -86,6 +88,8 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   if (method !== 'gptq' && o.damp !== QUANTIZE_DEFAULTS.damp) throw usageError(`--damp ${o.damp} has no effect without --method gptq`);
   if (method !== 'gptq' && o.actOrder) throw usageError('--act-order has no effect without --method gptq');
   if (io !== 'float' && mode !== 'int8') throw usageError(`--io ${io} applies to --mode int8 TFLite files`);
+  if (o.int8Only && mode !== 'int8') throw usageError('--int8-only applies to --mode int8 TFLite files');
+  if (o.int8Only && o.exclude.length) throw usageError('--int8-only keeps no layer in float: drop --exclude, or drop --int8-only');
   if (mode !== 'int8') {
     if (o.calibrationMethod !== QUANTIZE_DEFAULTS.calibrationMethod) throw usageError(`--calibration-method ${o.calibrationMethod} has no effect without --mode int8 (only int8 calibrates activation ranges)`);
     if (o.calibrationLimit !== QUANTIZE_DEFAULTS.calibrationLimit && method !== 'gptq') throw usageError(`--calibration-limit ${o.calibrationLimit} has no effect without --mode int8 or --method gptq`);
@@ -94,8 +98,9 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
 }
 
 /** Refuses a plan its target format would not apply as asked (checked before any work by the CLI, and by the writers). */
-export function checkQuantTarget(plan: Pick<QuantPlan, 'mode' | 'bits' | 'granularity' | 'io'>, format: ExportFormat): void {
+export function checkQuantTarget(plan: Pick<QuantPlan, 'mode' | 'bits' | 'granularity' | 'io' | 'int8Only'>, format: ExportFormat): void {
   if (plan.io !== 'float' && format !== 'tflite') throw usageError(`--io ${plan.io} applies to --mode int8 TFLite files, not ${format}`);
+  if (plan.int8Only && format !== 'tflite') throw usageError(`--int8-only applies to --mode int8 TFLite files, not ${format}`);
   if (format === 'tfjs') {
     if (plan.mode === 'int8') throw usageError('TF.js runs float kernels: use --mode dynamic (uint8 weights, as tensorflowjs_converter --quantize_uint8) or float16');
     if (plan.mode === 'dynamic' && plan.bits !== 8) throw usageError(`--bits ${plan.bits}: TF.js stores 8-bit weight codes (uint8, as tensorflowjs_converter); fewer bits apply to TFLite and ONNX`);

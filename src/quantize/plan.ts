@@ -36,6 +36,8 @@ export interface QuantPlan {
   ranges: Map<string, Range>;
   /** Type of the model's inputs and outputs in int8 mode. */
   io: 'float' | 'int8' | 'uint8';
+  /** int8 TFLite: every op on int8 tensors, or a refusal naming those that are not (the converter's TFLITE_BUILTINS_INT8). */
+  int8Only?: boolean;
   /**
    * Block codes chosen by a calibrated method (GPTQ), by weight constant name, as [N, K] (one row per
    * output feature): the writers store these instead of rounding the weight to nearest.

@@ -19,6 +19,7 @@ interface QuantizeFlags extends DataFlags {
   calibrationMethod?: string;
   calibrationLimit?: string;
   method?: string;
+  int8Only?: boolean;
   damp?: string;
   actOrder?: boolean;
   bits?: string;
@@ -56,6 +57,7 @@ export function registerQuantize(program: Command): void {
     .option('--granularity <g>', withDefault('weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does; block (ONNX, --mode dynamic): MatMul/Gemm weights as onnxruntime MatMulNBits, a scale and zero point per block (embedding tables get int8 rows)', D.granularity))
     .option('--block-size <n>', withDefault('elements per block along the reduction axis with --granularity block: a power of two from 16 to 256', D.blockSize))
     .option('--exclude <pattern>', 'keep nodes whose name matches in float (glob with * and ?, or a substring); repeatable; each must match a node', collect, [])
+    .option('--int8-only', 'int8 TFLite: fail, naming them, when ops would run in float between DEQUANTIZE and QUANTIZE (as the TFLite converter\'s TFLITE_BUILTINS_INT8)')
     .option('--io <type>', withDefault('int8 TFLite: type of the model inputs and outputs, float, int8 or uint8 (int8 files cannot be measured with --data: LiteRT\'s JS API has no int8 tensors)', D.io))
     .option('--stream', 'ONNX → ONNX dynamic: quantize one tensor at a time in bounded memory (automatic past 1 GiB)')
     .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
@@ -94,6 +96,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
     blockSize: num('--block-size', flags.blockSize),
     exclude: flags.exclude,
     io: flags.io as 'float' | undefined,
+    int8Only: flags.int8Only,
     calibration: flags.calibration,
     calibrationMethod: flags.calibrationMethod as 'minmax' | undefined,
     calibrationLimit: num('--calibration-limit', flags.calibrationLimit),
@@ -190,7 +193,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
   const bar = progress('calibrate', show);
   let { graph, plan, gptq } = await quantizeModel(source, {
-    mode, bits, granularity: q.granularity, blockSize: q.blockSize, exclude: q.exclude, io: q.io,
+    mode, bits, granularity: q.granularity, blockSize: q.blockSize, exclude: q.exclude, io: q.io, int8Only: q.int8Only,
     ...(mode === 'int8' ? { calibration: calibrationData!, calibrationMethod: q.calibrationMethod, calibrationLimit: q.calibrationLimit } : {}),
     ...(q.method === 'gptq' ? { method: q.method, calibration: calibrationData!, calibrationLimit: q.calibrationLimit, damp: q.damp, actOrder: q.actOrder } : {}),
     onProgress: (d, t) => bar.update(d, t),

@@ -130,6 +130,8 @@ export class Lowerer {
   readonly absorbed = new Set<Node>();
   /** The node being lowered runs on int8 tensors (full-integer mode). */
   q8 = false;
+  /** int8 mode: nodes on float activations that run in float between DEQUANTIZE and QUANTIZE, with why. */
+  readonly floatNodes: string[] = [];
   /** Fixed output parameters for the node being lowered (int8 kernels with rules). */
   private outQuant: TflQuant | undefined;
   /** Value → its tensor converted to the other domain (int8 ↔ float). */
@@ -227,12 +229,16 @@ export class Lowerer {
     this.q8 = false;
     this.outQuant = undefined;
     const plan = this.plan;
-    if (plan?.mode !== 'int8' || !INT8_OPS.has(node.op) || plan.exclude(node)) return;
+    if (plan?.mode !== 'int8') return;
+    const floatIn = node.inputs.some((v) => v && !this.constant(v) && this.types.get(v)?.dtype === 'float32');
+    const inFloat = (why: string): void => void (floatIn && this.floatNodes.push(`${node.name} (${node.op}: ${why})`));
+    if (!INT8_OPS.has(node.op)) return inFloat('no int8 lowering');
+    if (plan.exclude(node)) return;
     // Every float activation it reads and writes needs a calibrated range.
     const fused = this.peekFused(node);
     const values = [...node.inputs.filter((v) => v && !this.constant(v) && this.types.get(v)?.dtype === 'float32'), fused];
-    if (values.some((v) => !plan.ranges.has(v))) return;
-    if (node.op === 'matMul' && !this.constant(node.inputs[1]!)) return;
+    if (values.some((v) => !plan.ranges.has(v))) return inFloat('no calibrated range');
+    if (node.op === 'matMul' && !this.constant(node.inputs[1]!)) return inFloat('two run-time operands');
     this.q8 = true;
     this.outQuant = FIXED_OUTPUT[node.op];
     if (SAME_SCALE.has(node.op)) this.outQuant = this.tensors[this.placement(node.inputs[0]!).tensor]!.quant;
@@ -377,7 +383,7 @@ export class Lowerer {
     return t;
   }
 
-  private rawPlacement(value: string): Placed {
+  rawPlacement(value: string): Placed {
     const p = this.placed.get(value);
     if (p) return p;
     const c = this.constant(value);
@@ -1075,11 +1081,17 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
     l.begin(node);
     TFLITE_LOWERINGS[node.op]!(l, node, attrsOf(node));
   }
+  if (options.quant?.int8Only && l.floatNodes.length)
+    throw new EdgelmError('unsupported', `${file}: --int8-only: ${l.floatNodes.length} op${l.floatNodes.length === 1 ? '' : 's'} would run in float: ${l.floatNodes.join(', ')}`);
   const claimed = new Set<number>();
   const outputs = graph.outputs.map((o) => {
     if (graph.constants.has(o.name)) throw new EdgelmError('unsupported', `${file}: output '${o.name}' is a constant; TFLite outputs must be computed`);
-    l.q8 = io !== 'float' && l.dtypeOf(o.name) === 'float32';
+    const float = l.dtypeOf(o.name) === 'float32';
+    // An int8 result with float I/O takes its layout TRANSPOSE on int8 codes, then one DEQUANTIZE.
+    const int8Inside = float && io === 'float' && options.quant?.mode === 'int8' && !graph.constants.has(o.name) && l.tensors[l.rawPlacement(o.name).tensor]!.type === T_INT8;
+    l.q8 = io !== 'float' ? float : int8Inside;
     let t = l.get(o.name);
+    if (int8Inside) t = l.dequantize(t);
     // An output that is an input tensor or another output (an identity Transpose, an unbounded Clip)
     // needs a tensor of its own: a subgraph whose input is its output reads back uninitialized memory.
     if (inputs.includes(t) || claimed.has(t)) {
