@@ -1,7 +1,7 @@
 // Reads any supported model file into a Graph, choosing the reader from the file's content.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { EdgelmError, inputError } from '../errors.js';
+import { inputError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { isRecord, readHead, readInputFile, readJsonFile, resolveInside } from './files.js';
 import { externalDataFiles } from './onnx/proto.js';
@@ -43,8 +43,7 @@ export async function loadModel(path: string): Promise<Graph> {
     case 'onnx':
       return (await import('./onnx/index.js')).readOnnxModel(file);
     default:
-      // TFLite files are artifacts here: read by inspect and measured by eval (in LiteRT), not a source to transform.
-      throw new EdgelmError('unsupported', `${file}: TFLite files can be inspected (edgelm inspect) and evaluated (edgelm eval), not used as a source model`, 'quantize, prune, distill and export read TF.js (model.json) and ONNX models');
+      return (await import('./tflite/graph.js')).readTfliteGraph(file);
   }
 }
 

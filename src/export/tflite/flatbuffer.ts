@@ -20,6 +20,45 @@ export interface TflTensor {
   quant?: TflQuant;
   /** shape with −1 for dims that may change at run time (the batch). */
   shapeSignature?: number[];
+  /** A sparse constant (the buffer holds the kept values): schema.fbs SparsityParameters. */
+  sparsity?: TflSparsity;
+}
+
+export interface TflSparsity {
+  traversalOrder: number[];
+  blockMap: number[];
+  /** Per traversed dim: a dense size, or CSR segments and indices (written as Int32Vector). */
+  dims: ({ format: 'DENSE'; denseSize: number } | { format: 'SPARSE_CSR'; segments: number[]; indices: number[] })[];
+}
+
+function sparsityTable(b: Builder, sp: TflSparsity): Offset {
+  const int32Table = (values: number[]): Offset => {
+    const v = int32Vector(b, values);
+    b.startObject(1);
+    b.addFieldOffset(0, v, 0);
+    return b.endObject();
+  };
+  const dims = sp.dims.map((d) => {
+    const [seg, idx] = d.format === 'SPARSE_CSR' ? [int32Table(d.segments), int32Table(d.indices)] : [0, 0];
+    b.startObject(6);
+    b.addFieldInt8(0, d.format === 'DENSE' ? 0 : 1, 0);
+    if (d.format === 'DENSE') b.addFieldInt32(1, d.denseSize, 0);
+    else {
+      b.addFieldInt8(2, 1, 0); // SparseIndexVector.Int32Vector
+      b.addFieldOffset(3, seg, 0);
+      b.addFieldInt8(4, 1, 0);
+      b.addFieldOffset(5, idx, 0);
+    }
+    return b.endObject();
+  });
+  const order = int32Vector(b, sp.traversalOrder);
+  const blocks = int32Vector(b, sp.blockMap);
+  const meta = offsetVector(b, dims);
+  b.startObject(3);
+  b.addFieldOffset(0, order, 0);
+  b.addFieldOffset(1, blocks, 0);
+  b.addFieldOffset(2, meta, 0);
+  return b.endObject();
 }
 
 /** One field of a builtin options table: [slot, kind, value]. */
@@ -125,6 +164,7 @@ export function serializeTflite(m: TflModel): Uint8Array {
     const name = b.createString(t.name);
     const shape = int32Vector(b, t.shape);
     const sig = t.shapeSignature ? int32Vector(b, t.shapeSignature) : 0;
+    const sparse = t.sparsity ? sparsityTable(b, t.sparsity) : 0;
     let quant = 0;
     if (t.quant) {
       const scale = float32Vector(b, t.quant.scale);
@@ -141,6 +181,7 @@ export function serializeTflite(m: TflModel): Uint8Array {
     b.addFieldInt32(SLOT.Tensor.buffer, t.buffer, 0);
     b.addFieldOffset(SLOT.Tensor.name, name, 0);
     if (quant) b.addFieldOffset(SLOT.Tensor.quantization, quant, 0);
+    if (sparse) b.addFieldOffset(SLOT.Tensor.sparsity, sparse, 0);
     if (sig) b.addFieldOffset(SLOT.Tensor.shape_signature, sig, 0);
     return b.endObject();
   });

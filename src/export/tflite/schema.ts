@@ -22,6 +22,8 @@ export const OP = {
   GATHER_ND: 107, REVERSE_SEQUENCE: 112, SCATTER_ND: 122, FLOOR_DIV: 90,
   // selection (lower-sort.ts)
   TOPK_V2: 48,
+  // read only (src/import/tflite): custom operators, sparse weights
+  CUSTOM: 32, DENSIFY: 124,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 

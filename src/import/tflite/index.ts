@@ -3,8 +3,9 @@
 import { inputError } from '../../errors.js';
 import { DTYPES, dtypeFromTflite, type DType } from '../../ir/dtype.js';
 import { sizeOf } from '../../ir/tensor.js';
-import { OP_NAMES, SLOT } from '../../export/tflite/schema.js';
+import { OP, OP_NAMES, SLOT } from '../../export/tflite/schema.js';
 import { readInputFile } from '../files.js';
+import { readSparsity, type TfliteSparsity } from './sparsity.js';
 
 export interface TfliteTensorInfo {
   name: string;
@@ -14,13 +15,27 @@ export interface TfliteTensorInfo {
   /** Constant data (empty for activations). */
   data: Uint8Array;
   quant?: { scale: number[]; zeroPoint: number[]; axis: number };
+  /** Present when the constant is stored sparse: `data` then holds only the kept values. */
+  sparsity?: TfliteSparsity;
+}
+
+export interface TfliteOperatorInfo {
+  op: string;
+  version: number;
+  inputs: number[];
+  outputs: number[];
+  /** custom_code of a CUSTOM operator. */
+  custom?: string;
+  /** BuiltinOptions union type and the options table's position (0: none), read by options.ts. */
+  optionsType: number;
+  optionsTable: number;
 }
 
 export interface TfliteModelInfo {
   version: number;
   description: string;
   tensors: TfliteTensorInfo[];
-  operators: { op: string; version: number; inputs: number[]; outputs: number[] }[];
+  operators: TfliteOperatorInfo[];
   inputs: number[];
   outputs: number[];
   /** Model.metadata entries as UTF-8 text (edgelm writes the graph's metadata there). */
@@ -29,7 +44,7 @@ export interface TfliteModelInfo {
 
 const TFLITE_MAX_TENSOR_TYPE = 19;
 
-class Reader {
+export class Reader {
   private readonly dv: DataView;
   constructor(
     readonly bytes: Uint8Array,
@@ -64,11 +79,18 @@ class Reader {
     const off = this.u16(vtable + at);
     return off ? table + off : 0;
   }
-  scalar(table: number, slot: number, kind: 'u8' | 'i8' | 'i32' | 'u32', dflt = 0): number {
+  scalar(table: number, slot: number, kind: 'u8' | 'i8' | 'i32' | 'u32' | 'f32', dflt = 0): number {
     const p = this.field(table, slot);
     if (!p) return dflt;
     this.check(p, kind === 'u8' || kind === 'i8' ? 1 : 4, 'a field');
+    if (kind === 'f32') return this.dv.getFloat32(p, true);
     return kind === 'u8' ? this.dv.getUint8(p) : kind === 'i8' ? this.dv.getInt8(p) : kind === 'i32' ? this.dv.getInt32(p, true) : this.dv.getUint32(p, true);
+  }
+  /** A vector of u8 / u16 / i32 elements as numbers. */
+  numbers(table: number, slot: number, kind: 'u8' | 'u16' | 'i32'): number[] {
+    const size = kind === 'u8' ? 1 : kind === 'u16' ? 2 : 4;
+    const { len, start } = this.vector(table, slot, size);
+    return Array.from({ length: len }, (_, i) => (kind === 'u8' ? this.bytes[start + i]! : kind === 'u16' ? this.dv.getUint16(start + 2 * i, true) : this.dv.getInt32(start + 4 * i, true)));
   }
   /** Target of an offset field (table, vector or string), or 0. */
   ref(table: number, slot: number): number {
@@ -98,6 +120,11 @@ class Reader {
 }
 
 export function readTfliteInfo(file: string): TfliteModelInfo {
+  return readTflite(file).info;
+}
+
+/** The model's structure and the reader over its bytes (options.ts reads operator options with it). */
+export function readTflite(file: string): { info: TfliteModelInfo; reader: Reader } {
   const bytes = readInputFile(file);
   const r = new Reader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
   if (bytes.length < 8 || bytes.toString('latin1', 4, 8) !== 'TFL3') r.fail('no TFL3 identifier');
@@ -105,6 +132,7 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
   const version = r.scalar(model, SLOT.Model.version, 'u32');
   const codes = r.tables(model, SLOT.Model.operator_codes).map((c) => ({
     code: Math.max(r.scalar(c, SLOT.OperatorCode.deprecated_builtin_code, 'i8'), r.scalar(c, SLOT.OperatorCode.builtin_code, 'i32')),
+    custom: r.string(c, SLOT.OperatorCode.custom_code),
     version: r.scalar(c, SLOT.OperatorCode.version, 'i32', 1),
   }));
   const buffers = r.tables(model, SLOT.Model.buffers).map((b) => {
@@ -123,9 +151,12 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
     const buffer = r.scalar(t, SLOT.Tensor.buffer, 'u32');
     if (buffer >= Math.max(buffers.length, 1)) r.fail(`tensor '${name}' refers to buffer ${buffer} of ${buffers.length}`);
     const info: TfliteTensorInfo = { name, shape, dtype: dtypeFromTflite(code) ?? `tflite:${code}`, data: buffers[buffer] ?? new Uint8Array(0) };
+    // A sparse constant's buffer holds only its kept values; sparsity.ts checks it against its index arrays.
+    const sp = r.ref(t, SLOT.Tensor.sparsity);
+    if (sp) info.sparsity = readSparsity(r, sp, name, shape.length);
     // Constant data must be what the shape declares: consumers walk `shape` elements of `data`,
     // and a corrupt shape ([65536, 65536] over a few bytes) would otherwise mean billions of steps.
-    if (info.data.length) {
+    if (info.data.length && !info.sparsity) {
       const n = sizeOf(shape);
       const dt = dtypeFromTflite(code);
       // Types edgelm does not model may pack several elements per byte (int4, int2): bound them only.
@@ -155,9 +186,17 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
   const operators = r.tables(sg, SLOT.SubGraph.operators).map((o, i) => {
     const c = codes[r.scalar(o, SLOT.Operator.opcode_index, 'u32')];
     if (!c) return r.fail(`operator ${i} has no operator code`);
-    return { op: OP_NAMES[c.code] ?? `BUILTIN_${c.code}`, version: c.version, inputs: index(r.ints(o, SLOT.Operator.inputs), `operator ${i}`), outputs: index(r.ints(o, SLOT.Operator.outputs), `operator ${i}`) };
+    return {
+      op: OP_NAMES[c.code] ?? `BUILTIN_${c.code}`,
+      version: c.version,
+      inputs: index(r.ints(o, SLOT.Operator.inputs), `operator ${i}`),
+      outputs: index(r.ints(o, SLOT.Operator.outputs), `operator ${i}`),
+      ...(c.code === OP.CUSTOM ? { custom: c.custom } : {}),
+      optionsType: r.scalar(o, SLOT.Operator.builtin_options_type, 'u8'),
+      optionsTable: r.ref(o, SLOT.Operator.builtin_options),
+    };
   });
-  return {
+  const info: TfliteModelInfo = {
     version,
     description: r.string(model, SLOT.Model.description),
     tensors,
@@ -173,4 +212,5 @@ export function readTfliteInfo(file: string): TfliteModelInfo {
       }),
     ),
   };
+  return { info, reader: r };
 }
