@@ -173,3 +173,156 @@ describe('operators, options and fused activations', () => {
     }, 60_000);
   }
 });
+
+/** Dense [rows, cols] weights with most entries zero (whole blocks of 4 columns, and single entries). */
+function sparseWeights(rows: number, cols: number): Float32Array {
+  const w = noise(rows * cols, 21);
+  return w.map((v, i) => ((i % cols) >> 2) % 2 === Math.floor(i / cols) % 2 || Math.abs(v) < 0.3 ? 0 : v);
+}
+/** CSR over rows: traversal [0, 1], the second dim sparse. */
+function csr(w: Float32Array, rows: number, cols: number): { values: Float32Array; sp: TflSparsity } {
+  const segments = [0];
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) if (w[r * cols + c] !== 0) (indices.push(c), values.push(w[r * cols + c]!));
+    segments.push(indices.length);
+  }
+  return { values: Float32Array.from(values), sp: { traversalOrder: [0, 1], blockMap: [], dims: [{ format: 'DENSE', denseSize: rows }, { format: 'SPARSE_CSR', segments, indices }] } };
+}
+/** Blocks of 1×4 kept whole: dims (row, column block, column in block), the column blocks sparse. */
+function blockCsr(w: Float32Array, rows: number, cols: number): { values: Float32Array; sp: TflSparsity } {
+  const segments = [0];
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < cols / 4; b++) {
+      const block = w.subarray(r * cols + 4 * b, r * cols + 4 * b + 4);
+      if (block.some((v) => v !== 0)) (indices.push(b), values.push(...block));
+    }
+    segments.push(indices.length);
+  }
+  const sp: TflSparsity = { traversalOrder: [0, 1, 2], blockMap: [1], dims: [{ format: 'DENSE', denseSize: rows }, { format: 'SPARSE_CSR', segments, indices }, { format: 'DENSE', denseSize: 4 }] };
+  return { values: Float32Array.from(values), sp };
+}
+function fcModel(w: Float32Array, sparse?: { values: Float32Array; sp: TflSparsity }): Uint8Array {
+  const t = new Tfl();
+  const x = t.input('x', [2, 16]);
+  const weights = sparse ? t.op('DENSIFY', [t.tensor('w_sparse', [8, 16], T_F32, sparse.values, sparse.sp)], [8, 16]) : t.tensor('w', [8, 16], T_F32, w);
+  t.output(t.op('FULLY_CONNECTED', [x, weights, t.f32('b', [8], 22)], [2, 8], [OPTIONS.FullyConnectedOptions, []]));
+  return t.bytes();
+}
+
+describe('sparse weights (DENSIFY)', () => {
+  const w = sparseWeights(8, 16);
+  for (const [name, encode] of [['CSR', csr], ['1×4 block CSR', blockCsr]] as const) {
+    it(`${name}: densified at import to the dense values; runs as the dense model does in LiteRT`, async () => {
+      const enc = encode(w, 8, 16);
+      expect(enc.values.length).toBeLessThan(w.length);
+      const file = join(dir, `sparse-${enc.sp.blockMap.length}.tflite`);
+      const bytes = fcModel(w, enc);
+      writeFileSync(file, bytes);
+      const g = readTfliteGraph(file, () => {});
+      const dense = [...g.constants.values()].find((k) => k.shape.join() === '16,8')!; // [in, out] after the transpose
+      const want = Float32Array.from({ length: 128 }, (_, i) => w[(i % 8) * 16 + Math.floor(i / 8)]!);
+      expect(Array.from(dense.data as Float32Array)).toEqual(Array.from(want));
+      const x = noise(32, 23);
+      const [ref] = await liteRt(fcModel(w), x, [2, 16]);
+      const [viaOnnx] = await onnxRuntime(exportOnnx(g, 'sparse.onnx').model, x, [2, 16]);
+      expect(relMax(viaOnnx!, ref!)).toBeLessThan(1e-5);
+      // LiteRT runs the sparse source itself (its DENSIFY kernel): the same numbers.
+      const [sparseRun] = await liteRt(bytes, x, [2, 16]);
+      expect(relMax(sparseRun!, ref!)).toBeLessThan(1e-5);
+      expect(relMax(viaOnnx!, sparseRun!)).toBeLessThan(1e-5);
+    }, 60_000);
+  }
+  it('inspect reads a sparse file (its buffer holds only the kept values) instead of calling it corrupt', () => {
+    const file = join(dir, 'sparse-inspect.tflite');
+    writeFileSync(file, fcModel(w, csr(w, 8, 16)));
+    const r = cli(['inspect', file, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+  it('a damaged CSR index is an input error, not an out-of-range write', () => {
+    const enc = csr(w, 8, 16);
+    (enc.sp.dims[1] as { indices: number[] }).indices[3] = 99;
+    const file = join(dir, 'sparse-bad.tflite');
+    writeFileSync(file, fcModel(w, enc));
+    expect(() => readTfliteGraph(file, () => {})).toThrow(/CSR index 99 of dimension 1 is outside 0..15/);
+  });
+});
+
+describe('the CLI takes TFLite sources', () => {
+  for (const [name, path] of [['cnn', 'models/cnn'], ['lenet', 'models/lenet-300-100.onnx']] as const) {
+    it(`${name}: quantize x.tflite --mode int8 (calibrated) is within 1 point of the source's MNIST accuracy in LiteRT`, async () => {
+      const src = join(dir, `${name}-src.tflite`);
+      writeFileSync(src, exportTflite(await loadModel(fixture(path)), src));
+      const out = join(dir, `${name}-int8.tflite`);
+      const r = cli(['quantize', src, '-o', out, '--mode', 'int8', '--calibration', fixture('data', 'mnist-train.npz'), '--data', fixture('data', 'mnist-test.npz'), '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const { eval: ev } = JSON.parse(r.stdout) as { eval: { source: { runtime: string; accuracy: number }; artifact: { accuracy: number } } };
+      expect(ev.source.runtime).toBe('litert');
+      expect(ev.source.accuracy).toBeGreaterThan(0.9);
+      expect(Math.abs(ev.source.accuracy - ev.artifact.accuracy)).toBeLessThanOrEqual(0.01);
+    }, 180_000);
+  }
+  it('export x.tflite -o y.onnx: onnxruntime agrees with LiteRT on the source; a dynamic-range source is read with one warning', async () => {
+    const src = join(dir, 'cnn-cli.tflite');
+    writeFileSync(src, exportTflite(await loadModel(fixture('models/cnn')), src));
+    const dyn = join(dir, 'cnn-dyn.tflite');
+    expect(cli(['quantize', src, '-o', dyn]).code).toBe(0);
+    const { x } = await mnistTest(16);
+    const shape = [1, 28, 28, 1];
+    // LiteRT's hybrid kernels quantize the activations to int8 on the fly; the dequantized float model
+    // computes without that rounding, so the dynamic-range source agrees to its activation rounding (~1%).
+    for (const [file, tol] of [[src, 1e-4], [dyn, 2e-2]] as const) {
+      const onnxFile = file.replace(/\.tflite$/, '.onnx');
+      const r = cli(['export', file, '-o', onnxFile]);
+      expect(r.code).toBe(0);
+      expect(r.stderr.trim().split('\n').filter(Boolean)).toHaveLength(file === dyn ? 1 : 0);
+      if (file === dyn) expect(r.stderr).toMatch(/^warning: 5 int8 weight tensors \(a dynamic-range model\) dequantized to float32/);
+      const { readFileSync } = await import('node:fs');
+      for (let s = 0; s < 4; s++) {
+        const xs = x.slice(s * 784, (s + 1) * 784);
+        const [want] = await liteRt(readFileSync(file), xs, shape);
+        const [got] = await onnxRuntime(readFileSync(onnxFile), xs, shape);
+        expect(relMax(got!, want!)).toBeLessThan(tol);
+        expect(argmax(got!, 10)[0]).toBe(argmax(want!, 10)[0]);
+      }
+    }
+  }, 180_000);
+});
+
+describe('refusals', () => {
+  const oneLine = (r: { code: number; stderr: string }): string => {
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  };
+  it('an unsupported builtin: exit 2, one line naming it and its operator index', () => {
+    const t = new Tfl();
+    const x = t.input('x', [1, 4]);
+    const r1 = t.op('RELU', [x], [1, 4]);
+    t.output(t.op('GATHER', [r1, t.i32('idx', [0, 2])], [1, 2], [OPTIONS.GatherOptions, [[0, 'i32', 1]]]));
+    const file = join(dir, 'gather.tflite');
+    writeFileSync(file, t.bytes());
+    expect(oneLine(cli(['export', file, '-o', join(dir, 'gather.onnx')]))).toMatch(/unsupported TFLite operator: GATHER \(operator 1\)/);
+  });
+  it('a full-integer (int8) model: exit 2, one line naming its QUANTIZE operator', async () => {
+    const src = join(dir, 'cnn-full.tflite');
+    writeFileSync(src, exportTflite(await loadModel(fixture('models/cnn')), src));
+    const q = join(dir, 'cnn-full-int8.tflite');
+    expect(cli(['quantize', src, '-o', q, '--mode', 'int8', '--calibration', fixture('data', 'mnist-train.npz')]).code).toBe(0);
+    expect(oneLine(cli(['quantize', q, '-o', join(dir, 'again.tflite')]))).toMatch(/operator 0 \(QUANTIZE\): int8 activations \(a full-integer model\) are not supported as a source/);
+  }, 120_000);
+  it('a fused TANH (which TFLite kernels do not apply uniformly) is refused, naming the operator', () => {
+    const t = new Tfl();
+    const x = t.input('x', [1, 4]);
+    t.output(t.op('ADD', [x, x], [1, 4], [OPTIONS.AddOptions, [[0, 'i8', ACTIVATION.TANH]]]));
+    const file = join(dir, 'tanh.tflite');
+    writeFileSync(file, t.bytes());
+    expect(() => readTfliteGraph(file)).toThrow(/operator 0 \(ADD\): fused activation TANH is not supported/);
+  });
+});

@@ -237,7 +237,7 @@ function resize(c: Ctx, mode: 'linear' | 'nearest'): void {
 export const TFLITE_SOURCE_OPS = Object.keys(OPS);
 
 /** Decoded constant of tensor `i`: sparse densified, float16 widened, int8/uint8 dequantized (warned). */
-function decodeConstant(info: TfliteModelInfo, i: number, r: Reader, warn: (m: string) => void): Tensor | undefined {
+function decodeConstant(info: TfliteModelInfo, i: number, r: Reader, dequantized: string[]): Tensor | undefined {
   const t = info.tensors[i]!;
   if (!t.data.length) return undefined;
   if (!isDType(t.dtype)) return undefined;
@@ -258,7 +258,7 @@ function decodeConstant(info: TfliteModelInfo, i: number, r: Reader, warn: (m: s
       const ch = axis < 0 ? 0 : Math.floor(k / inner) % dim;
       out[k] = (raw[k]! - (q.zeroPoint[ch] ?? q.zeroPoint[0] ?? 0)) * q.scale[ch]!;
     }
-    warn(`int8 weights '${t.name}' dequantized to float32 (re-quantizing them compounds the rounding of the file's quantization)`);
+    dequantized.push(t.name);
     return { name: t.name, dtype: 'float32', shape: t.shape, data: out };
   }
   const data = new DTYPES[dtype].array(copy.buffer, 0, n);
@@ -267,6 +267,9 @@ function decodeConstant(info: TfliteModelInfo, i: number, r: Reader, warn: (m: s
 
 export function readTfliteGraph(file: string, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): Graph {
   const { info, reader: r } = readTflite(file);
+  // Full-integer files: their activations are int8, and reading them as float would bake the file's rounding in.
+  const q = info.operators.findIndex((o) => o.op === 'QUANTIZE');
+  if (q >= 0) throw new EdgelmError('unsupported', `${file}: operator ${q} (QUANTIZE): int8 activations (a full-integer model) are not supported as a source`, 'read the float model and quantize that');
   const unsupported = info.operators.flatMap((o, i) => (Object.hasOwn(OPS, o.op) ? [] : [`${o.op === 'CUSTOM' ? `custom op '${o.custom}'` : o.op} (operator ${i})`]));
   if (unsupported.length)
     throw new EdgelmError('unsupported', `${file}: unsupported TFLite operator${unsupported.length > 1 ? 's' : ''}: ${unsupported.slice(0, 5).join(', ')}${unsupported.length > 5 ? ` and ${unsupported.length - 5} more` : ''}`, `supported: ${TFLITE_SOURCE_OPS.join(', ')}`);
@@ -274,9 +277,10 @@ export function readTfliteGraph(file: string, warn: (m: string) => void = (m) =>
   const values = new Map<number, string>();
   const folded = new Map<number, Tensor>();
   const decoded = new Map<number, Tensor | undefined>();
+  const dequantized: string[] = [];
   const konst = (i: number): Tensor | undefined => {
     if (folded.has(i)) return folded.get(i);
-    if (!decoded.has(i)) decoded.set(i, decodeConstant(info, i, r, warn));
+    if (!decoded.has(i)) decoded.set(i, decodeConstant(info, i, r, dequantized));
     return decoded.get(i);
   };
   const activationType = (i: number, where: string): DType => {
@@ -343,6 +347,8 @@ export function readTfliteGraph(file: string, warn: (m: string) => void = (m) =>
     if (k) return b.addConstant(k);
     throw inputError(file, `output tensor ${i} ('${info.tensors[i]!.name}') is not computed`);
   });
+  if (dequantized.length)
+    warn(`${dequantized.length} int8 weight tensor${dequantized.length > 1 ? 's' : ''} (a dynamic-range model) dequantized to float32 (${dequantized.slice(0, 3).join(', ')}${dequantized.length > 3 ? ', ...' : ''}): quantizing again compounds the file's rounding; start from the float model where you have it`);
   // Text metadata only (a vocabulary edgelm wrote); the converter's binary entries are the file's, not the model's.
   const text = Object.entries(info.metadata).filter(([k, v]) => k !== 'edgelm.source_format' && !/[\u0000-\u0008\ufffd]/.test(v));
   return b.build('tflite_model', 'tflite', outputs, { producer: info.description || 'TFLite', ...Object.fromEntries(text) });
