@@ -186,8 +186,15 @@ function note(what: string): void {
 async function inspectLikeCli(path: string): Promise<InspectReport> {
   const { file, format } = detectFormat(path);
   let report: InspectReport;
-  if (format === 'tflite') report = inspectTflite(file);
-  else {
+  if (format === 'tflite') {
+    report = inspectTflite(file);
+    // A file inspect reads is also a source (quantize, export): the graph reader must end the same way.
+    try {
+      await loadModel(path);
+    } catch (e) {
+      if (!(e instanceof EdgelmError)) throw e;
+    }
+  } else {
     const graph = await loadModel(path);
     // What every later command relies on; a failure here is an EdgelmError for the user, but
     // one the reader should arguably have raised itself: recorded as a note.

@@ -65,6 +65,18 @@ function floatData(c: Ctx, i: number, what: string): Float32Array {
   return k.data as Float32Array;
 }
 
+/** Static shape of input i, which must have `rank` dims (a damaged file can hold anything there). */
+function rankOf(c: Ctx, i: number, rank: number, what: string): number[] {
+  const s = c.shape(i);
+  if (s.length !== rank || s.some((d) => !(d >= 1))) throw inputError(c.b.file, `${c.where}: the ${what} has shape [${s}], expected ${rank} positive dims`);
+  return s;
+}
+/** Strides, dilations and window sizes must be ≥ 1 (the schema's default 0 would divide by zero). */
+function positive(c: Ctx, what: string, v: number[]): number[] {
+  if (v.some((d) => !(d >= 1))) throw inputError(c.b.file, `${c.where}: ${what} [${v}] must be ≥ 1`);
+  return v;
+}
+
 function bias(c: Ctx, i: number): string {
   return c.has(i) ? c.input(i) : '';
 }
@@ -72,32 +84,35 @@ function bias(c: Ctx, i: number): string {
 const OPS: Record<string, (c: Ctx) => void> = {
   CONV_2D: (c) => {
     const o = c.options('Conv2DOptions');
-    const [cout, kh, kw, cin] = c.shape(1) as [number, number, number, number];
+    const [cout, kh, kw, cin] = rankOf(c, 1, 4, 'filter') as [number, number, number, number];
+    rankOf(c, 0, 4, 'input');
     const w = c.b.addConstant({ name: `${c.op.outputs[0]}_kernel`, dtype: 'float32', shape: [kh, kw, cin, cout], data: transposeData(floatData(c, 1, 'filter'), [cout, kh, kw, cin], [1, 2, 3, 0]) });
     const inC = c.shape(0)[3]!;
     const group = inC / cin;
     if (!Number.isInteger(group) || group < 1) throw c.fail(`input has ${inC} channels, the filter ${cin}`);
-    const attrs = { layout: 'NHWC', strides: [o.i32('stride_h'), o.i32('stride_w')], dilations: [o.i32('dilation_h_factor', 1), o.i32('dilation_w_factor', 1)], padding: padding(c, o.i8('padding')), group };
+    const attrs = { layout: 'NHWC', strides: positive(c, 'strides', [o.i32('stride_h'), o.i32('stride_w')]), dilations: positive(c, 'dilations', [o.i32('dilation_h_factor', 1), o.i32('dilation_w_factor', 1)]), padding: padding(c, o.i8('padding')), group };
     c.bind(fused(c, c.emit('conv2d', [c.input(0), w, bias(c, 2)], attrs), o.i8('fused_activation_function')));
   },
   DEPTHWISE_CONV_2D: (c) => {
     const o = c.options('DepthwiseConv2DOptions');
-    const [one, kh, kw, out] = c.shape(1) as [number, number, number, number];
-    const cin = c.shape(0)[3]!;
+    const [one, kh, kw, out] = rankOf(c, 1, 4, 'filter') as [number, number, number, number];
+    const cin = rankOf(c, 0, 4, 'input')[3]!;
     const mult = out / cin;
     if (one !== 1 || !Number.isInteger(mult)) throw c.fail(`filter [${c.shape(1)}] does not fit ${cin} input channels`);
     // Output channel k = c·M + m in both layouts: a reshape, no transpose.
     const w = c.b.addConstant({ name: `${c.op.outputs[0]}_kernel`, dtype: 'float32', shape: [kh, kw, cin, mult], data: floatData(c, 1, 'filter') });
-    const attrs = { layout: 'NHWC', strides: [o.i32('stride_h'), o.i32('stride_w')], dilations: [o.i32('dilation_h_factor', 1), o.i32('dilation_w_factor', 1)], padding: padding(c, o.i8('padding')) };
+    const attrs = { layout: 'NHWC', strides: positive(c, 'strides', [o.i32('stride_h'), o.i32('stride_w')]), dilations: positive(c, 'dilations', [o.i32('dilation_h_factor', 1), o.i32('dilation_w_factor', 1)]), padding: padding(c, o.i8('padding')) };
     c.bind(fused(c, c.emit('depthwiseConv2d', [c.input(0), w, bias(c, 2)], attrs), o.i8('fused_activation_function')));
   },
   TRANSPOSE_CONV: (c) => {
     const o = c.options('TransposeConvOptions');
     const outShape = c.ints(0, 'output shape');
-    const [cout, kh, kw, cin] = c.shape(1) as [number, number, number, number];
+    if (outShape.length !== 4) throw inputError(c.b.file, `${c.where}: output shape [${outShape}] is not 4-D`);
+    const [cout, kh, kw, cin] = rankOf(c, 1, 4, 'filter') as [number, number, number, number];
+    rankOf(c, 2, 4, 'input');
     const w = c.b.addConstant({ name: `${c.op.outputs[0]}_kernel`, dtype: 'float32', shape: [kh, kw, cout, cin], data: transposeData(floatData(c, 1, 'filter'), [cout, kh, kw, cin], [1, 2, 0, 3]) });
     const [, ih, iw] = c.shape(2) as [number, number, number];
-    const strides = [o.i32('stride_h'), o.i32('stride_w')];
+    const strides = positive(c, 'strides', [o.i32('stride_h'), o.i32('stride_w')]);
     const pad = padding(c, o.i8('padding'));
     // The forward convolution this is the gradient of maps the output size to the input's: its pads are ours.
     const pads = [0, 0, 0, 0];
@@ -116,7 +131,7 @@ const OPS: Record<string, (c: Ctx) => void> = {
   FULLY_CONNECTED: (c) => {
     const o = c.options('FullyConnectedOptions');
     if (o.i8('weights_format') !== 0) throw c.fail('shuffled weights are not supported');
-    const [dout, din] = c.shape(1) as [number, number];
+    const [dout, din] = rankOf(c, 1, 2, 'weights') as [number, number];
     const xs = c.shape(0);
     // TFLite flattens the input to [−1, in] unless keep_num_dims.
     const keep = o.bool('keep_num_dims');
@@ -205,7 +220,8 @@ function binary(op: OpType, table: 'AddOptions' | 'SubOptions' | 'MulOptions' | 
 function pool(op: 'maxPool2d' | 'avgPool2d') {
   return (c: Ctx): void => {
     const o = c.options('Pool2DOptions');
-    const attrs = { layout: 'NHWC', strides: [o.i32('stride_h'), o.i32('stride_w')], kernel: [o.i32('filter_height'), o.i32('filter_width')], padding: padding(c, o.i8('padding')) };
+    rankOf(c, 0, 4, 'input');
+    const attrs = { layout: 'NHWC', strides: positive(c, 'strides', [o.i32('stride_h'), o.i32('stride_w')]), kernel: positive(c, 'filter', [o.i32('filter_height'), o.i32('filter_width')]), padding: padding(c, o.i8('padding')) };
     c.bind(fused(c, c.emit(op, [c.input(0)], attrs), o.i8('fused_activation_function')));
   };
 }
@@ -223,8 +239,10 @@ function resize(c: Ctx, mode: 'linear' | 'nearest'): void {
   const align = o.bool('align_corners');
   const half = o.bool('half_pixel_centers');
   if (align && half) throw c.fail('align_corners with half_pixel_centers is not supported');
-  const [h, w] = c.ints(1, 'size');
-  const [n, , , ch] = c.shape(0) as [number, number, number, number];
+  const size = c.ints(1, 'size');
+  if (size.length !== 2 || size.some((d) => !(d >= 1))) throw inputError(c.b.file, `${c.where}: size [${size}] must be two positive dims`);
+  const [h, w] = size;
+  const [n, , , ch] = rankOf(c, 0, 4, 'input') as [number, number, number, number];
   const [, ih, iw] = c.shape(0);
   // 0: the scale follows from the sizes (output / input), as ONNX's Resize with sizes computes it.
   const attrs: Attrs = { sizes: [n, h!, w!, ch], scales: [1, h === ih ? 1 : 0, w === iw ? 1 : 0, 1], mode };
@@ -251,6 +269,8 @@ function decodeConstant(info: TfliteModelInfo, i: number, r: Reader, dequantized
     const q = t.quant;
     const raw = dtype === 'int8' ? new Int8Array(copy.buffer, 0, n) : copy;
     const axis = q.scale.length > 1 ? q.axis : -1;
+    if (axis >= t.shape.length || (axis >= 0 && t.shape[axis] !== q.scale.length) || !q.scale.every(Number.isFinite))
+      r.fail(`tensor '${t.name}' has ${q.scale.length} scales for shape [${t.shape}] along axis ${q.axis}`);
     const inner = axis < 0 ? 1 : sizeOf(t.shape.slice(axis + 1));
     const dim = axis < 0 ? 1 : t.shape[axis]!;
     const out = new Float32Array(n);
@@ -320,7 +340,11 @@ export function readTfliteGraph(file: string, warn: (m: string) => void = (m) =>
         return Array.from(k.data as ArrayLike<number | bigint>, Number);
       },
       options: (table) => optionsOf(r, op, table, where),
-      shape: (i) => info.tensors[i < 0 ? op.outputs[0]! : op.inputs[i]!]!.shape,
+      shape: (i) => {
+        const t = i < 0 ? op.outputs[0] : op.inputs[i];
+        if (t === undefined || t === -1) throw inputError(file, `${where} needs input ${i}`);
+        return info.tensors[t]!.shape;
+      },
       emit: (irOp, inputs, attrs = {}, suffix) => {
         const out = info.tensors[op.outputs[0]!]!.name;
         return b.add1(irOp, inputs, attrs, { name: suffix ? `${out}/${suffix}` : out, source: where });
@@ -334,6 +358,7 @@ export function readTfliteGraph(file: string, warn: (m: string) => void = (m) =>
       },
       fail: (what) => new EdgelmError('unsupported', `${file}: ${where}: ${what}`),
     };
+    if (op.outputs.length !== 1 || op.outputs[0] === -1) throw inputError(file, `${where} has ${op.outputs.length} outputs, expected 1`);
     // Inputs of the op must be float activations or constants: a quantized activation is refused by name.
     op.inputs.forEach((t) => {
       if (t !== -1 && !info.tensors[t]!.data.length && !folded.has(t)) activationType(t, where);
