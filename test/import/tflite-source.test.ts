@@ -54,7 +54,6 @@ class Tfl {
     this.m.signature.outputs.push([this.m.tensors[t]!.name, t]);
   }
   bytes(): Uint8Array {
-    if (process.env.TFLSRC_DEBUG) for (const o of this.m.operators) if (!this.m.outputs.includes(o.outputs[0]!) && this.m.tensors[o.outputs[0]!]!.name.indexOf('dequantize')) this.output(o.outputs[0]!);
     return serializeTflite(this.m);
   }
 }
@@ -97,7 +96,6 @@ async function agreement(dir: string, name: string, bytes: Uint8Array, x: Float3
   const viaOnnx = await onnxRuntime(exportOnnx(g, `${name}.onnx`).model, x, shape);
   const viaTflite = await liteRt(exportTflite(g, `${name}-again.tflite`), x, shape);
   expect(viaOnnx.length).toBe(want.length);
-  if (process.env.TFLSRC_DEBUG) want.forEach((w, i) => console.log(i, relMax(viaOnnx[i]!, w), relMax(viaTflite[i]!, w)));
   return {
     onnx: Math.max(...want.map((w, i) => relMax(viaOnnx[i]!, w))),
     tflite: Math.max(...want.map((w, i) => relMax(viaTflite[i]!, w))),
@@ -325,4 +323,33 @@ describe('refusals', () => {
     writeFileSync(file, t.bytes());
     expect(() => readTfliteGraph(file)).toThrow(/operator 0 \(ADD\): fused activation TANH is not supported/);
   });
+});
+
+describe('int8 from a TFLite source, beyond MNIST', () => {
+  it('mobilenet and the operator graph: calibrated int8 in LiteRT stays within a few % of the source output range', async () => {
+    const { quantizeModel } = await import('../../src/quantize/index.js');
+    const mobilenet = exportTflite(await loadModel(fixture('exports/mobilenet-17.onnx')), 'mobilenet.tflite');
+    for (const [name, bytes] of [['mobilenet', mobilenet], ['zoo', zoo(false)]] as const) {
+      const file = join(dir, `${name}-int8-src.tflite`);
+      writeFileSync(file, bytes);
+      const s = await openLiteRt(bytes, name);
+      const shape = s.inputs[0]!.shape;
+      s.dispose();
+      const size = shape.reduce((a, b) => a * b, 1);
+      const samples = 16;
+      const calib = Float32Array.from({ length: samples * size }, (_, i) => noise(1, 100 + i)[0]! * 0.5 + 0.5);
+      const g = readTfliteGraph(file, () => {});
+      const { graph, plan } = await quantizeModel(g, { mode: 'int8', calibration: { x: calib, shape: [samples, ...shape.slice(1)], source: 'noise' } });
+      const q = exportTflite(graph, `${name}-int8.tflite`, { quant: plan });
+      let worst = 0;
+      for (let k = 0; k < 3; k++) {
+        const x = noise(size, 900 + k).map((v) => v * 0.5 + 0.5); // not among the calibration samples
+        const want = await liteRt(bytes, x, shape);
+        const got = await liteRt(q, x, shape);
+        want.forEach((w, i) => (worst = Math.max(worst, relMax(got[i]!, w))));
+      }
+      console.log(`${name}: int8 max error ${(100 * worst).toFixed(2)}% of the output range`);
+      expect(worst).toBeLessThan(0.05);
+    }
+  }, 180_000);
 });
