@@ -162,6 +162,29 @@ function zoo(f16: boolean): Uint8Array {
   return t.bytes();
 }
 
+/** The elementwise operators, a dilated convolution, PADV2, SQUEEZE and MEAN with keep_dims. */
+function zoo2(): Uint8Array {
+  const t = new Tfl();
+  const x = t.input('x', [1, 6, 6, 2]);
+  const conv = t.op('CONV_2D', [x, t.f32('cw', [3, 2, 2, 2], 31), t.f32('cb', [3], 32)], [1, 4, 4, 3], [OPTIONS.Conv2DOptions, [[0, 'i8', PADDING.VALID], [1, 'i32', 1], [2, 'i32', 1], [4, 'i32', 2], [5, 'i32', 2]]], 2);
+  const abs = t.op('ABS', [conv], [1, 4, 4, 3]);
+  const sq = t.op('SQRT', [abs], [1, 4, 4, 3]);
+  const one = t.tensor('one', [], T_F32, Float32Array.of(1));
+  const rs = t.op('RSQRT', [t.op('ADD', [abs, one], [1, 4, 4, 3], [OPTIONS.AddOptions, []])], [1, 4, 4, 3]);
+  const ex = t.op('EXP', [t.op('NEG', [sq], [1, 4, 4, 3])], [1, 4, 4, 3]);
+  const mx = t.op('MAXIMUM', [ex, rs], [1, 4, 4, 3]);
+  const mn = t.op('MINIMUM', [ex, rs], [1, 4, 4, 3]);
+  const lr = t.op('LEAKY_RELU', [t.op('SUB', [mn, mx], [1, 4, 4, 3], [OPTIONS.SubOptions, []])], [1, 4, 4, 3], [OPTIONS.LeakyReluOptions, [[0, 'f32', 0.1]]]);
+  const gain = t.tensor('gain', [], T_F32, Float32Array.of(30)); // drives values past ±1 for RELU_N1_TO_1
+  const n1 = t.op('RELU_N1_TO_1', [t.op('MUL', [lr, gain], [1, 4, 4, 3], [OPTIONS.MulOptions, []])], [1, 4, 4, 3]);
+  const pads = t.tensor('pads', [4, 2], T_I32, Int32Array.from([0, 0, 1, 0, 0, 1, 0, 0]));
+  const pv = t.op('PADV2', [n1, pads, t.tensor('pv', [], T_F32, Float32Array.of(0.25))], [1, 5, 5, 3]);
+  const mean = t.op('MEAN', [pv, t.i32('axes', [1, 2])], [1, 1, 1, 3], [OPTIONS.ReducerOptions, [[0, 'bool', true]]]);
+  t.output(t.op('SQUEEZE', [mean], [1, 3], [OPTIONS.SqueezeOptions, [[0, 'i32[]', [1, 2]]]]));
+  t.output(pv);
+  return t.bytes();
+}
+
 describe('operators, options and fused activations', () => {
   for (const f16 of [false, true]) {
     it(`a graph of every mapped operator${f16 ? ' (float16 weights through DEQUANTIZE)' : ''} agrees with LiteRT`, async () => {
@@ -170,6 +193,11 @@ describe('operators, options and fused activations', () => {
       expect(r.tflite).toBeLessThan(1e-4);
     }, 60_000);
   }
+  it('elementwise operators, a dilated convolution, PADV2, SQUEEZE and MEAN keep_dims agree with LiteRT', async () => {
+    const r = await agreement(dir, 'zoo2', zoo2(), noise(72, 33), [1, 6, 6, 2]);
+    expect(r.onnx).toBeLessThan(1e-4);
+    expect(r.tflite).toBeLessThan(1e-4);
+  }, 60_000);
 });
 
 /** Dense [rows, cols] weights with most entries zero (whole blocks of 4 columns, and single entries). */
