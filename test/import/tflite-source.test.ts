@@ -185,6 +185,22 @@ function zoo2(): Uint8Array {
   return t.bytes();
 }
 
+/** A converter's Flatten with a run-time batch (SHAPE → STRIDED_SLICE → PACK → RESHAPE), and slices of activations. */
+function shapeOps(): Uint8Array {
+  const t = new Tfl();
+  const int = (v: number): number => ((t.m.tensors[v]!.type = T_I32), v);
+  const x = t.input('x', [1, 4, 4, 2]);
+  const shape = int(t.op('SHAPE', [x], [4], [OPTIONS.ShapeOptions, [[0, 'i8', T_I32]]]));
+  const batch = int(t.op('STRIDED_SLICE', [shape, t.i32('b0', [0]), t.i32('e0', [1]), t.i32('s0', [1])], [], [OPTIONS.StridedSliceOptions, [[4, 'i32', 1]]]));
+  const target = int(t.op('PACK', [batch, t.tensor('minus1', [], T_I32, Int32Array.of(-1))], [2], [OPTIONS.PackOptions, [[0, 'i32', 2], [1, 'i32', 0]]]));
+  const flat = t.op('RESHAPE', [x, target], [1, 32]);
+  t.output(t.op('FULLY_CONNECTED', [flat, t.f32('w', [5, 32], 41), t.f32('b', [5], 42)], [1, 5], [OPTIONS.FullyConnectedOptions, []]));
+  // x[0, 1:3, ::2, :] (axis 0 shrunk; end_mask on axes 2, 3)
+  const ss = t.op('STRIDED_SLICE', [x, t.i32('b1', [0, 1, 0, 0]), t.i32('e1', [1, 3, 0, 0]), t.i32('s1', [1, 1, 2, 1])], [2, 2, 2], [OPTIONS.StridedSliceOptions, [[1, 'i32', 0b1100], [4, 'i32', 1]]]);
+  t.output(t.op('PACK', [ss, ss], [2, 2, 2, 2], [OPTIONS.PackOptions, [[0, 'i32', 2], [1, 'i32', -1]]]));
+  return t.bytes();
+}
+
 describe('operators, options and fused activations', () => {
   for (const f16 of [false, true]) {
     it(`a graph of every mapped operator${f16 ? ' (float16 weights through DEQUANTIZE)' : ''} agrees with LiteRT`, async () => {
@@ -193,6 +209,11 @@ describe('operators, options and fused activations', () => {
       expect(r.tflite).toBeLessThan(1e-4);
     }, 60_000);
   }
+  it('SHAPE, STRIDED_SLICE and PACK fold into a constant reshape target; slices and stacks of activations agree with LiteRT', async () => {
+    const r = await agreement(dir, 'shape-ops', shapeOps(), noise(32, 43), [1, 4, 4, 2]);
+    expect(r.onnx).toBeLessThan(1e-5);
+    expect(r.tflite).toBeLessThan(1e-5);
+  }, 60_000);
   it('elementwise operators, a dilated convolution, PADV2, SQUEEZE and MEAN keep_dims agree with LiteRT', async () => {
     const r = await agreement(dir, 'zoo2', zoo2(), noise(72, 33), [1, 6, 6, 2]);
     expect(r.onnx).toBeLessThan(1e-4);

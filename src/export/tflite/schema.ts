@@ -23,7 +23,7 @@ export const OP = {
   // selection (lower-sort.ts)
   TOPK_V2: 48,
   // read only (src/import/tflite): custom operators, sparse weights
-  CUSTOM: 32, DENSIFY: 124,
+  CUSTOM: 32, DENSIFY: 124, PACK: 83,
 } as const;
 export type BuiltinOp = keyof typeof OP;
 
@@ -46,6 +46,8 @@ export const OPTIONS = {
   FloorModOptions: 72, ResizeNearestNeighborOptions: 74, CosOptions: 84, DepthToSpaceOptions: 94,
   // lower-reduce.ts
   ArgMinOptions: 57, ReverseV2Options: 81, CumsumOptions: 102,
+  // read only (src/import/tflite)
+  PackOptions: 59,
   // lower-scatter.ts
   GatherNdOptions: 83, ReverseSequenceOptions: 87, ScatterNdOptions: 97, FloorDivOptions: 65,
   // lower-sort.ts

@@ -14,8 +14,9 @@ import { ReaderGraphBuilder } from '../builder.js';
 import { readTflite, type Reader, type TfliteModelInfo, type TfliteOperatorInfo } from './index.js';
 import { optionsOf, type Options, type OptionsTable } from './options.js';
 import { densify } from './sparsity.js';
+import { SHAPE_OPS } from './ops-shape.js';
 
-interface Ctx {
+export interface Ctx {
   b: ReaderGraphBuilder;
   op: TfliteOperatorInfo;
   /** "operator 3 (CONV_2D)" for messages. */
@@ -204,6 +205,7 @@ const OPS: Record<string, (c: Ctx) => void> = {
     if (!k) throw c.fail('dequantizing a run-time value (int8 activations) is not supported; read the float model');
     c.bindConst(k);
   },
+  ...SHAPE_OPS,
   DENSIFY: (c) => {
     const k = c.konst(0);
     if (!k) throw c.fail('the input must be a constant');

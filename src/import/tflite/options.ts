@@ -23,6 +23,8 @@ export const FIELDS = {
   ResizeNearestNeighborOptions: { align_corners: 0, half_pixel_centers: 1 },
   LeakyReluOptions: { alpha: 0 },
   SqueezeOptions: { squeeze_dims: 0 },
+  StridedSliceOptions: { begin_mask: 0, end_mask: 1, ellipsis_mask: 2, new_axis_mask: 3, shrink_axis_mask: 4, offset: 5 },
+  PackOptions: { values_count: 0, axis: 1 },
 } as const;
 export type OptionsTable = keyof typeof FIELDS;
 
