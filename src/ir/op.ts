@@ -30,7 +30,14 @@ export interface OpDef<A extends Attrs = Attrs> {
    * Reshape's shape, a Pad's pads. A node that takes them has an output of rank `rank` (given the
    * value tensors' lengths) whose dims are run-time values (src/ir/value-dims.ts).
    */
-  valueInputs?: { inputs: Record<number, keyof A & string>; rank(inputs: ValueType[], attrs: A, lengths: number[]): number };
+  valueInputs?: {
+    inputs: Record<number, keyof A & string>;
+    rank(inputs: ValueType[], attrs: A, lengths: number[]): number;
+    /** Number of outputs (default 1), each with its own run-time dims (a Split by fed sizes). */
+    outputs?(inputs: ValueType[], attrs: A, lengths: number[]): number;
+    /** For the executor: the attributes `run` needs, from the values read and the other inputs' shapes. */
+    resolve?(attrs: A, shapes: number[][], node: Node): A;
+  };
   /** Number of outputs for a node (most ops: 1). */
   outputs?: (attrs: A) => number;
   infer(inputs: ValueType[], attrs: A, node: Node): ValueType[];

@@ -11,8 +11,11 @@ import { opDef } from './registry.js';
 import type { OpDef, Tf, TfTensor, ValueType } from './op.js';
 import { ShapeError } from './op.js';
 
-/** The run-time dim of axis `axis` of the output of node `node` (unique names) whose shape depends on run-time values. */
-export const valueDim = (node: string, axis: number): Dim => `${atomName(node)}_v${axis}`;
+/**
+ * The run-time dim of axis `axis` of output `output` of node `node` (unique names) whose shape
+ * depends on run-time values (output 0 keeps the short name).
+ */
+export const valueDim = (node: string, axis: number, output = 0): Dim => `${atomName(node)}${output ? `_o${output}` : ''}_v${axis}`;
 
 /** Whether the node takes any of its op's value inputs (then every output dim is a valueDim). */
 export function hasValueInputs(def: Pick<OpDef, 'valueInputs'>, node: Pick<Node, 'inputs'>): boolean {
@@ -43,7 +46,14 @@ export function inferNode(def: OpDef<Attrs>, ins: ValueType[], attrs: Attrs, nod
   });
   const rank = v.rank(ins, attrs, lengths);
   const dtype = 'dtype' in def.attrs ? (attrs.dtype as ValueType['dtype']) : ins[0]!.dtype;
-  return [{ dtype, shape: Array.from({ length: rank }, (_, k) => valueDim(node.name, k)) }];
+  const count = v.outputs?.(ins, attrs, lengths) ?? 1;
+  return Array.from({ length: count }, (_, j) => ({ dtype, shape: Array.from({ length: rank }, (_, k) => valueDim(node.name, k, j)) }));
+}
+
+/** After the executor ran a node with value inputs: binds each output's value dims to its computed shape. */
+export function bindValueDims(def: OpDef<Attrs>, node: Node, outs: readonly (TfTensor | undefined)[], dims: Map<string, number>): void {
+  if (!hasValueInputs(def, node)) return;
+  outs.forEach((t, j) => t?.shape.forEach((d, k) => dims.set(valueDim(node.name, k, j) as string, d)));
 }
 
 /**
@@ -61,7 +71,10 @@ export function applyValueInputs(tf: Tf, def: OpDef<Attrs>, node: Node, attrs: A
     out[a] = typeof def.attrs[a] === 'number' || typeof def.attrs[a] === 'string' ? vals[0]! : vals;
   }
   const drop = new Set(taken.map(([i]) => i));
-  return { attrs: out, ins: ins.filter((_, i) => !drop.has(i)) };
+  const kept = ins.filter((_, i) => !drop.has(i));
+  // Ops whose attributes follow from the values (a resize's sizes from its scales) complete them here.
+  const resolve = def.valueInputs!.resolve;
+  return { attrs: resolve ? resolve(out, kept.map((t) => t?.shape ?? []), node) : out, ins: kept };
 }
 
 /** Refuses (unsupported) the first node whose output shape depends on run-time values, for writers that cannot write one. */

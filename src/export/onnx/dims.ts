@@ -80,7 +80,8 @@ export class DimWriter {
     // A dim decided by run-time values (src/ir/value-dims.ts): read from the tensor that has it.
     const k = Number(/_v(\d+)$/.exec(sym)?.[1] ?? -1);
     for (const n of this.w.graph.nodes)
-      if (k >= 0 && valueDim(n.name, k) === sym && hasValueInputs(opDef(n.op), n)) return this.w.op('Shape', [n.outputs[0]!], { start: attr.i(k), end: attr.i(k + 1) });
+      if (k >= 0 && hasValueInputs(opDef(n.op), n))
+        for (const [j, o] of n.outputs.entries()) if (valueDim(n.name, k, j) === sym) return this.w.op('Shape', [o], { start: attr.i(k), end: attr.i(k + 1) });
     throw new EdgelmError('unsupported', `${this.w.file}: the run-time dim '${sym}' is not a dim of any graph input, so the ONNX writer cannot compute it`);
   }
 }

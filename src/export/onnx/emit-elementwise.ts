@@ -52,7 +52,15 @@ export const ELEMENTWISE_EMIT: Partial<Record<OpType, Emit>> = {
     const scales = a.scales as number[];
     const roi = a.roi as number[];
     const ins = [n.inputs[0]!, roi.length ? w.init('roi', 'float32', [roi.length], Float32Array.from(roi)) : ''];
-    if (scales.every((s) => s > 0)) ins.push(w.init('scales', 'float32', [scales.length], Float32Array.from(scales)));
+    const fed = n.inputs.slice(1, 4);
+    if (fed.some(Boolean)) {
+      // Run-time roi, scales or sizes pass through; opset 17's Resize has no axes attribute.
+      const axes = a.axes as number[];
+      if (axes.length && axes.some((ax, i) => ax !== i || axes.length !== w.rank(n.inputs[0]!)))
+        throw new EdgelmError('unsupported', `${w.file}: node ${n.name} (resize): run-time roi, scales or sizes for axes [${axes}] need ONNX opset 18; the writer writes opset 17`);
+      ins.splice(1, 1, ...fed.map((v, i) => (v ? w.valueAs(v, i === 2 ? 'int64' : 'float32') : '')));
+      while (!ins[ins.length - 1]) ins.pop();
+    } else if (scales.every((s) => s > 0)) ins.push(w.init('scales', 'float32', [scales.length], Float32Array.from(scales)));
     else ins.push('', w.dims.vector(a.sizes as Dim[], 'sizes'));
     w.b.node('Resize', ins, n.outputs, {
       mode: attr.s(a.mode as string),

@@ -5,7 +5,7 @@ import { isFloatDType } from '../../ir/dtype.js';
 import { isStaticDim, mulDims, type Dim } from '../../ir/dim.js';
 import type { CoordinateMode, NearestMode, ResizeMode } from '../../ir/ops/resample.js';
 import { attrFloat, attrInt, attrInts, attrStr, emit, values, type OnnxCtx, type Translate } from './ctx.js';
-import { requiredDims } from './shapes.js';
+import { requiredDims, runTimeValues } from './shapes.js';
 
 const MODES = ['nearest', 'linear', 'cubic'];
 const COORDINATE_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
@@ -33,8 +33,8 @@ interface Request {
   axes?: number[];
 }
 
-/** Emits the IR resize for a request in ONNX terms, checking what the IR op can do. */
-function emitResize(c: OnnxCtx, r: Request): void {
+/** The IR resize's mode attributes and axes for a request, checking what the IR op can do. */
+function resizeModes(c: OnnxCtx, r: Pick<Request, 'mode' | 'coordinateMode' | 'nearestMode' | 'axes'>) {
   const x = c.typeOf(c.input(0));
   const rank = x.shape.length;
   const mode = r.mode === 'bilinear' ? 'linear' : r.mode;
@@ -44,6 +44,38 @@ function emitResize(c: OnnxCtx, r: Request): void {
   if (mode !== 'nearest' && !isFloatDType(x.dtype)) throw c.fail(`${mode} interpolation of ${x.dtype} values is not supported`);
   const axes = (r.axes ?? Array.from({ length: rank }, (_, i) => i)).map((a) => (a < 0 ? a + rank : a));
   if (axes.some((a) => a < 0 || a >= rank)) throw badInput(c, `axes [${r.axes}] out of range for rank ${rank}`);
+  const attrs = {
+    mode: mode as ResizeMode,
+    coordinateMode: r.coordinateMode as CoordinateMode,
+    nearestMode: r.nearestMode as NearestMode,
+    cubicCoeffA: attrFloat(c, 'cubic_coeff_a', -0.75),
+    excludeOutside: attrInt(c, 'exclude_outside', 0) === 1,
+    extrapolationValue: attrFloat(c, 'extrapolation_value', 0),
+  };
+  return { x, rank, axes, attrs };
+}
+
+/**
+ * Run-time roi, scales or sizes (the model is fed them): the IR resize takes the three as value
+ * inputs (constants among them too) and computes its output sizes when it runs. Inputs are ONNX
+ * Resize-11's (roi 1, scales 2, sizes 3); `false` when all are constants or shape arithmetic.
+ */
+function runTimeResize(c: OnnxCtx, r: Pick<Request, 'mode' | 'coordinateMode' | 'nearestMode' | 'axes'>, inputs: { roi?: number; scales: number; sizes?: number }): boolean {
+  const crop = r.coordinateMode === 'tf_crop_and_resize';
+  const fed = (i: number | undefined, what: string): string | undefined => (i !== undefined && c.input(i) && !c.konst(i) ? runTimeValues(c, i, what) : undefined);
+  const [roi, scales, sizes] = [crop ? fed(inputs.roi, 'roi') : undefined, fed(inputs.scales, 'scales'), fed(inputs.sizes, 'sizes')];
+  if (!roi && !scales && !sizes) return false;
+  // A tensor that is given and not empty (Resize-11 marks "not given" with an empty scales).
+  const given = (i: number | undefined): string => (i !== undefined && c.input(i) && c.typeOf(c.input(i)).shape[0] !== 0 ? c.input(i) : '');
+  const scalesIn = given(inputs.scales);
+  const { attrs, axes } = resizeModes(c, r);
+  emit(c, 'resize', [c.input(0), crop ? given(inputs.roi) : '', scalesIn, scalesIn ? '' : given(inputs.sizes)], { ...attrs, axes: r.axes ? axes : [] });
+  return true;
+}
+
+/** Emits the IR resize for a request in ONNX terms, checking what the IR op can do. */
+function emitResize(c: OnnxCtx, r: Request): void {
+  const { x, rank, axes, attrs } = resizeModes(c, r);
   const given = r.scales ?? r.sizes;
   if (!given) throw badInput(c, 'neither scales nor sizes is given');
   if (given.length !== axes.length) throw badInput(c, `${r.scales ? 'scales' : 'sizes'} hold ${given.length} values for ${axes.length} axes`);
@@ -73,41 +105,38 @@ function emitResize(c: OnnxCtx, r: Request): void {
     else throw c.fail(`scale ${s} of the run-time dim '${d}' gives no exact output size`);
   });
   if (sizes.some((d) => isStaticDim(d) && d < 1)) throw badInput(c, `resize to an empty shape [${sizes.join(', ')}]`);
-  emit(c, 'resize', [c.input(0)], {
-    sizes,
-    scales,
-    mode: mode as ResizeMode,
-    coordinateMode: r.coordinateMode as CoordinateMode,
-    nearestMode: r.nearestMode as NearestMode,
-    cubicCoeffA: attrFloat(c, 'cubic_coeff_a', -0.75),
-    excludeOutside: attrInt(c, 'exclude_outside', 0) === 1,
-    extrapolationValue: attrFloat(c, 'extrapolation_value', 0),
-    roi: crop ? roi : [],
-  });
+  emit(c, 'resize', [c.input(0)], { sizes, scales, ...attrs, roi: crop ? roi : [] });
 }
 
 function resize(c: OnnxCtx): void {
   const mode = attrStr(c, 'mode', 'nearest');
   if (c.opset < 11) {
     // Resize-10: scales only, asymmetric coordinates; nearest is only defined for upsampling here.
+    const r10 = { mode, coordinateMode: 'asymmetric', nearestMode: 'floor' };
+    if (c.input(1) && !c.konst(1) && mode === 'nearest') throw c.fail('opset-10 nearest with run-time scales is not supported (its downsampling rounding is unspecified)');
+    if (runTimeResize(c, r10, { scales: 1 })) return;
     const scales = floats(c, 1, 'scales');
     if (mode === 'nearest' && scales?.some((s) => s < 1)) throw c.fail('opset-10 nearest downsampling is not supported (its rounding is unspecified)');
-    return emitResize(c, { mode, coordinateMode: 'asymmetric', nearestMode: 'floor', ...(scales ? { scales } : {}) });
+    return emitResize(c, { ...r10, ...(scales ? { scales } : {}) });
   }
   if (attrInt(c, 'antialias', 0) === 1) throw c.fail('antialias is not supported');
   if (attrStr(c, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw c.fail(`keep_aspect_ratio_policy '${attrStr(c, 'keep_aspect_ratio_policy', '')}' is not supported`);
+  const coordinateMode = attrStr(c, 'coordinate_transformation_mode', 'half_pixel');
+  const axes = c.attrs.has('axes') ? attrInts(c, 'axes', []) : undefined;
+  const modes = { mode, coordinateMode, nearestMode: attrStr(c, 'nearest_mode', 'round_prefer_floor'), ...(axes ? { axes } : {}) };
+  if (runTimeResize(c, modes, { roi: 1, scales: 2, sizes: 3 })) return;
   const scales = floats(c, 2, 'scales');
   const sizes = !scales && c.input(3) ? requiredDims(c, 3, 'sizes') : undefined;
-  const coordinateMode = attrStr(c, 'coordinate_transformation_mode', 'half_pixel');
   const roi = coordinateMode === 'tf_crop_and_resize' ? floats(c, 1, 'roi') : undefined;
-  const axes = c.attrs.has('axes') ? attrInts(c, 'axes', []) : undefined;
-  emitResize(c, { mode, coordinateMode, nearestMode: attrStr(c, 'nearest_mode', 'round_prefer_floor'), ...(scales ? { scales } : {}), ...(sizes ? { sizes } : {}), ...(roi ? { roi } : {}), ...(axes ? { axes } : {}) });
+  emitResize(c, { ...modes, ...(scales ? { scales } : {}), ...(sizes ? { sizes } : {}), ...(roi ? { roi } : {}) });
 }
 
 /** Upsample (opsets 7–9; scales an attribute before 9): asymmetric coordinates, nearest rounds down. */
 function upsample(c: OnnxCtx): void {
+  const modes = { mode: attrStr(c, 'mode', 'nearest'), coordinateMode: 'asymmetric', nearestMode: 'floor' };
+  if (c.opset >= 9 && runTimeResize(c, modes, { scales: 1 })) return;
   const scales = c.opset >= 9 ? floats(c, 1, 'scales') : attrInts(c, 'scales', []);
-  emitResize(c, { mode: attrStr(c, 'mode', 'nearest'), coordinateMode: 'asymmetric', nearestMode: 'floor', ...(scales?.length ? { scales } : {}) });
+  emitResize(c, { ...modes, ...(scales?.length ? { scales } : {}) });
 }
 
 function blockSize(c: OnnxCtx): number {

@@ -160,6 +160,11 @@ export const ONNX_OPS: Record<string, Translate> = {
     const x = c.typeOf(c.input(0));
     const axis = attrInt(c, 'axis', 0);
     const dim = x.shape[axis < 0 ? axis + x.shape.length : axis];
+    const given = c.opset >= 13 && c.input(1) && !c.konst(1) ? runTimeValues(c, 1, 'split') : undefined;
+    if (given) {
+      if (c.typeOf(given).shape[0] !== c.outputs.length) throw new EdgelmError('input', `${c.file}: node ${c.name} (Split): split holds ${c.typeOf(given).shape[0]} sizes for ${c.outputs.length} outputs`);
+      return void emit(c, 'split', [c.input(0), given], { axis });
+    }
     let sizes = c.opset >= 13 ? constInts(c, 1, 'split') : attrInts(c, 'split', []);
     if (!sizes || !sizes.length) {
       if (typeof dim !== 'number') throw c.fail('Split of a run-time dim needs explicit sizes');

@@ -1,5 +1,7 @@
 // Ops that move pixels: Resize (ONNX's nearest, N-linear and cubic interpolation, every coordinate
 // transform), and DepthToSpace / SpaceToDepth on NCHW values.
+import { EdgelmError } from '../../errors.js';
+import type { Node } from '../graph.js';
 import { defineOp, ShapeError, type Tf, type TfTensor } from '../op.js';
 import { divDims, mulDims, type Dim } from '../dim.js';
 
@@ -20,6 +22,8 @@ export const resizeAttrs = {
   extrapolationValue: 0,
   /** tf_crop_and_resize: [start_0 … start_{r−1}, end_0 … end_{r−1}], normalized. */
   roi: [] as number[],
+  /** With run-time roi, scales or sizes (value inputs 1–3): the axes their values are for; [] = every axis. */
+  axes: [] as number[],
 };
 export type ResizeAttrs = typeof resizeAttrs;
 
@@ -128,10 +132,46 @@ function resampleAxis(tf: Tf, x: TfTensor, axis: number, t: AxisTable, extrapola
   return y;
 }
 
+/**
+ * A resize whose roi, scales or sizes were fed (ONNX's per-listed-axis values): the per-axis roi,
+ * scales and sizes `run` takes, a scaled size being floor(dim · roi span · scale) as ONNX defines.
+ */
+export function resolveResize(a: ResizeAttrs, [shape]: number[][], node: Node): ResizeAttrs {
+  const bad = (what: string): EdgelmError => new EdgelmError('input', `node ${node.name} (resize): ${what}`);
+  const rank = shape!.length;
+  const axes = a.axes.length ? a.axes : shape!.map((_, i) => i);
+  const crop = a.coordinateMode === 'tf_crop_and_resize';
+  const roi = crop ? [...new Array<number>(rank).fill(0), ...new Array<number>(rank).fill(1)] : [];
+  if (crop) {
+    if (a.roi.length !== 2 * axes.length) throw bad(`tf_crop_and_resize needs 2 roi values per axis, got ${a.roi.length} for ${axes.length} axes`);
+    axes.forEach((ax, j) => ([roi[ax], roi[ax + rank]] = [a.roi[j]!, a.roi[j + axes.length]!]));
+  }
+  const scales = new Array<number>(rank).fill(1);
+  const sizes = [...shape!];
+  const given = a.scales.length ? a.scales : a.sizes;
+  if (given.length !== axes.length) throw bad(`${a.scales.length ? 'scales' : 'sizes'} hold ${given.length} values for ${axes.length} axes`);
+  axes.forEach((ax, j) => {
+    const d = shape![ax]!;
+    if (!a.scales.length) {
+      sizes[ax] = a.sizes[j] as number;
+      scales[ax] = sizes[ax] === d && !crop ? 1 : 0;
+      return;
+    }
+    const s = a.scales[j]!;
+    if (!(s > 0)) throw bad(`scale ${s} is not positive`);
+    scales[ax] = s;
+    const span = crop ? roi[ax + rank]! - roi[ax]! : 1;
+    if (s !== 1 || span !== 1) sizes[ax] = Math.floor(d * span * s);
+  });
+  if (sizes.some((d) => d < 1)) throw bad(`resize to an empty shape [${sizes.join(', ')}]`);
+  return { ...a, roi, scales, sizes };
+}
+
 export const resize = defineOp({
-  arity: [1, 1],
+  arity: [1, 4],
   attrs: resizeAttrs,
   dimAttrs: ['sizes'],
+  valueInputs: { inputs: { 1: 'roi', 2: 'scales', 3: 'sizes' }, rank: ([x]) => x!.shape.length, resolve: resolveResize },
   infer: ([x], a) => {
     if (a.sizes.length !== x!.shape.length) throw new ShapeError(`resize to ${a.sizes.length} sizes of a rank-${x!.shape.length} input`);
     return [{ dtype: x!.dtype, shape: [...a.sizes] }];

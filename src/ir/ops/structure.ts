@@ -63,9 +63,11 @@ export const concat = defineOp({
 });
 
 export const split = defineOp({
-  arity: [1, 1],
+  arity: [1, 2],
   attrs: { axis: 0, sizes: [] as number[] },
   outputs: (a) => a.sizes.length,
+  // Fed sizes: one output per size, each with its own run-time dims.
+  valueInputs: { inputs: { 1: 'sizes' }, rank: ([x]) => x!.shape.length, outputs: (_, __, [n]) => n! },
   infer: ([x], a) => {
     const axis = normAxis(a.axis, x!.shape.length);
     const total = a.sizes.reduce((s, d) => s + d, 0);

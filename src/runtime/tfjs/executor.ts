@@ -2,7 +2,7 @@ import { EdgelmError } from '../../errors.js';
 import { decodeHalfs } from '../../ir/float16.js';
 import type { Attrs, Graph, Node } from '../../ir/graph.js';
 import { bindShape, evalDim, type Dim } from '../../ir/dim.js';
-import { applyValueInputs, hasValueInputs, valueDim } from '../../ir/value-dims.js';
+import { applyValueInputs, bindValueDims } from '../../ir/value-dims.js';
 import type { Tf, TfTensor } from '../../ir/op.js';
 import { tfDType } from '../../ir/ops/structure.js';
 import { attrsOf, opDef } from '../../ir/registry.js';
@@ -108,7 +108,7 @@ export function forward(
       // A shape given as a run-time tensor (value inputs) is read here; the op runs as with a constant one.
       const given = applyValueInputs(tf, def, node, resolveDims(node, dims, graph.name), ins);
       outs = def.run(tf, given.ins as TfTensor[], given.attrs);
-      if (hasValueInputs(def, node)) outs[0]?.shape.forEach((d, k) => dims.set(valueDim(node.name, k) as string, d));
+      bindValueDims(def, node, outs, dims);
     } catch (e) {
       if (e instanceof EdgelmError) throw e;
       throw new EdgelmError('input', `${graph.name}: node ${node.name} (${node.op}) failed: ${(e as Error).message.split('\n')[0]}`);
