@@ -1050,6 +1050,9 @@ export function lowerToTflite(source: Graph, file: string, options: TfliteLowerO
   const dims = options.dims ?? chooseDims(source, {}, options.batchSize ?? 1);
   // Folding is exact up to float rounding and saves a MUL and an ADD per batch norm, float or not.
   const graph = fixDims(foldBatchNorm(source), dims);
+  // Measured (LiteRT JS, CompiledModel on wasm): RESHAPE, TILE, PAD, SLICE, FILL, RANGE and RESIZE_* whose
+  // shape, multiples, paddings, bounds or size is a run-time tensor load and run but return uninitialized
+  // output (the kernel makes the tensor dynamic; the API's output buffer is not the one written), so run-time shapes are refused.
   requireStaticValues(graph, file, 'the TFLite writer');
   requireOps(graph, file, 'the TFLite writer', TFLITE_LOWERINGS);
   const l = new Lowerer(graph, file, options.quant);
