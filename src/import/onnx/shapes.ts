@@ -166,19 +166,45 @@ function gather(c: OnnxCtx): boolean {
   return bindDims(c, 0, { dtype: data.dtype, shape: idx.shape, dims: picked });
 }
 
+/**
+ * Slice of a dims value of any rank by constant bounds, axes and steps (PyTorch's pads for
+ * replicate/reflect padding reverse a [n, 2] table: Reshape → Slice(step −1) → Transpose).
+ */
 function sliceDims(c: OnnxCtx): boolean {
   const data = dimsOf(c, 0);
-  if (!data || data.shape.length !== 1 || c.opset < 10) return false;
-  const [starts, ends, steps] = [1, 2, 4].map((i) => (c.input(i) ? c.konst(i) : undefined));
-  if (!starts || !ends || (c.input(4) && !steps) || (c.input(3) && !c.konst(3))) return false;
-  const step = steps ? values(steps)[0]! : 1;
-  // Fractional bounds (a damaged file) are refused by the general translation, not looped over here.
-  if (![values(starts)[0], values(ends)[0], step].every((v) => Number.isInteger(v))) return false;
-  if (step === 0) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
-  const [b, e, s] = sliceBounds(data.dims.length, values(starts)[0]!, Math.min(values(ends)[0]!, 2147483647), step);
-  const out: Dim[] = [];
-  for (let i = b; s > 0 ? i < e : i > e; i += s) out.push(data.dims[i]!);
-  return bindDims(c, 0, { dtype: data.dtype, shape: [out.length], dims: out });
+  if (!data || c.opset < 10) return false;
+  const [starts, ends, axesT, stepsT] = [1, 2, 3, 4].map((i) => (c.input(i) ? c.konst(i) : undefined));
+  if (!starts || !ends || (c.input(3) && !axesT) || (c.input(4) && !stepsT)) return false;
+  const [b0, e0] = [values(starts), values(ends)];
+  const rank = data.shape.length;
+  const axes = axesT ? values(axesT).map((a) => (a < 0 ? a + rank : a)) : b0.map((_, i) => i);
+  const steps = stepsT ? values(stepsT) : b0.map(() => 1);
+  // Fractional or mismatched bounds (a damaged file) are refused by the general translation, not looped over here.
+  const lists = [b0, e0, axes, steps];
+  if (!lists.every((l) => l.length === b0.length && l.every(Number.isInteger)) || axes.some((a) => a < 0 || a >= rank) || new Set(axes).size !== axes.length) return false;
+  if (steps.includes(0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
+  // The source indices kept along each axis.
+  const kept = data.shape.map((d, ax) => {
+    const k = axes.indexOf(ax);
+    if (k < 0) return Array.from({ length: d }, (_, i) => i);
+    const [b, e, s] = sliceBounds(d, b0[k]!, Math.max(-2147483648, Math.min(e0[k]!, 2147483647)), steps[k]!);
+    const out: number[] = [];
+    for (let i = b; s > 0 ? i < e : i > e; i += s) out.push(i);
+    return out;
+  });
+  const shape = kept.map((k) => k.length);
+  const strides = data.shape.map((_, ax) => data.shape.slice(ax + 1).reduce((p, d) => p * d, 1));
+  const dims: Dim[] = [];
+  for (let i = 0; i < sizeOf(shape); i++) {
+    let rem = i;
+    let at = 0;
+    for (let ax = rank - 1; ax >= 0; ax--) {
+      at += kept[ax]![rem % shape[ax]!]! * strides[ax]!;
+      rem = Math.floor(rem / shape[ax]!);
+    }
+    dims.push(data.dims[at]!);
+  }
+  return bindDims(c, 0, { dtype: data.dtype, shape, dims });
 }
 
 function concat(c: OnnxCtx): boolean {
