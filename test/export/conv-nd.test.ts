@@ -1,7 +1,7 @@
 // Convolution and pooling beyond 2-D NCHW with constant weights: PyTorch models (fixtures/build-conv-nd.py:
 // Conv1d and pools of a keyword spotter, GoogLeNet's ceil-mode pools, dilated ConvTranspose2d,
 // ConvTranspose1d, 3-D pools, InstanceNorm2d, dilated MaxPool2d, replicate/reflect pads the exporter
-// computes in the graph) and ONNX-built ones (LRN, MVN,
+// computes in the graph, Conv3d + ConvTranspose3d) and ONNX-built ones (LRN, MVN,
 // run-time conv weights, Pad edge and wrap). onnxruntime on the source is the reference for the executor, the ONNX
 // export and the TFLite export in LiteRT; every model has a run-time batch, run at batch 3.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -99,6 +99,7 @@ describe('convolution and pooling in 1-D, 3-D, with ceil mode, dilation and run-
     ['pool3d', [3, 2, 5, 6, 7]],
     ['norms', [3, 4, 7, 9]],
     ['pads-replicate', [3, 3, 6, 7]],
+    ['conv3d', [3, 3, 5, 6, 7]],
   ];
   for (const [name, shape] of TORCH) {
     it(`PyTorch ${name} (dynamic batch, batch 3): executor, ONNX and TFLite exports match onnxruntime`, async () => {

@@ -8,12 +8,13 @@ import type { Attrs } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
 import { transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { attrFloat, attrInt, attrInts, attrStr, constScalar, emit, requiredInts, type OnnxCtx, type Translate } from './ctx.js';
+import { conv3d, convTranspose3d } from './ops-conv3d.js';
 import { runTimeValues } from './shapes.js';
 
-const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
+export const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
 
 /** An intermediate IR node of the ONNX node. */
-const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
+export const step = (c: OnnxCtx, op: OpType, inputs: string[], suffix: string, attrs: Attrs = {}): string =>
   c.b.add1(op, inputs, attrs, { name: `${c.name}/${suffix}`, source: c.name });
 
 /** The node's last IR node (bound to its output) when `last`, else an intermediate one. */
@@ -21,10 +22,10 @@ const put = (c: OnnxCtx, last: boolean, op: OpType, inputs: string[], suffix: st
   last ? emit(c, op, inputs, attrs)[0]! : step(c, op, inputs, suffix, attrs);
 
 const ones = (n: number): number[] => Array.from({ length: n }, () => 1);
-const isNum = (d: Dim | undefined): d is number => typeof d === 'number';
+export const isNum = (d: Dim | undefined): d is number => typeof d === 'number';
 
 /** A window's attributes, one entry per spatial dim (pads: begins, then ends). */
-interface Window {
+export interface Window {
   kernel: number[];
   strides: number[];
   dilations: number[];
@@ -32,7 +33,7 @@ interface Window {
   autoPad: string;
 }
 
-function readWindow(c: OnnxCtx, kernel: number[]): Window {
+export function readWindow(c: OnnxCtx, kernel: number[]): Window {
   const n = kernel.length;
   const w: Window = {
     kernel,
@@ -80,7 +81,7 @@ function samePads(c: OnnxCtx, w: Window, sizes: Dim[], lower: boolean): number[]
 }
 
 /** The window's pads made explicit (auto_pad resolved against static sizes). */
-function explicitPads(c: OnnxCtx, w: Window, sizes: Dim[]): number[] {
+export function explicitPads(c: OnnxCtx, w: Window, sizes: Dim[]): number[] {
   if (w.autoPad === 'VALID') return w.pads.map(() => 0);
   if (w.autoPad === 'SAME_UPPER' || w.autoPad === 'SAME_LOWER') return samePads(c, w, sizes, w.autoPad === 'SAME_LOWER');
   return w.pads;
@@ -110,7 +111,7 @@ function conv(c: OnnxCtx): void {
   const wType = c.typeOf(c.input(1));
   if (wType.dtype !== 'float32') throw c.fail(`Conv weights must be float32 (got ${wType.dtype})`);
   const rank = wType.shape.length;
-  if (rank === 5) throw c.fail('3-D convolution is not supported');
+  if (rank === 5) return conv3d(c);
   if (rank !== 3 && rank !== 4) throw c.fail(`only 1-D and 2-D convolution is supported (weight of rank ${rank})`);
   if (!wType.shape.every(isNum)) throw c.fail('Conv weights of run-time shape are not supported');
   const oneD = rank === 3;
@@ -142,7 +143,7 @@ function conv(c: OnnxCtx): void {
 }
 
 /** A constant [I, O, kh, kw] kernel with dilation as the equivalent undilated one, zeros between the taps. */
-function dilateKernel(w: Tensor, d: number[]): Tensor {
+export function dilateKernel(w: Tensor, d: number[]): Tensor {
   const [ci, co, kh, kw] = w.shape as [number, number, number, number];
   const [eh, ew] = [(kh - 1) * d[0]! + 1, (kw - 1) * d[1]! + 1];
   const src = w.data as Float32Array;
@@ -157,7 +158,7 @@ function convTranspose(c: OnnxCtx): void {
   const wType = c.typeOf(c.input(1));
   const rank = wType.shape.length;
   if (wType.dtype !== 'float32') throw c.fail(`ConvTranspose weights must be float32 (got ${wType.dtype})`);
-  if (rank === 5) throw c.fail('3-D ConvTranspose is not supported');
+  if (rank === 5) return convTranspose3d(c);
   if (rank !== 3 && rank !== 4) throw c.fail(`only 1-D and 2-D ConvTranspose is supported (weight of rank ${rank})`);
   if (!wType.shape.every(isNum)) throw c.fail('ConvTranspose weights of run-time shape are not supported');
   if (attrInt(c, 'group', 1) !== 1) throw c.fail('grouped ConvTranspose is not supported');
