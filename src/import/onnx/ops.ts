@@ -20,6 +20,7 @@ import { TOPK_OPS } from './ops-topk.js';
 import { INDEXING_OPS } from './ops-indexing.js';
 import { SCATTER_OPS } from './ops-scatter.js';
 import { CONV_OPS, permutedQuant } from './ops-conv.js';
+import { QLINEAR_OPS } from './ops-qlinear.js';
 import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 
 
@@ -278,6 +279,7 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...INDEXING_OPS,
   ...SCATTER_OPS,
   ...CONV_OPS,
+  ...QLINEAR_OPS,
 };
 
 function variadic(c: OnnxCtx, op: OpType): void {
