@@ -1,7 +1,7 @@
 // Integer convolution and matrix products (ConvInteger, QLinearConv, QLinearMatMul) with per-channel
 // weight parameters, int8 weights, a bias and 1-D / 3-D shapes the backend suite does not cover:
 // onnxruntime on the source is the reference for the executor, the ONNX export and the TFLite export
-// in LiteRT, and the integers must match exactly.
+// in LiteRT, and the integers must match exactly; per-row activation parameters are refused.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -104,8 +104,18 @@ describe('ConvInteger, QLinearConv and QLinearMatMul as exact integer compositio
   it('QLinearMatMul 3-D by 2-D: uint8 B with per-column scale and zero point', async () => {
     const bytes = model('QLinearMatMul', [2, 3, 5], [2, 3, 4], U8, [
       tensor('as', F32, [], [0.03]), tensor('az', U8, [], [131]), tensor('b', U8, [5, 4], ints(20, 0, 255, 9)),
-      tensor('bs', F32, [4], [0.01, 0.02, 0.005, 0.015]), tensor('bz', U8, [4], [128, 100, 3, 250]), tensor('ys', F32, [], [0.04]), tensor('yz', U8, [], [140]),
+      tensor('bs', F32, [4], [0.01, 0.02, 0.005, 0.015]), tensor('bz', U8, [4], [128, 100, 3, 250]), tensor('ys', F32, [], [0.6]), tensor('yz', U8, [], [140]),
     ], ['x', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz']);
     await check(bytes, 'qlinearmatmul', [2, 3, 5]);
+  });
+
+  it('QLinearMatMul with a per-row a_scale is refused, naming the op and the input', () => {
+    const bytes = model('QLinearMatMul', [3, 5], [3, 4], U8, [
+      tensor('as', F32, [3], [0.03, 0.02, 0.01]), tensor('az', U8, [], [131]), tensor('b', U8, [5, 4], ints(20, 0, 255, 9)),
+      tensor('bs', F32, [], [0.01]), tensor('bz', U8, [], [128]), tensor('ys', F32, [], [0.6]), tensor('yz', U8, [], [140]),
+    ], ['x', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz']);
+    const file = join(dir, 'per-row.onnx');
+    writeFileSync(file, bytes);
+    expect(() => readOnnxModel(file, bytes)).toThrow(expect.objectContaining({ code: 'unsupported', message: expect.stringMatching(/QLinearMatMul.*per-row a scale or zero point \(input 1\)/) }));
   });
 });
