@@ -1,10 +1,12 @@
 // Shared test helpers: fixture paths, real MNIST inputs, comparisons, running the CLI.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, type Dataset } from '../src/data/index.js';
+import { EdgelmError } from '../src/errors.js';
+import { readOnnxModel } from '../src/import/onnx/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const fixture = (...p: string[]): string => join(ROOT, 'fixtures', ...p);
@@ -102,4 +104,25 @@ export function noise(n: number, seed: number): Float32Array {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 31 - 1;
   });
+}
+
+/** The EdgelmError the ONNX reader raises on `bytes` (written to `dir`); fails when the model is accepted. */
+export function onnxRefusal(bytes: Uint8Array, dir: string): EdgelmError {
+  const file = join(dir, 'm.onnx');
+  writeFileSync(file, bytes);
+  try {
+    readOnnxModel(file, bytes);
+  } catch (e) {
+    if (e instanceof EdgelmError) return e;
+    throw e;
+  }
+  throw new Error('the model was accepted');
+}
+
+/** Largest |got − want| / (1 + |want|): absolute near zero, relative for large values. */
+export function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`${got.length} values, expected ${want.length}`);
+  let e = 0;
+  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
+  return e;
 }

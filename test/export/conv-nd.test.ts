@@ -16,7 +16,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { tempDir } from '../helpers.js';
+import { maxRelError, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 const FIXTURES = join(import.meta.dirname, '../../fixtures/models/conv-nd');
@@ -39,12 +39,6 @@ async function runOrt(bytes: Uint8Array, feeds: Feed[]): Promise<Float32Array> {
   }
 }
 
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let e = 0;
-  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
-  return e;
-}
 
 const dir = tempDir();
 function read(bytes: Uint8Array, name: string): ReturnType<typeof readOnnxModel> {
@@ -78,14 +72,14 @@ describe('convolution and pooling in 1-D, 3-D, with ceil mode, dilation and run-
     const graph = read(bytes, name);
     const ex = new GraphExecutor(tf, graph);
     const [y] = ex.run(Object.fromEntries(graph.inputs.map((v, i) => [v.name, tf.tensor(feeds[i]!.data, feeds[i]!.shape)])));
-    expect(maxError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+    expect(maxRelError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
     y!.dispose();
     ex.dispose();
-    expect(maxError(await runOrt(exportOnnx(graph, `${name}.onnx`).model, feeds), want)).toBeLessThan(1e-5);
+    expect(maxRelError(await runOrt(exportOnnx(graph, `${name}.onnx`).model, feeds), want)).toBeLessThan(1e-5);
     const lrt = await openLiteRt(exportTflite(graph, `${name}.tflite`, { batchSize: feeds[0]!.shape[0] }), `${name}.tflite`);
     try {
       const [got] = await lrt.run(feeds);
-      expect(maxError(got!.data as Float32Array, want)).toBeLessThan(1e-5);
+      expect(maxRelError(got!.data as Float32Array, want)).toBeLessThan(1e-5);
     } finally {
       lrt.dispose();
     }

@@ -15,7 +15,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { tempDir } from '../helpers.js';
+import { maxRelError, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 
@@ -77,12 +77,6 @@ async function runTflite(bytes: Uint8Array, x: Float32Array, shape: number[]): P
   }
 }
 
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let e = 0;
-  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
-  return e;
-}
 
 const dir = tempDir();
 /** The reader wants the file on disk (external data lives beside it). */
@@ -125,10 +119,10 @@ describe('Resize', () => {
       const want = await runOrt(bytes, x, shape);
       expect(builtinOps(bytes)).toEqual([lowersTo]);
       const graph = read(bytes);
-      expect(maxError(await runTflite(exportTflite(graph, 'resize.tflite'), x, shape), want)).toBeLessThan(1e-5);
+      expect(maxRelError(await runTflite(exportTflite(graph, 'resize.tflite'), x, shape), want)).toBeLessThan(1e-5);
       const ex = new GraphExecutor(tf, graph);
       const [y] = ex.run({ x: tf.tensor(x, shape) });
-      expect(maxError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+      expect(maxRelError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
       y!.dispose();
       ex.dispose();
     });
@@ -145,10 +139,10 @@ describe('Resize', () => {
     const ex = new GraphExecutor(tf, graph);
     const [y] = ex.run({ x: tf.tensor(x, shape) });
     expect(y!.shape).toEqual([3, 2, 6, 8]);
-    expect(maxError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+    expect(maxRelError(y!.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
     y!.dispose();
     ex.dispose();
-    expect(maxError(await runOrt(exportOnnx(graph, 'resize.onnx').model, x, shape), want)).toBeLessThan(1e-5);
-    expect(maxError(await runTflite(exportTflite(graph, 'resize.tflite', { batchSize: 3 }), x, shape), want)).toBeLessThan(1e-5);
+    expect(maxRelError(await runOrt(exportOnnx(graph, 'resize.onnx').model, x, shape), want)).toBeLessThan(1e-5);
+    expect(maxRelError(await runTflite(exportTflite(graph, 'resize.tflite', { batchSize: 3 }), x, shape), want)).toBeLessThan(1e-5);
   });
 });
