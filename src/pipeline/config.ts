@@ -20,7 +20,11 @@ export interface Pipeline {
   steps: Step[];
   export: { format: ExportFormat; path: string }[];
   report: { json?: string; markdown?: string; html?: string };
-  gates: { maxAccuracyDrop?: number; minAgreement?: number; maxSizeBytes?: number; maxLatencyMs?: number };
+  gates: {
+    maxAccuracyDrop?: number; minAgreement?: number; maxSizeBytes?: number; maxLatencyMs?: number;
+    /** Language models (see lm-metrics.ts): mean KL divergence to the original, in nats; same-top-1 rate; perplexity minus the original's. */
+    maxKld?: number; minTop1Agreement?: number; maxPerplexityIncrease?: number;
+  };
   seed: number;
   batchSize: number;
 }
@@ -153,11 +157,14 @@ export function validatePipeline(raw: unknown, file: string): Pipeline {
   const gates: Pipeline['gates'] = {};
   if (root.gates !== undefined) {
     const g = c.obj(root.gates, 'gates');
-    c.keys(g, 'gates', ['maxAccuracyDrop', 'minAgreement', 'maxSizeBytes', 'maxLatencyMs']);
+    c.keys(g, 'gates', ['maxAccuracyDrop', 'minAgreement', 'maxSizeBytes', 'maxLatencyMs', 'maxKld', 'minTop1Agreement', 'maxPerplexityIncrease']);
     if (g.maxAccuracyDrop !== undefined) gates.maxAccuracyDrop = c.num(g.maxAccuracyDrop, 'gates.maxAccuracyDrop', 0, 1, 'a fraction such as 0.01');
     if (g.minAgreement !== undefined) gates.minAgreement = c.num(g.minAgreement, 'gates.minAgreement', 0, 1, 'a fraction such as 0.98');
     if (g.maxSizeBytes !== undefined) gates.maxSizeBytes = c.int(g.maxSizeBytes, 'gates.maxSizeBytes');
     if (g.maxLatencyMs !== undefined) gates.maxLatencyMs = c.num(g.maxLatencyMs, 'gates.maxLatencyMs', 0, 1e9, 'a positive number of milliseconds');
+    if (g.maxKld !== undefined) gates.maxKld = c.num(g.maxKld, 'gates.maxKld', 0, 1e6, 'a non-negative KL divergence in nats such as 0.05');
+    if (g.minTop1Agreement !== undefined) gates.minTop1Agreement = c.num(g.minTop1Agreement, 'gates.minTop1Agreement', 0, 1, 'a fraction such as 0.9');
+    if (g.maxPerplexityIncrease !== undefined) gates.maxPerplexityIncrease = c.num(g.maxPerplexityIncrease, 'gates.maxPerplexityIncrease', 0, 1e6, 'a non-negative perplexity difference such as 0.1');
   }
   const needs = (what: keyof Pipeline['data'], why: string): void => {
     if (!data[what]) c.fail(`data.${what}`, `required: ${why}`);

@@ -42,6 +42,9 @@ export interface Variant {
   /** Language models: perplexity of the next token and positions per second (see EvalResult). */
   perplexity?: number;
   tokensPerSecond?: number;
+  /** Language models against the original: mean KL divergence of the next-token distributions and its 99th percentile (nats). */
+  klDivergence?: number;
+  klDivergenceP99?: number;
   perLayer?: LayerError[];
 }
 
@@ -79,6 +82,7 @@ function variantOf(name: string, kind: Variant['kind'], r: EvalResult, graph: Gr
     bytes: r.bytes, gzipBytes: r.gzipBytes, params: inspectGraph(graph, r.file, r.bytes).params, sparsity: significant(weightSparsity(graph), 6),
     ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.agreement !== undefined ? { agreement: r.agreement } : {}), latencyMs: latencyOf(r),
     ...(r.perplexity !== undefined ? { perplexity: r.perplexity, tokensPerSecond: r.tokensPerSecond! } : {}),
+    ...(r.klDivergence !== undefined ? { klDivergence: r.klDivergence, klDivergenceP99: r.klDivergenceP99! } : {}),
   };
 }
 
@@ -108,6 +112,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
       reference = await evaluate(source.file, evalData, { latencyRuns: 20 });
       variants.push(variantOf('original', 'original', reference, original, base));
       log(`original: ${fmtAcc(reference.accuracy)} in ${reference.runtime}`);
+      checkLmGates(p, reference);
     }
     let plan: QuantPlan | undefined;
     let keptFloat: PipelineReport['keptFloat'];
@@ -183,6 +188,14 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
 
 const fmtAcc = (v: number | undefined): string => (v === undefined ? 'no labels' : `${(100 * v).toFixed(2)}%`);
 
+const LM_GATES = ['maxKld', 'minTop1Agreement', 'maxPerplexityIncrease'] as const;
+
+/** The language-model gates need next-token labels (a label per position): refused before any step runs. */
+function checkLmGates(p: Pipeline, reference: EvalResult): void {
+  const asked = LM_GATES.filter((g) => p.gates[g] !== undefined);
+  if (asked.length && reference.perplexity === undefined) throw new EdgelmError('usage', `${p.file}: gates.${asked[0]} measures a language model's next-token distributions; data.eval (${p.data.eval}) has no label per position (use .txt text with data.vocab)`);
+}
+
 /** Each gate against the worst export (or the last step's model when nothing is exported). */
 export function checkGates(p: Pipeline, variants: Variant[]): GateResult[] {
   const original = variants.find((v) => v.kind === 'original');
@@ -206,6 +219,19 @@ export function checkGates(p: Pipeline, variants: Variant[]): GateResult[] {
   if (g.maxLatencyMs !== undefined) {
     const value = Math.max(...measured.map((v) => v.latencyMs));
     out.push({ gate: 'maxLatencyMs', value, limit: g.maxLatencyMs, passed: value <= g.maxLatencyMs });
+  }
+  // A variant without the measure (no reference outputs kept) fails its gate rather than passing unmeasured.
+  if (g.maxKld !== undefined) {
+    const value = Math.max(...measured.map((v) => v.klDivergence ?? Infinity));
+    out.push({ gate: 'maxKld', value, limit: g.maxKld, passed: value <= g.maxKld });
+  }
+  if (g.minTop1Agreement !== undefined) {
+    const value = Math.min(...measured.map((v) => v.agreement ?? 0));
+    out.push({ gate: 'minTop1Agreement', value, limit: g.minTop1Agreement, passed: value >= g.minTop1Agreement });
+  }
+  if (g.maxPerplexityIncrease !== undefined) {
+    const value = significant(Math.max(...measured.map((v) => (v.perplexity ?? Infinity) - (original?.perplexity ?? Infinity))), 6);
+    out.push({ gate: 'maxPerplexityIncrease', value, limit: g.maxPerplexityIncrease, passed: value <= g.maxPerplexityIncrease + 1e-12 });
   }
   return out;
 }

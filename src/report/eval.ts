@@ -7,6 +7,7 @@ import { readInputFile } from '../import/files.js';
 import { openRuntime, type RuntimeSession } from '../runtime/index.js';
 import type { Backend } from '../runtime/tfjs/backend.js';
 import { significant } from './format.js';
+import { KlAccumulator } from './lm-metrics.js';
 import { OutputComparison, ReferenceOutputs, type OutputAgreement } from './output-metrics.js';
 
 export interface EvalResult {
@@ -18,7 +19,7 @@ export interface EvalResult {
   samples: number;
   /** Top-1 accuracy against the labels (undefined without labels). */
   accuracy?: number;
-  /** Fraction of samples whose top-1 class (one score: its side of the threshold) equals the reference model's. */
+  /** Fraction of samples (sequence models: positions) whose top-1 class (one score: its side of the threshold) equals the reference model's. */
   agreement?: number;
   /** Every output against the reference model's same output: cosine, max abs error, SQNR (and decision agreement for one score per sample). */
   outputs?: OutputAgreement[];
@@ -26,6 +27,9 @@ export interface EvalResult {
   latencyMs?: number;
   /** Sequence models (a label per position): exp of the mean negative log-likelihood of the labels. */
   perplexity?: number;
+  /** Sequence models against the reference: mean KL(reference ‖ model) of the next-token distributions, in nats, and its 99th percentile (see lm-metrics.ts). */
+  klDivergence?: number;
+  klDivergenceP99?: number;
   /** Sequence models: positions computed per second by the single-sample runs (a full window per run). */
   tokensPerSecond?: number;
   /** Top-1 class per sample (kept for agreement with later models). */
@@ -80,6 +84,9 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
     const perSample = session.outputs.map((o) => o.shape.slice(1).reduce<number>((p, d) => (typeof d === 'number' && typeof p === 'number' ? p * d : NaN), 1));
     let raw = perSample.every(Number.isFinite) && n * perSample.reduce((a, b) => a + b, 0) <= REFERENCE_FLOATS ? new ReferenceOutputs(n, perSample, session.outputs.map((o) => o.name)) : undefined;
     const comparison = opts.reference?.raw ? new OutputComparison(opts.reference.raw, session.outputs.map((o) => o.name)) : undefined;
+    // Sequence models: the first output's next-token distributions against the reference's first output.
+    const refLogits = k > 1 ? opts.reference?.raw?.values[0] : undefined;
+    let kl: KlAccumulator | undefined;
     for (const b of batches(data, batch)) {
       // A static-batch model (TFLite) gets the last, short batch padded to its size.
       let x = b.x;
@@ -98,6 +105,10 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       comparison?.add(outs, b.start, rows);
       predictions.set(argmaxRows(out, shape[0]! * k).subarray(0, rows * k), b.start * k);
       if (k > 1 && b.y) nllSum += negativeLogLikelihood(out, out.length / (shape[0]! * k), b.y);
+      if (refLogits && refLogits.length === n * (out.length / shape[0]!)) {
+        kl ??= new KlAccumulator(refLogits, n, out.length / (shape[0]! * k));
+        kl.add(out, b.start, rows);
+      }
       opts.onProgress?.(b.start + rows, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
@@ -123,6 +134,8 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       if (latencyMs !== undefined) result.tokensPerSecond = Math.round((rows * k * 1000) / Math.max(latencyMs, 1e-6));
     }
     if (opts.reference) result.agreement = agreement(predictions, opts.reference.predictions);
+    const kld = kl?.result();
+    if (kld) Object.assign(result, { klDivergence: kld.mean, klDivergenceP99: kld.p99 });
     return result;
   } finally {
     session.dispose();

@@ -7,7 +7,8 @@ import type { Provenance } from './provenance.js';
 
 export { bytes } from './format.js';
 
-const gateValue = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? bytes(v) : gate === 'maxLatencyMs' ? ms(v) : pct(v));
+// Gates in nats or perplexity points print as numbers, the others as sizes, times or percentages.
+const gateValue = (gate: string, v: number): string => (gate === 'maxSizeBytes' ? bytes(v) : gate === 'maxLatencyMs' ? ms(v) : gate === 'maxKld' || gate === 'maxPerplexityIncrease' ? v.toPrecision(4) : pct(v));
 
 /** One line on how the report was made: when, by what command, which versions, on what machine. */
 export function provenanceLine(m: Provenance): string {
@@ -35,6 +36,11 @@ export function variantColumns(variants: Variant[]): { header: string; value: (v
     cols.push(
       { header: 'perplexity', value: (v) => v.perplexity?.toFixed(3) ?? '—', align: 'right' },
       { header: 'tokens/s', value: (v) => (v.tokensPerSecond === undefined ? '—' : Math.round(v.tokensPerSecond).toLocaleString('en-US')), align: 'right' },
+    );
+  if (variants.some((v) => v.klDivergence !== undefined))
+    cols.push(
+      { header: 'KL', value: (v) => v.klDivergence?.toPrecision(3) ?? '—', align: 'right' },
+      { header: 'KL p99', value: (v) => v.klDivergenceP99?.toPrecision(3) ?? '—', align: 'right' },
     );
   return cols;
 }

@@ -87,6 +87,8 @@ export function renderEval(results: EvalResult[]): string {
   return [renderTable(results), ...renderOutputs(results)].join('\n');
 }
 
+const fmtKl = (v: number | undefined): string => (v === undefined ? '—' : v.toPrecision(3));
+
 function renderTable(results: EvalResult[]): string {
   const c = colours();
   const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
@@ -103,6 +105,13 @@ function renderTable(results: EvalResult[]): string {
       ? [
           { header: 'perplexity', value: (r: EvalResult) => r.perplexity?.toFixed(3) ?? '—', align: 'right' as const },
           { header: 'tokens/s', value: (r: EvalResult) => (r.tokensPerSecond === undefined ? '—' : Math.round(r.tokensPerSecond).toLocaleString('en-US')), align: 'right' as const },
+        ]
+      : []),
+    // Against the first model: mean KL divergence of the next-token distributions (nats) and its 99th percentile.
+    ...(results.some((r) => r.klDivergence !== undefined)
+      ? [
+          { header: 'KL', value: (r: EvalResult) => fmtKl(r.klDivergence), align: 'right' as const },
+          { header: 'KL p99', value: (r: EvalResult) => fmtKl(r.klDivergenceP99), align: 'right' as const },
         ]
       : []),
   ], c);
