@@ -11,7 +11,7 @@ import { calibrationLoss, gptq } from './gptq.js';
 import { collectHessians, type HessianOptions } from './hessian.js';
 import { quantizableLayers } from './layer-error.js';
 import { dequantizeTensor } from './minmax.js';
-import { quantizeBlockWeights, weightGranularity, type QuantPlan } from './plan.js';
+import { planForWeight, quantizeBlockWeights, weightGranularity, type QuantPlan } from './plan.js';
 
 export interface GptqSettings extends HessianOptions {
   /** Damping as a fraction of H's mean diagonal. */
@@ -106,7 +106,8 @@ export async function gptqPlan(graph: Graph, plan: QuantPlan, data: Dataset, opt
       const times = t.inputs.filter((x) => x === v).length;
       for (let i = 0; i < h.length; i++) h[i]! += times * hv[i]!;
     }
-    const rtn = quantizeBlockWeights(t.weight, rows, [n, k], plan, 1);
+    const own = planForWeight(plan, t.weight); // its bits under mixed precision
+    const rtn = quantizeBlockWeights(t.weight, rows, [n, k], own, 1);
     const rtnLoss = calibrationLoss(rows, dequantizeTensor(rtn.codes, [n, k], rtn.params), n, k, h);
     const layer: GptqLayer = { weight: t.weight, nodes: t.nodes.map((x) => x.name), shape: [n, k], rtnLoss, method: 'rtn' };
     layers.push(layer);
@@ -116,7 +117,7 @@ export async function gptqPlan(graph: Graph, plan: QuantPlan, data: Dataset, opt
     }
     let g;
     try {
-      g = gptq(rows, n, k, h, { bits: plan.bits, blockSize: plan.blockSize, damp: opts.damp, actOrder: opts.actOrder });
+      g = gptq(rows, n, k, h, { bits: own.bits, blockSize: plan.blockSize, damp: opts.damp, actOrder: opts.actOrder });
     } catch (e) {
       if (!(e instanceof EdgelmError)) throw e;
       layer.fallback = e.message.replace(/^GPTQ: /, '');
@@ -128,7 +129,7 @@ export async function gptqPlan(graph: Graph, plan: QuantPlan, data: Dataset, opt
       continue;
     }
     layer.method = 'gptq';
-    chosen.set(t.weight, { codes: g.codes, params: { scale: g.scale, zeroPoint: g.zeroPoint, bits: plan.bits, axis: 1, blockSize: plan.blockSize } });
+    chosen.set(t.weight, { codes: g.codes, params: { scale: g.scale, zeroPoint: g.zeroPoint, bits: own.bits, axis: 1, blockSize: plan.blockSize } });
   }
   plan.blockWeights = chosen;
   const rtnLoss = layers.reduce((s, l) => s + l.rtnLoss, 0);

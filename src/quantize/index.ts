@@ -15,17 +15,19 @@ import { fraction } from '../report/format.js';
 import { calibrate } from './calibrate.js';
 import { gptqPlan, type GptqReport } from './gptq-layers.js';
 import { layerErrors } from './layer-error.js';
+import { mixedPrecision, type MixedReport } from './mixed.js';
 import { checkPatternsMatch, resolveQuantizeOptions, type QuantizeOptions } from './options.js';
 import { defaultPlan, excludeFilter, type QuantPlan } from './plan.js';
 
 export type { QuantizeOptions } from './options.js';
 export type { GptqReport } from './gptq-layers.js';
+export type { MixedReport } from './mixed.js';
 
 /**
  * Folds batch norms (int8), checks the options (see resolveQuantizeOptions) and that each exclude pattern
  * names a node, and calibrates activation ranges in int8 mode. Options not given get the CLI's defaults.
  */
-export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan; gptq?: GptqReport }> {
+export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan; gptq?: GptqReport; mixed?: MixedReport }> {
   const o = resolveQuantizeOptions(opts);
   // Calibration needs the ranges of the folded graph the writers emit; weight-only modes leave folding to
   // each writer, which knows how its format stores weights (TF.js: one uint8 scale per tensor).
@@ -40,6 +42,9 @@ export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): 
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   }
+  // Bits per weight first: GPTQ then fits each weight's codes at its own bits.
+  const mixed = o.targetBits !== undefined ? await mixedPrecision(graph, plan, o.calibration!, { targetBits: o.targetBits, limit: o.calibrationLimit, lowBitHead: o.lowBitHead }) : undefined;
+  const extra = mixed ? { mixed } : {};
   if (o.method === 'gptq') {
     const gptq = await gptqPlan(graph, plan, o.calibration!, {
       damp: o.damp,
@@ -48,9 +53,9 @@ export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): 
       backend: o.backend,
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
-    return { graph, plan, gptq };
+    return { graph, plan, gptq, ...extra };
   }
-  return { graph, plan };
+  return { graph, plan, ...extra };
 }
 
 export interface KeptFloat {

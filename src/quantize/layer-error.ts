@@ -13,7 +13,7 @@ import { loadTf } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
 import { dequantizeTensor } from './minmax.js';
 import { EdgelmError, usageError } from '../errors.js';
-import { activationParams, quantizeBlockWeights, quantizeWeights, reductionAxisOf, weightGranularity, type QuantPlan } from './plan.js';
+import { activationParams, planForWeight, quantizeBlockWeights, quantizeWeights, reductionAxisOf, weightGranularity, type QuantPlan } from './plan.js';
 
 export interface LayerError {
   node: string;
@@ -44,7 +44,7 @@ function roundTripWeight(node: Node, data: Float32Array, shape: number[], plan: 
       const rows = dequantizeTensor(chosen.codes, axis === 1 ? shape : [shape[1]!, shape[0]!], chosen.params);
       return axis === 1 ? rows : Float32Array.from(rows, (_, i) => rows[(i % shape[1]!) * shape[0]! + Math.floor(i / shape[1]!)]!);
     }
-    const q = quantizeBlockWeights(node.inputs[1]!, data, shape, plan, axis);
+    const q = quantizeBlockWeights(node.inputs[1]!, data, shape, planForWeight(plan, node.inputs[1]!), axis);
     return dequantizeTensor(q.codes, shape, q.params);
   }
   // Output channels are the last axis of every IR weight layout (depthwise: C·M flattened), or the

@@ -38,6 +38,10 @@ export interface QuantizeOptions {
   damp?: number;
   /** GPTQ: quantize columns by decreasing H_ii. */
   actOrder?: boolean;
+  /** Mixed precision: average stored bits per block weight; the most sensitive weights stay at 8 bits (see mixed.ts). */
+  targetBits?: number;
+  /** Mixed precision: let the LM head go to `bits` like the other weights. */
+  lowBitHead?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -49,7 +53,7 @@ export const GRANULARITIES: readonly Granularity[] = ['auto', 'tensor', 'channel
 const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
 const IO_TYPES: readonly QuantPlan['io'][] = ['float', 'int8', 'uint8'];
 
-export type ResolvedQuantizeOptions = Required<Omit<QuantizeOptions, 'calibration' | 'onProgress'>> & Pick<QuantizeOptions, 'calibration' | 'onProgress'>;
+export type ResolvedQuantizeOptions = Required<Omit<QuantizeOptions, 'calibration' | 'onProgress' | 'targetBits'>> & Pick<QuantizeOptions, 'calibration' | 'onProgress' | 'targetBits'>;
 
 const oneOf = <T>(flag: string, v: unknown, values: readonly T[]): T => {
   if (!values.includes(v as T)) throw rangeError(flag, values.join(', '), v);
@@ -61,7 +65,7 @@ const oneOf = <T>(flag: string, v: unknown, values: readonly T[]): T => {
  * would have no effect with the others. `calibration` is only checked for presence.
  */
 export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'> & { calibration?: unknown }): ResolvedQuantizeOptions {
-  const o = { ...QUANTIZE_DEFAULTS, exclude: [] as readonly string[], ...opts };
+  const o = { ...QUANTIZE_DEFAULTS, exclude: [] as readonly string[], lowBitHead: false, ...opts };
   const mode = oneOf('--mode', o.mode, QUANT_MODES);
   const method = oneOf('--method', o.method, QUANT_METHODS);
   if (method === 'gptq' && o.calibration === undefined) throw usageError('--method gptq needs --calibration DATA: each layer\'s rounding is fitted to its inputs on real samples');
@@ -87,14 +91,28 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   if (!(typeof o.damp === 'number' && o.damp >= 0 && o.damp <= 1)) throw rangeError('--damp', 'a fraction of the mean diagonal from 0 to 1', o.damp);
   if (method !== 'gptq' && o.damp !== QUANTIZE_DEFAULTS.damp) throw usageError(`--damp ${o.damp} has no effect without --method gptq`);
   if (method !== 'gptq' && o.actOrder) throw usageError('--act-order has no effect without --method gptq');
+  checkTargetBits(o, mode, granularity);
   if (io !== 'float' && mode !== 'int8') throw usageError(`--io ${io} applies to --mode int8 TFLite files`);
   if (o.int8Only && mode !== 'int8') throw usageError('--int8-only applies to --mode int8 TFLite files');
   if (o.int8Only && o.exclude.length) throw usageError('--int8-only keeps no layer in float: drop --exclude, or drop --int8-only');
   if (mode !== 'int8') {
     if (o.calibrationMethod !== QUANTIZE_DEFAULTS.calibrationMethod) throw usageError(`--calibration-method ${o.calibrationMethod} has no effect without --mode int8 (only int8 calibrates activation ranges)`);
-    if (o.calibrationLimit !== QUANTIZE_DEFAULTS.calibrationLimit && method !== 'gptq') throw usageError(`--calibration-limit ${o.calibrationLimit} has no effect without --mode int8 or --method gptq`);
+    if (o.calibrationLimit !== QUANTIZE_DEFAULTS.calibrationLimit && method !== 'gptq' && o.targetBits === undefined) throw usageError(`--calibration-limit ${o.calibrationLimit} has no effect without --mode int8, --method gptq or --target-bits`);
   }
   return o as ResolvedQuantizeOptions;
+}
+
+/** --target-bits B: block weights at --bits below 8, B between them, calibration text to measure KL on. */
+function checkTargetBits(o: { targetBits?: number; lowBitHead?: boolean; bits: number; calibration?: unknown }, mode: QuantMode, granularity: Granularity): void {
+  if (o.targetBits === undefined) {
+    if (o.lowBitHead) throw usageError('--low-bit-head has no effect without --target-bits');
+    return;
+  }
+  if (!(typeof o.targetBits === 'number' && Number.isFinite(o.targetBits) && o.targetBits > 0)) throw rangeError('--target-bits', 'an average number of bits per weight such as 4.5', o.targetBits);
+  if (mode !== 'dynamic' || granularity !== 'block') throw usageError('--target-bits mixes block-wise weight precisions: use it with --mode dynamic --granularity block (ONNX MatMulNBits)');
+  if (o.bits >= 8) throw usageError(`--target-bits keeps sensitive weights at 8 bits and the others at --bits: give --bits below 8 (got ${o.bits})`);
+  if (o.targetBits <= o.bits) throw usageError(`--target-bits ${o.targetBits} must be above --bits ${o.bits}: it counts scales and zero points, so every weight at --bits already averages more`);
+  if (o.calibration === undefined) throw usageError('--target-bits needs --calibration DATA: each weight\'s sensitivity is the KL divergence it causes on calibration text');
 }
 
 /** Refuses a plan its target format would not apply as asked (checked before any work by the CLI, and by the writers). */

@@ -43,6 +43,14 @@ export interface QuantPlan {
    * output feature): the writers store these instead of rounding the weight to nearest.
    */
   blockWeights?: ReadonlyMap<string, { codes: Uint8Array; params: QuantParams }>;
+  /** Mixed precision (--target-bits, see mixed.ts): bits of a block weight other than `bits`, by weight constant name. */
+  weightBits?: ReadonlyMap<string, number>;
+}
+
+/** The plan as it applies to one block weight: its own bits under mixed precision. */
+export function planForWeight(plan: QuantPlan, weight: string): QuantPlan {
+  const bits = plan.weightBits?.get(weight);
+  return bits === undefined || bits === plan.bits ? plan : { ...plan, bits };
 }
 
 export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): QuantPlan {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Node } from '../../ir/graph.js';
 import type { LayerError } from '../../quantize/layer-error.js';
 import type { GptqReport } from '../../quantize/gptq-layers.js';
+import type { MixedReport } from '../../quantize/mixed.js';
 import { EXPORT_DEFAULTS, QUANTIZE_DEFAULTS } from '../../defaults.js';
 import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
@@ -22,6 +23,8 @@ interface QuantizeFlags extends DataFlags {
   int8Only?: boolean;
   damp?: string;
   actOrder?: boolean;
+  targetBits?: string;
+  lowBitHead?: boolean;
   bits?: string;
   granularity?: string;
   blockSize?: string;
@@ -53,6 +56,8 @@ export function registerQuantize(program: Command): void {
     .option('--method <m>', withDefault('block weights (--granularity block): rtn (round to nearest) or gptq (GPTQ: each layer\'s rounding error spread over its other inputs, fitted on --calibration data; text with --vocab for language models)', D.method))
     .option('--damp <f>', withDefault('--method gptq: damping added to the Hessian\'s diagonal, as a fraction of its mean', D.damp))
     .option('--act-order', '--method gptq: quantize input columns by decreasing activation energy')
+    .option('--target-bits <b>', 'block weights: average stored bits per weight (scales and zero points counted), e.g. 4.5; the weights whose --bits codes move the next-token distribution most (KL divergence on --calibration text) stay at 8 bits')
+    .option('--low-bit-head', '--target-bits: let the LM head go to --bits too (it stays 8-bit by default)')
     .option('--bits <n>', withDefault('bits of weight codes, 2 to 8 (TFLite and ONNX; TF.js stores 8)', D.bits))
     .option('--granularity <g>', withDefault('weight scales per tensor, channel or block; auto: per channel, TFLite fully connected per tensor as its converter does; block (ONNX, --mode dynamic): MatMul/Gemm weights as onnxruntime MatMulNBits, a scale and zero point per block (embedding tables get int8 rows)', D.granularity))
     .option('--block-size <n>', withDefault('elements per block along the reduction axis with --granularity block: a power of two from 16 to 256', D.blockSize))
@@ -103,6 +108,8 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
     method: flags.method as 'rtn' | undefined,
     damp: num('--damp', flags.damp),
     actOrder: flags.actOrder,
+    targetBits: num('--target-bits', flags.targetBits),
+    lowBitHead: flags.lowBitHead,
   }));
   checkQuantTarget(q, format);
   const exportOptions = defined({ batchSize: num('--batch', flags.batch), externalData: flags.externalData === true ? true : undefined });
@@ -112,7 +119,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   if (maxDrop !== undefined && !flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
   if (flags.perLayerReport && !flags.calibration && !flags.data) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
   if (flags.data && q.io === 'int8') throw usageError("--data cannot measure a --io int8 file: LiteRT's JS API passes no int8 tensors in or out", 'measure the same quantization written with --io float or uint8, whose integer kernels are the same');
-  if (flags.calibration && q.mode !== 'int8' && q.method !== 'gptq' && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
+  if (flags.calibration && q.mode !== 'int8' && q.method !== 'gptq' && q.targetBits === undefined && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
   checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
   const src = detectFormat(model);
@@ -122,6 +129,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   const sourceBytes = modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   const stream = streamable && (flags.stream === true || sourceBytes > STREAM_BYTES);
   if (stream && q.method === 'gptq') throw usageError('--method gptq runs the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
+  if (stream && q.targetBits !== undefined) throw usageError('--target-bits measures the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   if (stream && (flags.perLayerReport || maxDrop !== undefined)) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable };
 }
@@ -139,7 +147,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   // ONNX → ONNX through the rewriter, which keeps every node it does not quantize: for large models
   // (or --stream), one tensor in memory at a time, and for models with ops edgelm's IR does not read.
   let passThrough: string | undefined;
-  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method !== 'gptq') {
+  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method !== 'gptq' && q.targetBits === undefined) {
     const { EdgelmError } = await import('../../errors.js');
     try {
       await loadModel(model);
@@ -189,13 +197,14 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   checkNotInput(output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDatasetFor } = await import('../../data/index.js');
-  const calibrationData = calibrationSource && (mode === 'int8' || q.method === 'gptq' || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
+  const calibrationData = calibrationSource && (mode === 'int8' || q.method === 'gptq' || q.targetBits !== undefined || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
   const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
   const bar = progress('calibrate', show);
-  let { graph, plan, gptq } = await quantizeModel(source, {
+  let { graph, plan, gptq, mixed } = await quantizeModel(source, {
     mode, bits, granularity: q.granularity, blockSize: q.blockSize, exclude: q.exclude, io: q.io, int8Only: q.int8Only,
     ...(mode === 'int8' ? { calibration: calibrationData!, calibrationMethod: q.calibrationMethod, calibrationLimit: q.calibrationLimit } : {}),
     ...(q.method === 'gptq' ? { method: q.method, calibration: calibrationData!, calibrationLimit: q.calibrationLimit, damp: q.damp, actOrder: q.actOrder } : {}),
+    ...(q.targetBits !== undefined ? { targetBits: q.targetBits, lowBitHead: q.lowBitHead, calibration: calibrationData!, calibrationLimit: q.calibrationLimit } : {}),
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.stop();
@@ -222,6 +231,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const quantized = quantizableLayers(graph, plan).length;
     const excluded = graph.nodes.filter((n) => plan.exclude(n)).map((n) => n.name);
     const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${q.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
+    if (mixed) lines.push(renderMixed(mixed));
     if (gptq) lines.push(renderGptq(gptq));
     if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
     else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
@@ -239,6 +249,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       ...(mode === 'float16' ? {} : { bits, granularity: q.granularity }),
       ...(q.granularity === 'block' ? { method: q.method } : {}),
       ...(gptq ? { gptq } : {}),
+      ...(mixed ? { mixed } : {}),
       bytes: written.bytes,
       floatBytes,
       sizeRatio: written.bytes / floatBytes,
@@ -253,6 +264,13 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     written.discard();
     throw e;
   }
+}
+
+/** Mixed precision's outcome: the average reached and each weight kept at 8 bits, with why. */
+function renderMixed(r: MixedReport): string {
+  const high = r.layers.filter((l) => l.bits === 8);
+  const head = `mixed precision (${r.samples} calibration windows, ${r.seconds.toFixed(1)} s): ${r.averageBits.toFixed(3)} bits per weight for a target of ${r.targetBits} (every weight low ${r.lowestBits.toFixed(3)}, all 8-bit ${r.highestBits.toFixed(3)}); ${high.length} of ${r.layers.length} weights at 8 bits`;
+  return [head, ...high.map((l) => `  ${l.weight} (${l.nodes.join(', ')}): ${l.reason === 'head' ? 'the LM head' : `KL ${l.kld!.toPrecision(3)} alone at low bits`}`)].join('\n');
 }
 
 /** GPTQ's outcome: the calibration loss against round-to-nearest, and the layers that kept RTN and why. */

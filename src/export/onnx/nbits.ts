@@ -2,7 +2,7 @@
 // rewriter (src/quantize/stream-onnx.ts): B [N, k_blocks, blob] of `bits`-bit codes packed from the
 // lowest bits, a float scale and a packed zero point per block of block_size along K.
 import { EdgelmError } from '../../errors.js';
-import { quantizeBlockWeights, type QuantPlan } from '../../quantize/plan.js';
+import { planForWeight, quantizeBlockWeights, type QuantPlan } from '../../quantize/plan.js';
 
 export const MS_DOMAIN = 'com.microsoft';
 
@@ -37,7 +37,8 @@ export interface NBitsWeight {
 }
 
 /** `rows` is the weight as [N, K] (one row per output feature, K along the reduction). */
-export function nbitsWeight(base: string, rows: Float32Array, n: number, k: number, plan: QuantPlan): NBitsWeight {
+export function nbitsWeight(base: string, rows: Float32Array, n: number, k: number, whole: QuantPlan): NBitsWeight {
+  const plan = planForWeight(whole, base);
   const bs = plan.blockSize;
   const q = plan.blockWeights?.get(base) ?? quantizeBlockWeights(base, rows, [n, k], plan, 1);
   if (q.codes.length !== n * k || q.params.scale.length !== n * Math.ceil(k / bs)) throw new EdgelmError('input', `${base}: the calibrated block codes do not fit the weight's [${n}, ${k}] layout`);
