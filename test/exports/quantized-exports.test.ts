@@ -1,8 +1,11 @@
 // Quantized ONNX of the PyTorch-exported fixtures (dynamic int8 and 4-bit blocks) in onnxruntime,
 // and the KV cache: one decode step with the cache gives the logits of the full forward, for the
 // source and for edgelm's float and quantized exports.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/data/npy.js';
+import { openLiteRt } from '../../src/runtime/litert.js';
 import { cli, fixture, tempDir } from '../helpers.js';
 import { MANIFEST, cosine, makeFeeds, maxAbsDiff, runOrt, type Feed } from './inputs.js';
 
@@ -23,6 +26,32 @@ describe.each(Object.keys(MANIFEST))('%s quantized', (name) => {
     const [got, want] = [await runOrt(out, feeds), await runOrt(file, feeds)];
     expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
     for (const k of Object.keys(want)) expect(cosine(got[k]!, want[k]!), k).toBeGreaterThanOrEqual(min);
+  });
+});
+
+// Image models, full integer: calibrated on 16 seeded images, checked on another, in onnxruntime (QDQ) and
+// LiteRT (int8 TFLite, float I/O) against onnxruntime on the source.
+const CNNS = Object.keys(MANIFEST).filter((k) => MANIFEST[k]!.kind === 'cnn');
+describe.each(CNNS)('%s int8', (name) => {
+  const m = MANIFEST[name]!;
+  const file = fixture('exports', name);
+  it.each(['onnx', 'tflite'])('calibrated int8 %s agrees with onnxruntime on the source (cosine ≥ 0.995)', async (format) => {
+    const [calibration] = makeFeeds(m, { batch: 16, seq: 1, past: 0 }, 7);
+    const npy = join(dir, `${name}-calibration.npy`);
+    writeFileSync(npy, encodeNpy({ dtype: 'float32', shape: calibration!.shape, data: calibration!.data as Float32Array }));
+    const out = join(dir, `${name}-int8.${format}`);
+    const r = cli(['quantize', file, '-o', out, '--mode', 'int8', '--calibration', npy]);
+    expect(r.code, r.stderr).toBe(0);
+    const feeds = makeFeeds(m, { batch: 1, seq: 1, past: 0 }, 9);
+    const want = Object.values(await runOrt(file, feeds))[0]!;
+    let got: Float32Array;
+    if (format === 'onnx') got = Object.values(await runOrt(out, feeds))[0]!;
+    else {
+      const rt = await openLiteRt(readFileSync(out), out);
+      got = (await rt.run([{ data: feeds[0]!.data as Float32Array, shape: feeds[0]!.shape }]))[0]!.data as Float32Array;
+      rt.dispose();
+    }
+    expect(cosine(got, want)).toBeGreaterThanOrEqual(0.995);
   });
 });
 
