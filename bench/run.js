@@ -2,7 +2,7 @@
 // table: figure | edgelm | peer or limit | ratio | target | pass/fail. Peers are measured in the same
 // run, so the ratios, not the absolute numbers, are the result. PyTorch peers are skipped, with a
 // note, when /usr/bin/python3 (or $EDGELM_BENCH_PYTHON) lacks torch.
-//   node bench/run.js [FIGURE...] [--docs]   figures 1–10 (default all); --docs rewrites docs/benchmarks.md
+//   node bench/run.js [FIGURE...] [--docs]   figures 1–11 (default all); --docs rewrites docs/benchmarks.md
 // Scratch models and data go to bench/out/ (git-ignored), with the latest table as latest.md/.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const FIGURES = [
   ['8', 'install.js'],
   ['9', 'gpt2-124m.js'],
   ['10', 'gptq.js'],
+  ['11', 'quant-speed.js'],
 ];
 const args = process.argv.slice(2);
 const docs = args.includes('--docs');

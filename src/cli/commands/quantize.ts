@@ -233,6 +233,9 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${q.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
     if (mixed) lines.push(renderMixed(mixed));
     if (gptq) lines.push(renderGptq(gptq));
+    // Measured (docs/benchmarks.md, figure 11): LiteRT's XNNPACK does not fold DEQUANTIZE(float16), so
+    // every convolution then runs outside XNNPACK, 4–20× slower than float.
+    if (format === 'tflite' && mode === 'float16') lines.push('note: LiteRT runs float16 weights slower than float32 (its XNNPACK does not fold float16 DEQUANTIZE); --mode dynamic is as fast as float at a quarter of its size');
     if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
     else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
     if (perLayer) lines.push('', renderLayerErrors(perLayer));

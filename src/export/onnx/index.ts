@@ -25,7 +25,10 @@ import { activationParams, biasScaleFloor, quantizeBias, quantizeEmbedding, quan
  * Ops whose float activation inputs get QuantizeLinear→DequantizeLinear pairs in int8 mode (QDQ format):
  * onnxruntime fuses DQ → op → Q into integer kernels where it has them.
  */
-const QDQ_OPS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'mul', 'maxPool2d', 'avgPool2d', 'reshape', 'transpose', 'concat', 'relu', 'sigmoid', 'softmax', 'reduceMean', 'squeeze', 'unsqueeze', 'pad']);
+const QDQ_OPS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'mul', 'maxPool2d', 'avgPool2d', 'reshape', 'transpose', 'concat', 'relu', 'sigmoid', 'softmax', 'reduceMean', 'squeeze', 'unsqueeze', 'pad', 'clip', 'relu6']);
+
+/** Convolutions, whose dynamic-mode weights are written as Cast · scale (see Writer.castScaled). */
+const CONVS = new Set<OpType>(['conv2d', 'depthwiseConv2d', 'conv2dTranspose']);
 
 export const ONNX_OPSET = 17;
 
@@ -77,7 +80,20 @@ export class Writer {
     const floor = b?.dtype === 'float32' ? biasScaleFloor(b.data as Float32Array, this.inputScale) : undefined;
     const q = quantizeWeights(base, data, shape, blocked ? { ...plan, bits: 8 } : plan, blocked ? 'channel' : weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel', channelAxis, floor);
     if (this.q8) this.weightScales = q.params.scale;
+    if (plan.mode === 'dynamic' && CONVS.has(node.op)) return this.castScaled(base, shape, q, channelAxis);
     return this.dequantized(base, shape, q, channelAxis);
+  }
+
+  /**
+   * Dynamic-mode convolution weights as Cast(int8 codes) · scale: onnxruntime constant-folds Cast and Mul
+   * of initializers at load time into a float weight it pre-packs, while it never folds DequantizeLinear
+   * (kept for QDQ fusion), which then runs on every call: 3× slower than float on MobileNetV2 (figure 11).
+   */
+  private castScaled(base: string, shape: number[], q: { codes: Int8Array; params: QuantParams }, axis: number): string {
+    const n = q.params.scale.length;
+    const codes = this.op('Cast', [this.init(`${base}.q`, 'int8', shape, q.codes)], { to: attr.i(DTYPES.float32.onnx) });
+    const scaleShape = n > 1 ? shape.map((d, i) => (i === axis ? d : 1)) : [];
+    return this.op('Mul', [codes, this.init(`${base}.scale`, 'float32', scaleShape, q.params.scale)]);
   }
 
   /** Symmetric int8 codes (zero point 0) behind DequantizeLinear, per channel along `axis` when there are several scales. */
@@ -195,18 +211,44 @@ export class Writer {
     return this.op('DequantizeLinear', [codes, scale, zp], { axis: attr.i(0) });
   }
 
-  /** The value through QuantizeLinear → DequantizeLinear with its calibrated int8 parameters (once per value). */
+  /** The value through QuantizeLinear → DequantizeLinear with its calibrated parameters, as uint8 (once per value). */
   qdq(value: string): string {
     const cached = this.qdqCache.get(value);
     if (cached) return cached;
-    const p = activationParams(this.plan!.ranges.get(value)!);
+    const p = activationParams(this.plan!.ranges.get(this.clippedRange(value))!);
     const scale = this.scalar(`${value}.scale`, p.scale);
-    const zp = this.init(`${value}.zero_point`, 'int8', [], Int8Array.of(p.zeroPoint));
+    // uint8 codes (same scale, zero point + 128): onnxruntime on x86 fuses DQ → Conv/MatMul → Q into
+    // QLinearConv/QLinearMatMul only for uint8 activations with int8 weights (U8S8); int8 ones stay float.
+    const zp = this.init(`${value}.zero_point`, 'uint8', [], Uint8Array.of(p.zeroPoint + 128));
     const out = this.op('DequantizeLinear', [this.op('QuantizeLinear', [value, scale, zp]), scale, zp]);
     this.types.set(out, this.types.get(value)!);
     this.qdqCache.set(value, out);
     return out;
   }
+
+  /**
+   * The value whose calibrated range quantizes `value`: the output of the clip/relu that alone reads it,
+   * when that range lies inside the clip's bounds (then quantizing with it clips exactly as the clip does).
+   * Conv → Q → DQ → Clip → Q then becomes one QLinearConv in onnxruntime (its ClipQuantFusion removes the
+   * Clip, and no requantize is left between different parameters).
+   */
+  private clippedRange(value: string): string {
+    if (!this.readers) {
+      this.readers = new Map();
+      for (const n of this.graph.nodes) for (const v of n.inputs) if (v) this.readers.set(v, [...(this.readers.get(v) ?? []), n]);
+    }
+    const readers = this.readers.get(value) ?? [];
+    const c = readers.length === 1 ? readers[0] : undefined;
+    if (!c || this.graph.outputs.some((o) => o.name === value) || !['clip', 'relu', 'relu6'].includes(c.op)) return value;
+    const a = attrsOf(c);
+    const [lo, hi] = c.op === 'clip' ? [a.min as number, a.max as number] : [0, c.op === 'relu6' ? 6 : Infinity];
+    const r = this.plan!.ranges.get(c.outputs[0]!);
+    if (!r) return value;
+    const p = activationParams(r);
+    const [qlo, qhi] = [(-128 - p.zeroPoint) * p.scale, (127 - p.zeroPoint) * p.scale];
+    return qlo >= lo && qhi <= hi ? c.outputs[0]! : value;
+  }
+  private readers?: Map<string, Node[]>;
 
   /** Starts writing `node`: in int8 mode, routes its quantizable inputs through Q/DQ. */
   begin(node: Node): Node {

@@ -73,6 +73,12 @@ const HYBRID_VERSION: Partial<Record<BuiltinOp, { tensor: number; channel: numbe
   BATCH_MATMUL: { tensor: 1, channel: 1 },
 };
 
+/**
+ * Ops whose int8 weights are written behind a DEQUANTIZE in dynamic mode rather than as hybrid kernels:
+ * measured faster in LiteRT (figure 11). FULLY_CONNECTED stays hybrid, which LiteRT runs faster than float.
+ */
+const DEQUANTIZED_IN_DYNAMIC = new Set(['conv2d', 'depthwiseConv2d']);
+
 function toTflQuant(q: { scale: Float32Array | number[]; zeroPoint: Int32Array | number[]; axis?: number }): TflQuant {
   return { scale: [...q.scale], zeroPoint: [...q.zeroPoint], axis: q.axis ?? 0 };
 }
@@ -297,7 +303,13 @@ export class Lowerer {
       const xScale = bias && this.tensors[bias.x]!.quant?.scale[0];
       const floor = b && xScale ? biasScaleFloor(b.data as Float32Array, xScale) : undefined;
       const q = quantizeWeights(name, data, shape, plan, granularity, channelAxis, floor);
-      return this.addTensor(name, shape, T_INT8, new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength), toTflQuant(q.params));
+      const codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength);
+      if (this.q8 || !DEQUANTIZED_IN_DYNAMIC.has(node.op)) return this.addTensor(name, shape, T_INT8, codes, toTflQuant(q.params));
+      // LiteRT's XNNPACK folds DEQUANTIZE of a constant int8 tensor at load time and runs a float
+      // convolution; its hybrid CONV_2D/DEPTHWISE_CONV_2D kernels are 20× slower (docs/benchmarks.md, figure 11).
+      const t = this.addTensor(name, shape, T_FLOAT32);
+      this.emit('DEQUANTIZE', [this.addTensor(`${name}/int8`, shape, T_INT8, codes, toTflQuant(q.params))], [t]);
+      return t;
     }
     if (plan?.mode === 'float16' && !plan.exclude(node)) {
       const half = this.addTensor(`${name}/float16`, shape, T_FLOAT16, new Uint8Array(Uint16Array.from(data, floatToHalf).buffer));
