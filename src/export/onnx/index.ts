@@ -227,7 +227,7 @@ export class Writer {
   }
 
   /**
-   * The value whose calibrated range quantizes `value`: the output of the clip/relu that alone reads it,
+   * The value whose calibrated range quantizes `value`: the output of the clip/relu6 that alone reads it,
    * when that range lies inside the clip's bounds (then quantizing with it clips exactly as the clip does).
    * Conv → Q → DQ → Clip → Q then becomes one QLinearConv in onnxruntime (its ClipQuantFusion removes the
    * Clip, and no requantize is left between different parameters).
@@ -239,9 +239,11 @@ export class Writer {
     }
     const readers = this.readers.get(value) ?? [];
     const c = readers.length === 1 ? readers[0] : undefined;
-    if (!c || this.graph.outputs.some((o) => o.name === value) || !['clip', 'relu', 'relu6'].includes(c.op)) return value;
+    // NOTE: relu left out: on fixtures/models/cnn-nchw.onnx it moved edgelm's executor 1.2e-3 away from
+    // onnxruntime (test/import/quantized-onnx.test.ts), not yet understood.
+    if (!c || this.graph.outputs.some((o) => o.name === value) || !['clip', 'relu6'].includes(c.op)) return value;
     const a = attrsOf(c);
-    const [lo, hi] = c.op === 'clip' ? [a.min as number, a.max as number] : [0, c.op === 'relu6' ? 6 : Infinity];
+    const [lo, hi] = c.op === 'clip' ? [a.min as number, a.max as number] : [0, 6];
     const r = this.plan!.ranges.get(c.outputs[0]!);
     if (!r) return value;
     const p = activationParams(r);
