@@ -172,7 +172,8 @@ function gather(c: OnnxCtx): boolean {
  */
 function sliceDims(c: OnnxCtx): boolean {
   const data = dimsOf(c, 0);
-  if (!data || c.opset < 10) return false;
+  // Beyond 1-D, only integer tables (shape arithmetic such as PyTorch's pads): a slice of a float weight stays a slice node.
+  if (!data || c.opset < 10 || (data.shape.length !== 1 && !['int64', 'int32'].includes(data.dtype))) return false;
   const [starts, ends, axesT, stepsT] = [1, 2, 3, 4].map((i) => (c.input(i) ? c.konst(i) : undefined));
   if (!starts || !ends || (c.input(3) && !axesT) || (c.input(4) && !stepsT)) return false;
   const [b0, e0] = [values(starts), values(ends)];
