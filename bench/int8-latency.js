@@ -11,10 +11,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeNpz } from '../dist/data/npz.js';
-import { openRuntime } from '../dist/runtime/index.js';
 import { loadTf } from '../dist/runtime/tfjs/backend.js';
 import { fileSaver } from '../dist/runtime/tfjs/io.js';
-import { OUT, ROOT, cli, emit, fmt, median, row } from './lib.js';
+import { OUT, ROOT, cli, emit, fmt, interleavedLatency, median, row } from './lib.js';
 import { weights, writeMlp } from './onnx-models.js';
 
 const RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 60);
@@ -54,19 +53,7 @@ async function buildCnn(dir) {
   return join(dir, 'model.json');
 }
 
-async function latency(files, shape, x = uniform(shape.reduce((a, b) => a * b, 1), 7)) {
-  const sessions = await Promise.all(files.map((f) => openRuntime(f)));
-  const times = files.map(() => []);
-  for (let i = 0; i < 5; i++) for (const s of sessions) await s.run(x, shape);
-  for (let i = 0; i < RUNS; i++)
-    for (let k = 0; k < sessions.length; k++) {
-      const t0 = performance.now();
-      await sessions[k].run(x, shape);
-      times[k].push(performance.now() - t0);
-    }
-  sessions.forEach((s) => s.dispose());
-  return times.map(median);
-}
+const latency = (files, shape, x = uniform(shape.reduce((a, b) => a * b, 1), 7)) => interleavedLatency(files, shape, x, RUNS);
 
 const rows = [];
 

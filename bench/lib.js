@@ -114,3 +114,23 @@ export const fmt = {
 export function emit(rows) {
   process.stdout.write(`${JSON.stringify(rows)}\n`);
 }
+
+/**
+ * Median single-call latency of each file in its runtime (src/runtime), 5 warm-up calls, then `runs`
+ * rounds that call every file in turn, so that load on the machine falls on all of them alike.
+ */
+export async function interleavedLatency(files, shape, x, runs) {
+  const { openRuntime } = await import('../dist/runtime/index.js');
+  const sessions = [];
+  for (const f of files) sessions.push(await openRuntime(f));
+  const times = files.map(() => []);
+  for (let i = 0; i < 5; i++) for (const s of sessions) await s.run(x, shape);
+  for (let i = 0; i < runs; i++)
+    for (let k = 0; k < sessions.length; k++) {
+      const t0 = performance.now();
+      await sessions[k].run(x, shape);
+      times[k].push(performance.now() - t0);
+    }
+  sessions.forEach((s) => s.dispose());
+  return times.map(median);
+}

@@ -11,8 +11,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeNpz } from '../dist/data/npz.js';
-import { openRuntime } from '../dist/runtime/index.js';
-import { OUT, ROOT, cli, emit, fmt, median, python, row, torch } from './lib.js';
+import { OUT, ROOT, cli, emit, fmt, interleavedLatency, median, python, row, torch } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 30);
 
@@ -26,20 +25,7 @@ function uniform(n, seed, lo = -2, hi = 2) {
   return out;
 }
 
-async function latency(files, shape, x, runs) {
-  const sessions = [];
-  for (const f of files) sessions.push(await openRuntime(f));
-  const times = files.map(() => []);
-  for (let i = 0; i < 5; i++) for (const s of sessions) await s.run(x, shape);
-  for (let i = 0; i < runs; i++)
-    for (let k = 0; k < sessions.length; k++) {
-      const t0 = performance.now();
-      await sessions[k].run(x, shape);
-      times[k].push(performance.now() - t0);
-    }
-  sessions.forEach((s) => s.dispose());
-  return times.map(median);
-}
+const latency = interleavedLatency;
 
 const rows = [];
 const versus = (fig, label, mode, t, f, target, min, note) =>
