@@ -6,7 +6,7 @@ import { ReaderGraphBuilder } from '../builder.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Attrs, Graph } from '../../ir/graph.js';
 import type { Layout } from '../../ir/ops/nn.js';
-import { sliceBounds } from '../../ir/ops/structure.js';
+import { sliceList, stridedSliceBounds } from '../strided-slice.js';
 import type { OpType } from '../../ir/registry.js';
 import type { Dim, Tensor } from '../../ir/tensor.js';
 import { unnamedDim } from '../../ir/dim.js';
@@ -292,37 +292,15 @@ function stridedSlice(c: Ctx): void {
   const strides = c.ints(3, 'strides');
   const [bm, em, elm, nam, sam] = ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask'].map((k) => c.attrI(k, 0)) as [number, number, number, number, number];
   if (elm || nam) throw c.fail('StridedSlice with ellipsis or new-axis masks is not supported');
-  // sliceBounds throws a ShapeError (not an EdgelmError) on stride 0; the fold below calls it directly.
+  // sliceBounds throws a ShapeError (not an EdgelmError) on stride 0; the fold below (sliceList) calls it directly.
   if (strides.some((s) => s === 0)) throw inputError(c.b.file, `node '${c.node.name}' (StridedSlice): stride 0`);
-  const x = c.b.typeOf(c.input(0)).shape;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const axes: number[] = [];
-  const steps: number[] = [];
-  const shrink: number[] = [];
-  begin.forEach((b, i) => {
-    const s = strides[i] ?? 1;
-    const big = 2147483647;
-    const st = bm & (1 << i) ? (s > 0 ? 0 : big) : b;
-    let en = em & (1 << i) ? (s > 0 ? big : -big - 1) : end[i]!;
-    if (sam & (1 << i)) {
-      en = b === -1 ? big : b + 1;
-      shrink.push(i);
-    }
-    starts.push(st);
-    ends.push(en);
-    axes.push(i);
-    steps.push(s);
-  });
+  const { starts, ends, steps, shrink } = stridedSliceBounds(begin, end, strides, { begin: bm, end: em, shrink: sam });
+  const axes = begin.map((_, i) => i);
   const k = c.konst(0);
   if (k && k.shape.length === 1) {
-    const v = values(k);
-    const [b0, e0, s0] = sliceBounds(v.length, starts[0]!, ends[0]!, steps[0]!);
-    const out: number[] = [];
-    for (let i = b0; s0 > 0 ? i < e0 : i > e0; i += s0) out.push(v[i]!);
+    const out = sliceList(values(k), starts[0]!, ends[0]!, steps[0]!);
     return c.bind(constOf(c, out, shrink.length ? [] : [out.length], k.dtype));
   }
-  void x;
   let y = emit(c, 'slice', [c.input(0)], { starts, ends, axes, steps }, shrink.length ? `${c.node.name}/slice` : c.node.name);
   if (shrink.length) y = emit(c, 'squeeze', [y], { axes: shrink });
   c.bind(y);

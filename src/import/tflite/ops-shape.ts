@@ -2,11 +2,10 @@
 // PACK → RESHAPE): folded to constants where the shapes are static, as they are in TFLite files, so the
 // RESHAPE gets a constant target. STRIDED_SLICE and PACK of activations become IR slice / concat nodes.
 import { inputError } from '../../errors.js';
-import { sliceBounds } from '../../ir/ops/structure.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { sliceList, stridedSliceBounds } from '../strided-slice.js';
 import type { Ctx } from './graph.js';
 
-const BIG = 2147483647;
 const numbers = (t: Tensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
 function constant(name: string, values: number[], shape: number[], like: Tensor): Tensor {
@@ -24,27 +23,10 @@ function stridedSlice(c: Ctx): void {
   const rank = c.shape(0).length;
   if (begin.length !== end.length || begin.length !== strides.length || begin.length > rank) throw inputError(c.b.file, `${c.where}: begin, end and strides must have one entry per sliced axis`);
   if (strides.some((s) => s === 0)) throw inputError(c.b.file, `${c.where}: stride 0`);
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const shrink: number[] = [];
-  begin.forEach((b, i) => {
-    const s = strides[i]!;
-    starts.push(bm & (1 << i) ? (s > 0 ? 0 : BIG) : b);
-    let e = em & (1 << i) ? (s > 0 ? BIG : -BIG - 1) : end[i]!;
-    if (sam & (1 << i)) {
-      // A shrunk axis takes the one element at begin.
-      e = b === -1 ? BIG : b + 1;
-      starts[i] = b;
-      shrink.push(i);
-    }
-    ends.push(e);
-  });
+  const { starts, ends, shrink } = stridedSliceBounds(begin, end, strides, { begin: bm, end: em, shrink: sam });
   const k = c.konst(0);
   if (k && k.shape.length === 1) {
-    const v = numbers(k);
-    const [b0, e0, s0] = sliceBounds(v.length, starts[0]!, ends[0]!, strides[0]!);
-    const out: number[] = [];
-    for (let i = b0; s0 > 0 ? i < e0 : i > e0; i += s0) out.push(v[i]!);
+    const out = sliceList(numbers(k), starts[0]!, ends[0]!, strides[0]!);
     return c.bindConst(constant('', out, shrink.length ? [] : [out.length], k));
   }
   const axes = begin.map((_, i) => i);
