@@ -106,12 +106,17 @@ export function noise(n: number, seed: number): Float32Array {
   });
 }
 
-/** The EdgelmError the ONNX reader raises on `bytes` (written to `dir`); fails when the model is accepted. */
-export function onnxRefusal(bytes: Uint8Array, dir: string): EdgelmError {
-  const file = join(dir, 'm.onnx');
+/** The ONNX reader on model bytes, written to `dir`/`name`.onnx first (external data and errors name the file). */
+export function readOnnxBytes(bytes: Uint8Array, dir: string, name: string): ReturnType<typeof readOnnxModel> {
+  const file = join(dir, `${name}.onnx`);
   writeFileSync(file, bytes);
+  return readOnnxModel(file, bytes);
+}
+
+/** The EdgelmError the ONNX reader raises on `bytes` (written to `dir`/m.onnx); fails when the model is accepted. */
+export function onnxRefusal(bytes: Uint8Array, dir: string): EdgelmError {
   try {
-    readOnnxModel(file, bytes);
+    readOnnxBytes(bytes, dir, 'm');
   } catch (e) {
     if (e instanceof EdgelmError) return e;
     throw e;

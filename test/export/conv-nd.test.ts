@@ -4,7 +4,7 @@
 // computes in the graph, Conv3d + ConvTranspose3d) and ONNX-built ones (LRN, MVN,
 // run-time conv weights, Pad edge and wrap). onnxruntime on the source is the reference for the executor, the ONNX
 // export and the TFLite export in LiteRT; every model has a run-time batch, run at batch 3.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -16,7 +16,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { maxRelError, tempDir } from '../helpers.js';
+import { maxRelError, readOnnxBytes, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 const FIXTURES = join(import.meta.dirname, '../../fixtures/models/conv-nd');
@@ -41,11 +41,7 @@ async function runOrt(bytes: Uint8Array, feeds: Feed[]): Promise<Float32Array> {
 
 
 const dir = tempDir();
-function read(bytes: Uint8Array, name: string): ReturnType<typeof readOnnxModel> {
-  const file = join(dir, `${name}.onnx`);
-  writeFileSync(file, bytes);
-  return readOnnxModel(file, bytes);
-}
+const read = (bytes: Uint8Array, name: string): ReturnType<typeof readOnnxModel> => readOnnxBytes(bytes, dir, name);
 
 const dims = (shape: (number | string)[]) => ({ dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) });
 const value = (name: string, shape: (number | string)[]) => ({ name, type: { tensorType: { elemType: 1, shape: dims(shape) } } });

@@ -1,8 +1,6 @@
 // CumSum, ReduceLogSumExp and ArgMax beyond the conformance suite's cases (whose CumSum inputs are
 // float64, which LiteRT's JS API cannot pass): float32 models built here with onnx-proto, onnxruntime
 // on each as the reference for the executor, the ONNX export and the TFLite export in LiteRT.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +11,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { tempDir } from '../helpers.js';
+import { readOnnxBytes, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 
@@ -74,11 +72,7 @@ function expectClose(got: number[], want: number[]): void {
 }
 
 const dir = tempDir();
-function read(bytes: Uint8Array): ReturnType<typeof readOnnxModel> {
-  const file = join(dir, 'reduce.onnx');
-  writeFileSync(file, bytes);
-  return readOnnxModel(file, bytes);
-}
+const read = (bytes: Uint8Array): ReturnType<typeof readOnnxModel> => readOnnxBytes(bytes, dir, 'reduce');
 
 const axisInit = (v: number) => [{ name: 'axis', dataType: 7, dims: [], int64Data: [v] }];
 const CASES: { name: string; bytes: Uint8Array; scale?: number }[] = [

@@ -1,8 +1,6 @@
 // Resize beyond the conformance suite's cases: the TFLite builtins (RESIZE_BILINEAR,
 // RESIZE_NEAREST_NEIGHBOR) where they compute ONNX's definition, the general composition elsewhere,
 // and a run-time batch. Models are built here with onnx-proto; onnxruntime on each is the reference.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +13,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { maxRelError, tempDir } from '../helpers.js';
+import { maxRelError, readOnnxBytes, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 
@@ -79,12 +77,7 @@ async function runTflite(bytes: Uint8Array, x: Float32Array, shape: number[]): P
 
 
 const dir = tempDir();
-/** The reader wants the file on disk (external data lives beside it). */
-function read(bytes: Uint8Array): ReturnType<typeof readOnnxModel> {
-  const file = join(dir, 'resize.onnx');
-  writeFileSync(file, bytes);
-  return readOnnxModel(file, bytes);
-}
+const read = (bytes: Uint8Array): ReturnType<typeof readOnnxModel> => readOnnxBytes(bytes, dir, 'resize');
 
 const builtinOps = (bytes: Uint8Array): string[] => {
   const codes = lowerToTflite(read(bytes), 'resize.tflite').operators.map((o) => o.op);

@@ -2,7 +2,6 @@
 // conformance suite's cases: negative and duplicate indices, run-time int32 indices, batch dims and
 // reduction mul on duplicates. Each model is built here with onnx-proto; onnxruntime is the reference
 // for the executor, the ONNX export and the TFLite export in LiteRT.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -15,7 +14,7 @@ import type { Tf } from '../../src/ir/op.js';
 import { openLiteRt } from '../../src/runtime/litert.js';
 import { loadTf } from '../../src/runtime/tfjs/backend.js';
 import { GraphExecutor } from '../../src/runtime/tfjs/executor.js';
-import { tempDir } from '../helpers.js';
+import { readOnnxBytes, tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
 
@@ -83,11 +82,7 @@ function expectClose(got: number[], want: number[]): void {
 }
 
 const dir = tempDir();
-function read(bytes: Uint8Array): ReturnType<typeof readOnnxModel> {
-  const file = join(dir, 'scatter.onnx');
-  writeFileSync(file, bytes);
-  return readOnnxModel(file, bytes);
-}
+const read = (bytes: Uint8Array): ReturnType<typeof readOnnxModel> => readOnnxBytes(bytes, dir, 'scatter');
 
 const f32 = (name: string, shape: number[], scale = 1): Value => ({ name, type: 1, shape, data: Array.from({ length: shape.reduce((p, d) => p * d, 1) }, (_, i) => Math.round((Math.sin(i * 1.7) * 4 + 1) * scale * 8) / 8) });
 const i32 = (name: string, shape: number[], data: number[], init = false): Value => ({ name, type: 6, shape, data, init });
