@@ -7,7 +7,7 @@ import { readInputFile } from '../import/files.js';
 import { openRuntime, type RuntimeSession } from '../runtime/index.js';
 import type { Backend } from '../runtime/tfjs/backend.js';
 import { significant } from './format.js';
-import { KlAccumulator } from './lm-metrics.js';
+import { KlAccumulator, isProbabilities, logSoftmax } from './lm-metrics.js';
 import { OutputComparison, ReferenceOutputs, type OutputAgreement } from './output-metrics.js';
 
 export interface EvalResult {
@@ -191,21 +191,12 @@ export async function measureLatency(path: string, dataset: Dataset, opts: { lat
  */
 function negativeLogLikelihood(out: Float32Array, classes: number, labels: Int32Array): number {
   const row = (r: number): Float32Array => out.subarray(r * classes, (r + 1) * classes);
-  const first = row(0);
-  const probabilities = first.every((v) => v >= 0) && Math.abs(first.reduce((a, v) => a + v, 0) - 1) < 1e-3;
+  const probabilities = isProbabilities(row(0));
+  const logp = new Float64Array(classes);
   let sum = 0;
   for (let r = 0; r < labels.length; r++) {
-    const z = row(r);
-    const label = labels[r]!;
-    if (probabilities) {
-      sum -= Math.log(Math.max(z[label]!, 1e-30));
-      continue;
-    }
-    let max = -Infinity;
-    for (const v of z) if (v > max) max = v;
-    let e = 0;
-    for (const v of z) e += Math.exp(v - max);
-    sum += max + Math.log(e) - z[label]!;
+    logSoftmax(row(r), logp, probabilities);
+    sum -= logp[labels[r]!]!;
   }
   return sum;
 }

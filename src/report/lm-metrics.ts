@@ -13,7 +13,7 @@ export interface KlDivergence {
 }
 
 /** Whether a row holds probabilities (non-negative, summing to 1) rather than logits. */
-function isProbabilities(row: Float32Array): boolean {
+export function isProbabilities(row: Float32Array): boolean {
   let s = 0;
   for (const v of row) {
     if (v < 0) return false;
