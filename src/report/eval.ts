@@ -8,7 +8,7 @@ import { openRuntime, type RuntimeSession } from '../runtime/index.js';
 import type { Backend } from '../runtime/tfjs/backend.js';
 import { significant } from './format.js';
 import { KlAccumulator, isProbabilities, logSoftmax } from './lm-metrics.js';
-import { OutputComparison, ReferenceOutputs, type OutputAgreement } from './output-metrics.js';
+import { OutputComparison, ReferenceOutputs, thresholdOf, type OutputAgreement } from './output-metrics.js';
 
 export interface EvalResult {
   file: string;
@@ -56,7 +56,7 @@ function argmaxRows(data: Float32Array, rows: number): Int32Array {
   const classes = data.length / rows;
   const out = new Int32Array(rows);
   if (classes === 1) {
-    const t = data.every((v) => v >= 0 && v <= 1) ? 0.5 : 0;
+    const t = thresholdOf(data);
     for (let r = 0; r < rows; r++) out[r] = data[r]! > t ? 1 : 0;
     return out;
   }

@@ -45,6 +45,8 @@ export class OutputComparison {
   private readonly sums: { dot: number; ref: number; got: number; noise: number; maxAbs: number; same: number }[];
   /** Index of the model's output paired with each reference output. */
   private readonly pair: number[];
+  /** Decision threshold of each reference output, from all its values (see thresholdOf). */
+  private readonly thresholds: number[];
   constructor(
     private readonly reference: ReferenceOutputs,
     private readonly names: string[],
@@ -52,6 +54,7 @@ export class OutputComparison {
     this.sums = reference.values.map(() => ({ dot: 0, ref: 0, got: 0, noise: 0, maxAbs: 0, same: 0 }));
     const sameNames = reference.names.every((n) => names.includes(n));
     this.pair = reference.names.map((n, i) => (sameNames ? names.indexOf(n) : i));
+    this.thresholds = reference.values.map(thresholdOf);
   }
 
   /** Outputs whose size per sample matches the reference's (the others cannot be compared element by element). */
@@ -65,9 +68,10 @@ export class OutputComparison {
       const got = outputs[this.pair[i]!];
       if (!got || got.length < rows * k) return;
       const s = this.sums[i]!;
-      const t = thresholdOf(ref);
+      const t = this.thresholds[i]!;
       for (let j = 0; j < rows * k; j++) {
-        const [a, b] = [got[j]!, ref[start * k + j]!];
+        const a = got[j]!;
+        const b = ref[start * k + j]!;
         s.dot += a * b;
         s.ref += b * b;
         s.got += a * a;
@@ -90,14 +94,14 @@ export class OutputComparison {
         maxAbsError: significant(s.maxAbs, 4),
         sqnrDb: s.noise === 0 ? Infinity : significant(10 * Math.log10(s.ref / s.noise), 4),
       };
-      if (ref.length === this.reference.samples) Object.assign(r, { decisionAgreement: s.same / this.reference.samples, threshold: thresholdOf(ref) });
+      if (ref.length === this.reference.samples) Object.assign(r, { decisionAgreement: s.same / this.reference.samples, threshold: this.thresholds[i] });
       return [r];
     });
   }
 }
 
-/** 0.5 for probabilities (every reference value in [0, 1]), else 0 (logits). */
-function thresholdOf(ref: Float32Array): number {
+/** The decision threshold of one-score outputs: 0.5 for probabilities (every value in [0, 1]), else 0 (logits). */
+export function thresholdOf(ref: Float32Array): number {
   for (const v of ref) if (v < 0 || v > 1) return 0;
   return 0.5;
 }
