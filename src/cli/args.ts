@@ -62,6 +62,30 @@ export function shapeOption(values: readonly string[] = []): Record<string, numb
   return out;
 }
 
+/** `--input-value NAME=16000` or `NAME=1,2,3` (repeatable) → { NAME: [16000] }. */
+export function inputValueOption(values: readonly string[] = []): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const v of values) {
+    const m = /^(.+?)=(-?[\d.e+-]+(?:,-?[\d.e+-]+)*)$/.exec(v);
+    const nums = m ? m[2]!.split(',').map(Number) : [];
+    if (!m || nums.some((x) => !Number.isFinite(x))) throw usageError(`--input-value: expected NAME=VALUE or NAME=V1,V2,… (numbers), got '${v}'`);
+    out[m[1]!] = nums;
+  }
+  return out;
+}
+
+/**
+ * Where `--shape` and `--input-value` apply: an ONNX source takes both at import, whatever the
+ * output format; other sources take `--shape` only when the TFLite writer fixes run-time dims.
+ */
+export function inputFixes(sourceFormat: string, shape: readonly string[], inputValue: readonly string[]): { fixed?: { shapes: Record<string, number[]>; values: Record<string, number[]> }; exportShapes?: Record<string, number[]> } {
+  const shapes = shapeOption(shape);
+  const values = inputValueOption(inputValue);
+  if (sourceFormat === 'onnx') return shape.length || inputValue.length ? { fixed: { shapes, values } } : {};
+  if (inputValue.length) throw usageError(`--input-value applies to ONNX models (the source is ${sourceFormat})`);
+  return shape.length ? { exportShapes: shapes } : {};
+}
+
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** "batch_size=1 (batch), sequence_length=64 (bound)": which sizes a static-shape export used. */

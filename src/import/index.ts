@@ -1,7 +1,8 @@
 // Reads any supported model file into a Graph, choosing the reader from the file's content.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { inputError } from '../errors.js';
+import { inputError, usageError } from '../errors.js';
+import { hasFixedInputs, type FixedInputs } from './fixed-inputs.js';
 import type { Graph } from '../ir/graph.js';
 import { isRecord, readHead, readInputFile, readJsonFile, resolveInside } from './files.js';
 import { externalDataFiles } from './onnx/proto.js';
@@ -33,15 +34,20 @@ export function detectFormat(path: string): { file: string; format: ModelFormat 
   throw inputError(file, 'unknown model format (expected a TF.js model.json, .onnx or .tflite)');
 }
 
-export async function loadModel(path: string): Promise<Graph> {
+/**
+ * Reads a model. `fixed` (`--shape`, `--input-value`) is applied while an ONNX model's inputs are
+ * declared, so what needs static sizes or constants folds at import; other formats refuse it.
+ */
+export async function loadModel(path: string, fixed?: FixedInputs): Promise<Graph> {
   const { file, format } = detectFormat(path);
+  if (hasFixedInputs(fixed) && format !== 'onnx') throw usageError(`--input-value and --shape at import apply to ONNX models; ${file} is ${format}`);
   switch (format) {
     case 'tfjs-layers':
       return (await import('./tfjs-layers/index.js')).readLayersModel(file);
     case 'tfjs-graph':
       return (await import('./tfjs-graph/index.js')).readGraphModel(file);
     case 'onnx':
-      return (await import('./onnx/index.js')).readOnnxModel(file);
+      return (await import('./onnx/index.js')).readOnnxModel(file, undefined, fixed);
     default:
       return (await import('./tflite/graph.js')).readTfliteGraph(file);
   }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXPORT_DEFAULTS } from '../../defaults.js';
-import { collect, defined, describeDims, numberFlag, requireFlags, shapeOption, withDefault } from '../args.js';
+import { collect, defined, describeDims, inputFixes, numberFlag, requireFlags, withDefault } from '../args.js';
 import { jsonDocument } from '../output.js';
 
 interface ExportFlags {
@@ -8,6 +8,7 @@ interface ExportFlags {
   format?: string;
   batch?: string;
   shape: string[];
+  inputValue: string[];
   json?: boolean;
   externalData?: boolean;
 }
@@ -21,7 +22,8 @@ export function registerExport(program: Command): void {
     .option('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js); required')
     .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--batch <n>', withDefault("batch size baked into TFLite's static shapes", EXPORT_DEFAULTS.batchSize))
-    .option('--shape <name=dims>', 'TFLite: fix an input\'s run-time dims, e.g. input_ids=1x128 (repeatable)', collect, [])
+    .option('--shape <name=dims>', 'fix an input\'s run-time dims, e.g. input_ids=1x128 (repeatable; ONNX sources at import, others for TFLite)', collect, [])
+    .option('--input-value <name=values>', 'ONNX sources: replace an input by a constant, e.g. sr=16000 (repeatable); what depends on it folds', collect, [])
     .option('--external-data', 'ONNX: keep the weights in <output>.data beside the model (automatic past 2 GiB)')
     .option('--json', 'print a JSON summary on stdout')
     .action(async (model: string, flags: ExportFlags) => {
@@ -31,12 +33,13 @@ export function registerExport(program: Command): void {
       requireFlags(flags, [['output', '-o, --output <file>']]);
       const output = flags.output!;
       const format = outputFormat(output, flags.format);
-      const options = defined({ batchSize: flags.batch === undefined ? undefined : numberFlag('--batch', flags.batch), shapes: flags.shape.length ? shapeOption(flags.shape) : undefined, externalData: flags.externalData });
-      checkExportOptions(format, options);
       const src = detectFormat(model);
+      const { fixed: fixedInputs, exportShapes } = inputFixes(src.format, flags.shape, flags.inputValue);
+      const options = defined({ batchSize: flags.batch === undefined ? undefined : numberFlag('--batch', flags.batch), shapes: exportShapes, externalData: flags.externalData });
+      checkExportOptions(format, options);
       const inputs = modelFiles(src.file, src.format).map((f) => f.path);
       checkNotInput(output, inputs);
-      const graph = await loadModel(model);
+      const graph = await loadModel(model, fixedInputs);
       const written = await writeExport(graph, format, output, inputs, options);
       const fixed = written.fixedDims.length ? { fixedDims: written.fixedDims } : {};
       const summary = { input: src.file, output: written.files[0], files: written.files, format, bytes: written.bytes, ...fixed };

@@ -7,7 +7,7 @@ import type { MixedReport } from '../../quantize/mixed.js';
 import { EXPORT_DEFAULTS, QUANTIZE_DEFAULTS } from '../../defaults.js';
 import type { EvalResult } from '../../report/eval.js';
 import { colours, formatBytes, jsonDocument, table } from '../output.js';
-import { collect, defined, numberFlag, requireFlags, summary, withDefault, type Summary } from '../args.js';
+import { collect, defined, inputFixes, numberFlag, requireFlags, summary, withDefault, type Summary } from '../args.js';
 import { progress } from '../progress.js';
 import { checkDataFlags, dataFlags, requireFiles, VOCAB_OPTION, type DataFlags } from '../data.js';
 import { comparison, relabel, renderEval, runEval } from './eval.js';
@@ -25,6 +25,8 @@ interface QuantizeFlags extends DataFlags {
   actOrder?: boolean;
   targetBits?: string;
   lowBitHead?: boolean;
+  shape: string[];
+  inputValue: string[];
   bits?: string;
   granularity?: string;
   blockSize?: string;
@@ -72,6 +74,8 @@ export function registerQuantize(program: Command): void {
     .option('--labels <file>', 'labels .npy for .npy data')
     .option(...VOCAB_OPTION)
     .option('--batch <n>', withDefault('batch size baked into TFLite\'s static shapes', EXPORT_DEFAULTS.batchSize))
+    .option('--shape <name=dims>', 'fix an input\'s run-time dims, e.g. input_ids=1x128 (repeatable; ONNX sources at import, others for TFLite)', collect, [])
+    .option('--input-value <name=values>', 'ONNX sources: replace an input by a constant, e.g. sr=16000 (repeatable); what depends on it folds', collect, [])
     .option('--json', 'print one JSON document on stdout')
     .action(async (model: string, flags: QuantizeFlags) => {
       const summary = await runQuantize(model, flags);
@@ -112,8 +116,11 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
     lowBitHead: flags.lowBitHead,
   }));
   checkQuantTarget(q, format);
-  const exportOptions = defined({ batchSize: num('--batch', flags.batch), externalData: flags.externalData === true ? true : undefined });
+  const src = detectFormat(model);
+  const { fixed, exportShapes } = inputFixes(src.format, flags.shape, flags.inputValue);
+  const exportOptions = defined({ batchSize: num('--batch', flags.batch), shapes: exportShapes, externalData: flags.externalData === true ? true : undefined });
   checkExportOptions(format, exportOptions);
+  if (fixed && flags.data) throw usageError('--data measures the artifact against the source, whose inputs --shape/--input-value changed', `write the fixed source first (edgelm export ${model} -o fixed.onnx ${[...flags.shape.map((v) => `--shape ${v}`), ...flags.inputValue.map((v) => `--input-value ${v}`)].join(' ')}) and quantize that`);
   const maxDrop = num('--max-accuracy-drop', flags.maxAccuracyDrop);
   if (maxDrop !== undefined && !(maxDrop >= 0 && maxDrop < 1)) throw usageError(`--max-accuracy-drop: expected a fraction such as 0.01, got '${flags.maxAccuracyDrop}'`);
   if (maxDrop !== undefined && !flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
@@ -122,23 +129,23 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   if (flags.calibration && q.mode !== 'int8' && q.method !== 'gptq' && q.targetBits === undefined && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
   checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
-  const src = detectFormat(model);
-  const streamable = src.format === 'onnx' && format === 'onnx' && (q.mode === 'dynamic' || q.mode === 'int8');
-  if (flags.stream && !streamable) throw usageError('--stream applies to ONNX → ONNX with --mode dynamic or int8');
+  // Fixed inputs need the IR: the in-place and streaming rewriters keep the graph as it is.
+  const streamable = !fixed && src.format === 'onnx' && format === 'onnx' && (q.mode === 'dynamic' || q.mode === 'int8');
+  if (flags.stream && !streamable) throw usageError(`--stream applies to ONNX → ONNX with --mode dynamic or int8${fixed ? ', without --shape or --input-value' : ''}`);
   const { modelFiles } = await import('../../import/index.js');
   const sourceBytes = modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   const stream = streamable && (flags.stream === true || sourceBytes > STREAM_BYTES);
   if (stream && q.method === 'gptq') throw usageError('--method gptq runs the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   if (stream && q.targetBits !== undefined) throw usageError('--target-bits measures the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   if (stream && (flags.perLayerReport || maxDrop !== undefined)) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
-  return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable };
+  return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable, fixed };
 }
 
 async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary> {
   const { loadModel, modelFiles } = await import('../../import/index.js');
   const { exportFiles, stageExport } = await import('../../export/index.js');
   const { checkNotInput, staging } = await import('../../export/write.js');
-  const { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable } = await checkFlags(model, flags);
+  const { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable, fixed } = await checkFlags(model, flags);
   const { bits, mode } = q;
   checkNotInput(output, [src.file]); // before the (possibly long) load; shards and external data after it
   const show = !flags.json && process.stderr.isTTY === true;
@@ -191,7 +198,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       throw e;
     }
   }
-  const source = await loadModel(model);
+  const source = await loadModel(model, fixed);
   const sourceFiles = modelFiles(src.file, src.format);
   const inputs = sourceFiles.map((f) => f.path);
   checkNotInput(output, inputs);

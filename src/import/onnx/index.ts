@@ -13,10 +13,11 @@ import { symbolicDim, unnamedDim } from '../../ir/dim.js';
 import { attributes, decodeModel, missingTypeReason, onnxTypeName, rememberExternalFiles, num, takeDecoded, tensorFromProto } from './proto.js';
 import { fusePatterns } from '../../ir/passes/fuse-patterns.js';
 import { LEGACY_UNTIL, legacyTranslator } from './legacy.js';
+import { applyFixedInputs, type DeclaredInput, type FixedInputs } from '../fixed-inputs.js';
 
 export const ONNX_OPSET_RANGE = [1, 21] as const;
 
-export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
+export function readOnnxModel(file: string, bytes?: Uint8Array, fixed?: FixedInputs): Graph {
   // From a path, weights are read one at a time from the file (aligned, never copied twice): see scan.ts.
   const model = bytes ? decodeModel(file, bytes) : (takeDecoded(file) ?? decodeModelLazily(file));
   rememberExternalFiles(file, model);
@@ -36,6 +37,7 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
 
   const initializerNames = new Set<string>();
   addInitializers(file, b, g, values, initializerNames);
+  const declared: DeclaredInput[] = [];
   for (const vi of g.input ?? []) {
     const name = vi.name ?? '';
     if (initializerNames.has(name)) continue; // IR < 4: initializers are also listed as inputs
@@ -50,8 +52,11 @@ export function readOnnxModel(file: string, bytes?: Uint8Array): Graph {
       const v = d.dimValue !== null && d.dimValue !== undefined ? num(d.dimValue) : 0;
       return v > 0 ? v : unnamedDim(name, k);
     });
-    values.set(name, b.addInput(name, dtype, shape));
+    declared.push({ name, dtype, shape });
   }
+  const { inputs, constants } = applyFixedInputs(file, declared, fixed);
+  for (const c of constants) values.set(c.name, b.addConstant(c));
+  for (const i of inputs) values.set(i.name, b.addInput(i.name, i.dtype, i.shape));
   const notComputed = new Map<string, string>();
   readNodes(file, opset, b, g.node ?? [], values, notComputed);
 
@@ -171,7 +176,7 @@ function readNodes(file: string, opset: number, b: ReaderGraphBuilder, nodes: re
 function inlineIf(file: string, opset: number, b: ReaderGraphBuilder, n: NodeProto, c: OnnxCtx, values: Map<string, string>, notComputed: Map<string, string>): void {
   const cond = dimsOf(c, 0);
   if (!cond || cond.dims.length !== 1 || typeof cond.dims[0] !== 'number')
-    throw c.fail('the condition depends on run-time data; edgelm inlines an If only when its condition folds to a constant');
+    throw c.fail('the condition depends on run-time data; edgelm inlines an If only when its condition folds to a constant (fix the inputs it depends on: --input-value NAME=VALUE, --shape NAME=DIMS)');
   const branch = (n.attribute ?? []).find((a) => a.name === (cond.dims[0] ? 'then_branch' : 'else_branch'))?.g;
   if (!branch) throw inputError(file, `node ${c.name} (If): no ${cond.dims[0] ? 'then' : 'else'}_branch`);
   const scope = new Map(values);

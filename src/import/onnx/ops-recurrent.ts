@@ -107,7 +107,7 @@ function recurrence(family: Family): Translate {
     // Layout 1 is batch-major: the unrolling works on [seq, batch, …].
     const x = layout === 1 ? u.op('transpose', [xIn], 'x_seq_major', { perm: [1, 0, 2] }) : xIn;
     const T = c.typeOf(x).shape[0]!;
-    if (!isStaticDim(T)) throw c.fail(`the sequence length is a run-time dim (${T}); edgelm unrolls recurrences over a static sequence length`);
+    if (!isStaticDim(T)) throw c.fail(`the sequence length is a run-time dim (${T}); edgelm unrolls recurrences over a static sequence length (fix it with --shape NAME=DIMS)`);
     if (T < 1) throw c.fail('an empty sequence is not supported');
     const batchMajor = (v: string, what: string): string => (layout === 1 && v ? u.op('transpose', [v], what, { perm: [1, 0, 2] }) : v);
     const h0 = batchMajor(h0In, 'initial_h_dirs');
