@@ -88,6 +88,28 @@ describe('Silero VAD (If on the sample rate, LSTM over the audio length)', () =>
     expect(maxAbsDiff(got[0]!, want[0]!)).toBeLessThanOrEqual(probTol);
   });
 
+  it.each([
+    ['dynamic int8', []],
+    ['4-bit blocks (convolutions get int8)', ['--bits', '4', '--granularity', 'block']],
+  ] as const)('as exported, %s ONNX through the rewriter quantizes the convolutions inside both If branches; both sample rates agree with the source', async (_, flags) => {
+    const out = join(dir, `vad-inplace-${flags.length}.onnx`);
+    const r = cli(['quantize', SOURCE, '-o', out, '--mode', 'dynamic', ...flags, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.passedThrough).toBe(true);
+    expect(summary.quantizedLayers).toBe(36); // 18 convolutions in each branch
+    for (const [rate, chunk] of [[16000, 512], [8000, 256]] as const) {
+      const fed: Feed[] = [
+        { name: 'input', dtype: 'float32', shape: [1, chunk], data: audio(chunk, 11) },
+        { name: 'sr', dtype: 'int64', shape: [], data: BigInt64Array.from([BigInt(rate)]) },
+        ...feeds.slice(1),
+      ];
+      const [want, got] = [await runOrt(SOURCE, fed), await runOrt(out, fed)];
+      for (const k of OUTPUTS) expect(cosine(got[k]!, want[k]!), `${k} at ${rate} Hz`).toBeGreaterThanOrEqual(0.999);
+      expect(maxAbsDiff(got.output!, want.output!), `speech probability at ${rate} Hz`).toBeLessThanOrEqual(5e-3);
+    }
+  });
+
   it('refuses fixes that do not fit the model, before writing anything', () => {
     const out = join(dir, 'never.tflite');
     const cases: [string[], RegExp][] = [

@@ -190,6 +190,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
         ...(passThrough ? [`note: ${passThrough}; quantizing the ONNX file in place instead, every other node kept as it is`] : []),
         `wrote ${output} (onnx, ${mode}, ${how}, ${bits}-bit ${q.granularity} weights): ${formatBytes(r.bytes)}, ${((100 * r.bytes) / sourceBytes).toFixed(1)}% of the source (${formatBytes(sourceBytes)}); ${r.quantized} weight${r.quantized === 1 ? '' : 's'} quantized`,
         `nodes kept as the source has them: ${kept || 'none'}`,
+        ...(r.subgraphWeightsKept ? [`kept float: ${r.subgraphWeightsKept} MatMul/Gemm/Conv node${r.subgraphWeightsKept === 1 ? '' : 's'} inside If/Loop/Scan bodies (int8 calibration observes the main graph only; --mode dynamic quantizes them)`] : []),
       ];
       if (evaluation) text.push('', renderEval(evaluation));
       return summary({ input: src.file, output, files, format, mode, bits, streamed: true, ...(passThrough ? { passedThrough: true } : {}), keptNodes: r.keptNodes, bytes: r.bytes, floatBytes: sourceBytes, sizeRatio: r.bytes / sourceBytes, quantizedLayers: r.quantized, ...(evaluation ? { eval: comparison(evaluation) } : {}) }, text.join('\n'));
