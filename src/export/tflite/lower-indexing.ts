@@ -1,7 +1,7 @@
 // TFLite lowerings of the ops of src/ir/ops/indexing.ts. Merged into TFLITE_LOWERINGS (lower.ts).
 import type { OpType } from '../../ir/registry.js';
 import { sizeOf } from '../../ir/tensor.js';
-import type { Lowering } from './lower.js';
+import type { Lowering } from './helpers.js';
 import { OPTIONS } from './schema.js';
 
 /** Row-major strides of a static shape. */

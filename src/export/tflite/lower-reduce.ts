@@ -1,8 +1,25 @@
-// TFLite lowerings of the index reductions and the running sum (src/ir/ops/reduce.ts); reduceProd
-// shares lower.ts's reducer. Merged into TFLITE_LOWERINGS (lower.ts).
+// TFLite lowerings of the reductions, the index reductions and the running sum (src/ir/ops/reduce.ts).
+// Merged into TFLITE_LOWERINGS (lower.ts).
 import type { OpType } from '../../ir/registry.js';
-import { opts, tflType, type Lowering } from './lower.js';
-import { OPTIONS } from './schema.js';
+import { identity, opts, tflType, type Lowering } from './helpers.js';
+import { OPTIONS, type BuiltinOp } from './schema.js';
+
+const reducer = (op: BuiltinOp): Lowering => (l, n, a) => {
+  const x = l.placement(n.inputs[0]!);
+  const rank = x.perm.length;
+  const axes = ((a.axes as number[]).length ? (a.axes as number[]) : identity(rank)).map((ax) => (ax < 0 ? ax + rank : ax));
+  const physAxes = axes.map((ax) => x.perm.indexOf(ax)).sort((p, q) => p - q);
+  const keep = a.keepDims === true;
+  // Output order: the surviving physical dims, renumbered among the surviving logical dims.
+  const survivors = x.perm.filter((d) => keep || !axes.includes(d));
+  const logicalSurvivors = identity(rank).filter((d) => keep || !axes.includes(d));
+  const perm = survivors.map((d) => logicalSurvivors.indexOf(d));
+  const out = n.outputs[0]!;
+  const logical = l.shapeOf(out);
+  const t = l.activation(out, perm.map((d) => logical[d]!), l.dtypeOf(out));
+  l.emit(op, [x.tensor, l.int32Const(`${n.name}/axes`, physAxes)], [t], opts(OPTIONS.ReducerOptions, [[0, 'bool', keep]]));
+  l.place(out, t, perm);
+};
 
 const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
 
@@ -37,6 +54,11 @@ const argReduce = (max: boolean): Lowering => (l, n, a) => {
 };
 
 export const REDUCE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
+  reduceMean: reducer('MEAN'),
+  reduceSum: reducer('SUM'),
+  reduceMax: reducer('REDUCE_MAX'),
+  reduceMin: reducer('REDUCE_MIN'),
+  reduceProd: reducer('REDUCE_PROD'),
   argMax: argReduce(true),
   argMin: argReduce(false),
   cumSum: (l, n, a) => {

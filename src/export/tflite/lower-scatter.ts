@@ -6,7 +6,8 @@ import type { DType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
 import { sizeOf } from '../../ir/tensor.js';
-import type { Lowerer, Lowering } from './lower.js';
+import type { Lowering } from './helpers.js';
+import type { Lowerer } from './lowerer.js';
 import { OPTIONS } from './schema.js';
 
 /** Row-major strides of a static shape. */

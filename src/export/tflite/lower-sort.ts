@@ -1,6 +1,6 @@
 // TFLite lowering of topK (src/ir/ops/sort.ts). Merged into TFLITE_LOWERINGS (lower.ts).
 import type { OpType } from '../../ir/registry.js';
-import { opts, type Lowering } from './lower.js';
+import { opts, type Lowering } from './helpers.js';
 import { OPTIONS } from './schema.js';
 
 /**
