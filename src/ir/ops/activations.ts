@@ -79,3 +79,6 @@ function hardmaxOf(tf: Tf, x: TfTensor, axis: number): TfTensor {
   const positions = tf.reshape(tf.range(0, x.shape[axis]!, 1, 'int32'), x.shape.map((d, i) => (i === axis ? d : 1)));
   return tf.cast(tf.equal(first, positions), x.dtype);
 }
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const ACTIVATION_OPS = { hardSwish, hardSigmoid, selu, celu, softsign, thresholdedRelu, shrink, logSoftmax, hardmax };

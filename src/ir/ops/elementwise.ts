@@ -124,3 +124,6 @@ export const where = defineOp({
 function broadcastShape(a: number[], b: number[]): number[] {
   return broadcast(a, b) as number[];
 }
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const ELEMENTWISE_OPS = { relu, relu6, sigmoid, tanh, erf, abs, neg, exp, log, sqrt, rsqrt, square, reciprocal, softplus, identity, round, swish, elu, leakyRelu, clip, gelu, prelu, add, sub, mul, div, pow, maximum, minimum, equal, less, greater, where };

@@ -42,3 +42,6 @@ export const gatherElements = defineOp({
     return [tf.gatherND(x!, tf.stack(coords, rank))];
   },
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const INDEXING_OPS = { tile, gatherElements };

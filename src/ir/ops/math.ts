@@ -59,3 +59,6 @@ export const mod = defineOp({
     return [tf.where(differ, tf.sub(floorMod, b!), floorMod)];
   },
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const MATH_OPS = { sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, floor, ceil, sign, isNaN, isInf, mod, logicalNot, logicalAnd, logicalOr, logicalXor, greaterEqual, lessEqual };

@@ -278,3 +278,6 @@ export const softmax = defineOp({
     return [tf.div(e, tf.sum(e, axis, true))];
   },
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const NN_OPS = { conv2d, depthwiseConv2d, conv2dTranspose, maxPool2d, avgPool2d, dense, matMul, batchNorm, layerNorm, softmax };

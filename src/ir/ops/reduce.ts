@@ -1,9 +1,29 @@
-// Reductions beyond mean/sum/max/min (those live in structure.ts), index reductions, running sums.
+// Reductions (mean, sum, max, min, product), index reductions, running sums.
 // ReduceL1/L2/LogSum/LogSumExp/SumSquare have no op: the ONNX reader composes them from these.
 import type { DType } from '../dtype.js';
-import { defineOp } from '../op.js';
+import { defineOp, type Tf, type TfTensor } from '../op.js';
 import { normAxis } from '../shape.js';
-import { reduction } from './structure.js';
+
+type Reducer = (tf: Tf, x: TfTensor, axes: number[], keep: boolean) => TfTensor;
+export function reduction(fn: Reducer) {
+  return defineOp({
+    arity: [1, 1],
+    /** axes [] reduces over every dim. */
+    attrs: { axes: [] as number[], keepDims: false },
+    infer: ([x], a) => {
+      const r = x!.shape.length;
+      const axes = a.axes.length ? a.axes.map((ax) => normAxis(ax, r)) : x!.shape.map((_, i) => i);
+      const shape = x!.shape.flatMap((d, i) => (axes.includes(i) ? (a.keepDims ? [1] : []) : [d]));
+      return [{ dtype: x!.dtype, shape }];
+    },
+    run: (tf, [x], a) => [fn(tf, x!, a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.rank)) : x!.shape.map((_, i) => i), a.keepDims)],
+  });
+}
+
+export const reduceMean = reduction((tf, x, axes, keep) => tf.mean(x, axes, keep));
+export const reduceSum = reduction((tf, x, axes, keep) => tf.sum(x, axes, keep));
+export const reduceMax = reduction((tf, x, axes, keep) => tf.max(x, axes, keep));
+export const reduceMin = reduction((tf, x, axes, keep) => tf.min(x, axes, keep));
 
 export const reduceProd = reduction((tf, x, axes, keep) => tf.prod(x, axes, keep));
 
@@ -40,3 +60,6 @@ export const cumSum = defineOp({
   infer: ([x]) => [{ dtype: x!.dtype, shape: [...x!.shape] }],
   run: (tf, [x], a) => [tf.cumsum(x!, normAxis(a.axis, x!.rank), a.exclusive, a.reverse)],
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const REDUCE_OPS = { reduceMean, reduceSum, reduceMax, reduceMin, reduceProd, argMax, argMin, cumSum };

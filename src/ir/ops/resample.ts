@@ -222,3 +222,6 @@ export const spaceToDepth = defineOp({
   infer: ([x], a) => [{ dtype: x!.dtype, shape: spaceToDepthPlan(x!.shape, a.blockSize).out }],
   run: (tf, [x], a) => [rearrange(tf, x!, spaceToDepthPlan(x!.shape, a.blockSize))],
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const RESAMPLE_OPS = { resize, depthToSpace, spaceToDepth };

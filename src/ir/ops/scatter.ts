@@ -163,3 +163,6 @@ export const bitShift = defineOp({
     return [tf.mul(tf.mod(x!, pow(tf.sub(tf.scalar(a.bits, 'int32'), shift))), pow(shift))];
   },
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const SCATTER_OPS = { scatterElements, scatterND, gatherND, reverseSequence, bitShift };

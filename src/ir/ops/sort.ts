@@ -30,3 +30,6 @@ export const topK = defineOp({
     return axis === rank - 1 ? [v, indices] : [tf.transpose(v, back), tf.transpose(indices, back)];
   },
 });
+
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const SORT_OPS = { topK };

@@ -1,6 +1,6 @@
-// Ops that move or select data without arithmetic, casts, and reductions.
+// Ops that move or select data without arithmetic, and casts (reductions are in reduce.ts).
 import { DTYPES, type DType } from '../dtype.js';
-import { defineOp, ShapeError, type Tf, type TfTensor } from '../op.js';
+import { defineOp, ShapeError } from '../op.js';
 import { addDims, divDims, floorDivDim, isStaticDim, productDims, subDims, type Dim } from '../dim.js';
 import { broadcast, formatShape, normAxis } from '../shape.js';
 
@@ -282,23 +282,5 @@ export const fill = defineOp({
   },
 });
 
-type Reducer = (tf: Tf, x: TfTensor, axes: number[], keep: boolean) => TfTensor;
-export function reduction(fn: Reducer) {
-  return defineOp({
-    arity: [1, 1],
-    /** axes [] reduces over every dim. */
-    attrs: { axes: [] as number[], keepDims: false },
-    infer: ([x], a) => {
-      const r = x!.shape.length;
-      const axes = a.axes.length ? a.axes.map((ax) => normAxis(ax, r)) : x!.shape.map((_, i) => i);
-      const shape = x!.shape.flatMap((d, i) => (axes.includes(i) ? (a.keepDims ? [1] : []) : [d]));
-      return [{ dtype: x!.dtype, shape }];
-    },
-    run: (tf, [x], a) => [fn(tf, x!, a.axes.length ? a.axes.map((ax) => normAxis(ax, x!.rank)) : x!.shape.map((_, i) => i), a.keepDims)],
-  });
-}
-
-export const reduceMean = reduction((tf, x, axes, keep) => tf.mean(x, axes, keep));
-export const reduceSum = reduction((tf, x, axes, keep) => tf.sum(x, axes, keep));
-export const reduceMax = reduction((tf, x, axes, keep) => tf.max(x, axes, keep));
-export const reduceMin = reduction((tf, x, axes, keep) => tf.min(x, axes, keep));
+/** The family's ops, spread into OPS (src/ir/registry.ts). */
+export const STRUCTURE_OPS = { reshape, transpose, concat, split, slice, gather, squeeze, unsqueeze, pad, cast, shape, expand, range, fill, dimValues };
