@@ -4,6 +4,8 @@ import { EdgelmError } from '../../errors.js';
 import { productDims } from '../../ir/dim.js';
 import type { OpType } from '../../ir/registry.js';
 import { attrFloat, attrInt, binary, bindConst, constTensor, emit, unary, values, type OnnxCtx, type Translate } from './ctx.js';
+import { attr, type OnnxAttr } from '../../export/onnx/proto.js';
+import type { Emit } from '../../export/onnx/writer.js';
 
 /**
  * Before opset 13 these ops work on the input flattened to 2-D at `axis` (default 1): over the product
@@ -79,4 +81,49 @@ export const ELEMENTWISE_OPS: Record<string, Translate> = {
   CastLike: castLike,
   LogSoftmax: flattenedBefore13('logSoftmax'),
   Hardmax: flattenedBefore13('hardmax'),
+};
+
+// ─── ONNX writer: IR activations ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+/** One ONNX node of the same name, inputs and outputs, with attributes from the IR's. */
+const same = (type: string, attrs: (a: Record<string, unknown>) => Record<string, OnnxAttr> = () => ({})): Emit => (w, n, a) =>
+  void w.b.node(type, n.inputs.filter(Boolean), n.outputs, attrs(a), n.name);
+const f = (key: string) => (a: Record<string, unknown>): number => a[key] as number;
+
+export const ACTIVATION_EMIT: Partial<Record<OpType, Emit>> = {
+  hardSwish: same('HardSwish'),
+  hardSigmoid: same('HardSigmoid', (a) => ({ alpha: attr.f(f('alpha')(a)), beta: attr.f(f('beta')(a)) })),
+  selu: same('Selu', (a) => ({ alpha: attr.f(f('alpha')(a)), gamma: attr.f(f('gamma')(a)) })),
+  celu: same('Celu', (a) => ({ alpha: attr.f(f('alpha')(a)) })),
+  softsign: same('Softsign'),
+  thresholdedRelu: same('ThresholdedRelu', (a) => ({ alpha: attr.f(f('alpha')(a)) })),
+  shrink: same('Shrink', (a) => ({ bias: attr.f(f('bias')(a)), lambd: attr.f(f('lambd')(a)) })),
+  logSoftmax: same('LogSoftmax', (a) => ({ axis: attr.i(f('axis')(a)) })),
+  hardmax: same('Hardmax', (a) => ({ axis: attr.i(f('axis')(a)) })),
+};
+
+// ─── ONNX writer: IR math ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+export const MATH_EMIT: Partial<Record<OpType, Emit>> = {
+  sin: same('Sin'),
+  cos: same('Cos'),
+  tan: same('Tan'),
+  asin: same('Asin'),
+  acos: same('Acos'),
+  atan: same('Atan'),
+  sinh: same('Sinh'),
+  cosh: same('Cosh'),
+  asinh: same('Asinh'),
+  acosh: same('Acosh'),
+  atanh: same('Atanh'),
+  floor: same('Floor'),
+  ceil: same('Ceil'),
+  sign: same('Sign'),
+  isNaN: same('IsNaN'),
+  isInf: same('IsInf', (a) => ({ detect_positive: attr.i(a.detectPositive ? 1 : 0), detect_negative: attr.i(a.detectNegative ? 1 : 0) })),
+  logicalNot: same('Not'),
+  logicalAnd: same('And'),
+  logicalOr: same('Or'),
+  logicalXor: same('Xor'),
+  greaterEqual: same('GreaterOrEqual'),
+  lessEqual: same('LessOrEqual'),
+  mod: same('Mod', (a) => ({ fmod: attr.i(a.fmod ? 1 : 0) })),
 };

@@ -5,6 +5,8 @@ import type { OpType } from '../../ir/registry.js';
 import { isStaticDim } from '../../ir/dim.js';
 import { attrInt, bindConst, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
 import { runTimeValues } from './shapes.js';
+import { attr } from '../../export/onnx/proto.js';
+import type { Emit } from '../../export/onnx/writer.js';
 
 export const INDEXING_OPS: Record<string, Translate> = {
   Tile: (c) => {
@@ -89,3 +91,9 @@ function oneHotRunTime(c: OnnxCtx): void {
   const pick = (k: number, what: string): string => (c.konst(2) ? konst(what, [values(c.konst(2)!)[k]!], [], c.konst(2)!.dtype) : node('gather', [vals, konst(`${what}_index`, [k], [], 'int32')], {}, what));
   emit(c, 'where', [hit, pick(1, 'on'), pick(0, 'off')]);
 }
+
+// ─── ONNX writer: IR indexing ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+export const INDEXING_EMIT: Partial<Record<OpType, Emit>> = {
+  tile: (w, n, a) => void w.b.node('Tile', [n.inputs[0]!, n.inputs[1] ? w.valueAs(n.inputs[1]) : w.ints('repeats', a.repeats as number[])], n.outputs, {}, n.name),
+  gatherElements: (w, n, a) => void w.b.node('GatherElements', [n.inputs[0]!, n.inputs[1]!], n.outputs, { axis: attr.i(a.axis as number) }, n.name),
+};

@@ -4,7 +4,10 @@ import { EdgelmError } from '../../errors.js';
 import { isFloatDType, type DType } from '../../ir/dtype.js';
 import type { Attrs } from '../../ir/graph.js';
 import type { OpType } from '../../ir/registry.js';
+import type { Node } from '../../ir/graph.js';
 import { MAX_FOLDED_ELEMENTS, attrInt, attrInts, constInts, constScalar, constTensor, emit, type OnnxCtx, type Translate } from './ctx.js';
+import { attr } from '../../export/onnx/proto.js';
+import type { Emit, Writer } from '../../export/onnx/writer.js';
 
 const badInput = (c: OnnxCtx, what: string): EdgelmError => new EdgelmError('input', `${c.file}: node ${c.name} (${c.opType}): ${what}`);
 
@@ -115,4 +118,33 @@ export const REDUCE_OPS: Record<string, Translate> = {
   ArgMin: argReduce('argMin'),
   CumSum: cumSum,
   Trilu: trilu,
+};
+
+// ─── ONNX writer: IR reduce ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+function writeArgReduce(w: Writer, n: Node, a: Record<string, unknown>, type: string): void {
+  const attrs = { axis: attr.i(a.axis as number), keepdims: attr.i(a.keepDims ? 1 : 0), select_last_index: attr.i(a.selectLastIndex ? 1 : 0) };
+  w.b.node(type, [n.inputs[0]!], n.outputs, attrs, n.name);
+}
+
+/** Opset 17 ReduceMean/Max/Min take axes as an attribute (ReduceSum as an input). */
+function reduceAttr(w: Writer, n: Node, a: Record<string, unknown>, type: string): void {
+  const axes = a.axes as number[];
+  w.b.node(type, [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0), ...(axes.length ? { axes: attr.ints(axes) } : {}) }, n.name);
+}
+
+export const REDUCE_EMIT: Partial<Record<OpType, Emit>> = {
+  reduceMean: (w, n, a) => reduceAttr(w, n, a, 'ReduceMean'),
+  reduceMax: (w, n, a) => reduceAttr(w, n, a, 'ReduceMax'),
+  reduceMin: (w, n, a) => reduceAttr(w, n, a, 'ReduceMin'),
+  reduceSum: (w, n, a) => {
+    const axes = a.axes as number[];
+    w.b.node('ReduceSum', axes.length ? [n.inputs[0]!, w.ints('axes', axes)] : [n.inputs[0]!], n.outputs, { keepdims: attr.i(a.keepDims ? 1 : 0) }, n.name);
+  },
+  reduceProd: (w, n, a) => reduceAttr(w, n, a, 'ReduceProd'),
+  argMax: (w, n, a) => writeArgReduce(w, n, a, 'ArgMax'),
+  argMin: (w, n, a) => writeArgReduce(w, n, a, 'ArgMin'),
+  cumSum: (w, n, a) => {
+    const axis = w.init('axis', 'int64', [], BigInt64Array.of(BigInt(a.axis as number)));
+    w.b.node('CumSum', [n.inputs[0]!, axis], n.outputs, { exclusive: attr.i(a.exclusive ? 1 : 0), reverse: attr.i(a.reverse ? 1 : 0) }, n.name);
+  },
 };

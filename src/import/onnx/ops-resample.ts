@@ -6,6 +6,9 @@ import { isStaticDim, mulDims, type Dim } from '../../ir/dim.js';
 import type { CoordinateMode, NearestMode, ResizeMode } from '../../ir/ops/resample.js';
 import { attrFloat, attrInt, attrInts, attrStr, emit, values, type OnnxCtx, type Translate } from './ctx.js';
 import { requiredDims, runTimeValues } from './shapes.js';
+import { attr, type OnnxAttr } from '../../export/onnx/proto.js';
+import type { Emit } from '../../export/onnx/writer.js';
+import type { OpType } from '../../ir/registry.js';
 
 const MODES = ['nearest', 'linear', 'cubic'];
 const COORDINATE_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
@@ -155,4 +158,40 @@ export const RESAMPLE_OPS: Record<string, Translate> = {
     emit(c, 'depthToSpace', [c.input(0)], { blockSize: blockSize(c), mode });
   },
   SpaceToDepth: (c) => void emit(c, 'spaceToDepth', [c.input(0)], { blockSize: blockSize(c) }),
+};
+
+// ─── ONNX writer: IR resample ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+/** One ONNX node of the same name, inputs and outputs, with attributes from the IR's. */
+const same = (type: string, attrs: (a: Record<string, unknown>) => Record<string, OnnxAttr> = () => ({})): Emit => (w, n, a) =>
+  void w.b.node(type, n.inputs.filter(Boolean), n.outputs, attrs(a), n.name);
+const f = (key: string) => (a: Record<string, unknown>): number => a[key] as number;
+
+export const RESAMPLE_EMIT: Partial<Record<OpType, Emit>> = {
+  depthToSpace: same('DepthToSpace', (a) => ({ blocksize: attr.i(f('blockSize')(a)), mode: attr.s(a.mode as string) })),
+  spaceToDepth: same('SpaceToDepth', (a) => ({ blocksize: attr.i(f('blockSize')(a)) })),
+  resize: (w, n, a) => {
+    if (a.coordinateMode === 'half_pixel_symmetric') throw new EdgelmError('unsupported', `${w.file}: node ${n.name} (resize): coordinate mode half_pixel_symmetric needs ONNX opset 19; the writer writes opset 17`);
+    // Scales where every axis has one (they set the coordinate transform), else the output sizes.
+    const scales = a.scales as number[];
+    const roi = a.roi as number[];
+    const ins = [n.inputs[0]!, roi.length ? w.init('roi', 'float32', [roi.length], Float32Array.from(roi)) : ''];
+    const fed = n.inputs.slice(1, 4);
+    if (fed.some(Boolean)) {
+      // Run-time roi, scales or sizes pass through; opset 17's Resize has no axes attribute.
+      const axes = a.axes as number[];
+      if (axes.length && axes.some((ax, i) => ax !== i || axes.length !== w.rank(n.inputs[0]!)))
+        throw new EdgelmError('unsupported', `${w.file}: node ${n.name} (resize): run-time roi, scales or sizes for axes [${axes}] need ONNX opset 18; the writer writes opset 17`);
+      ins.splice(1, 1, ...fed.map((v, i) => (v ? w.valueAs(v, i === 2 ? 'int64' : 'float32') : '')));
+      while (!ins[ins.length - 1]) ins.pop();
+    } else if (scales.every((s) => s > 0)) ins.push(w.init('scales', 'float32', [scales.length], Float32Array.from(scales)));
+    else ins.push('', w.dims.vector(a.sizes as Dim[], 'sizes'));
+    w.b.node('Resize', ins, n.outputs, {
+      mode: attr.s(a.mode as string),
+      coordinate_transformation_mode: attr.s(a.coordinateMode as string),
+      nearest_mode: attr.s(a.nearestMode as string),
+      cubic_coeff_a: attr.f(f('cubicCoeffA')(a)),
+      exclude_outside: attr.i(a.excludeOutside ? 1 : 0),
+      extrapolation_value: attr.f(f('extrapolationValue')(a)),
+    }, n.name);
+  },
 };

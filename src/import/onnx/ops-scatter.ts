@@ -2,6 +2,9 @@
 // NonZero, ReverseSequence and BitShift. Merged into ONNX_OPS (ops.ts).
 import { sizeOf } from '../../ir/tensor.js';
 import { attrInt, attrStr, bindConst, constTensor, emit, values, type OnnxCtx, type Translate } from './ctx.js';
+import { attr, type OnnxAttr } from '../../export/onnx/proto.js';
+import type { Emit } from '../../export/onnx/writer.js';
+import type { OpType } from '../../ir/registry.js';
 
 const SHIFT_BITS: Record<string, number> = { uint8: 8, uint16: 16 };
 
@@ -71,3 +74,15 @@ function nonZero(c: OnnxCtx): void {
   });
   bindConst(c, 0, constTensor(c, 'int64', [shape.length, hits.length], coords));
 }
+
+// ─── ONNX writer: IR scatter ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+/** ScatterElements / ScatterND reduction attribute: left out for 'none' (the default). */
+const reductionAttr = (a: Record<string, unknown>): Record<string, OnnxAttr> => (a.reduction === 'none' ? {} : { reduction: attr.s(a.reduction as string) });
+
+export const SCATTER_EMIT: Partial<Record<OpType, Emit>> = {
+  scatterElements: (w, n, a) => void w.b.node('ScatterElements', n.inputs.slice(0, 3), n.outputs, { axis: attr.i(a.axis as number), ...reductionAttr(a) }, n.name),
+  scatterND: (w, n, a) => void w.b.node('ScatterND', n.inputs.slice(0, 3), n.outputs, reductionAttr(a), n.name),
+  gatherND: (w, n, a) => void w.b.node('GatherND', n.inputs.slice(0, 2), n.outputs, { batch_dims: attr.i(a.batchDims as number) }, n.name),
+  reverseSequence: (w, n, a) => void w.b.node('ReverseSequence', n.inputs.slice(0, 2), n.outputs, { batch_axis: attr.i(a.batchAxis as number), time_axis: attr.i(a.timeAxis as number) }, n.name),
+  bitShift: (w, n, a) => void w.b.node('BitShift', n.inputs.slice(0, 2), n.outputs, { direction: attr.s((a.direction as string).toUpperCase()) }, n.name),
+};

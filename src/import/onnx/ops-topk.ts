@@ -1,6 +1,9 @@
 // ONNX → IR for TopK: k must be known at import (a constant input, or the attribute of opset 1).
 // Merged into ONNX_OPS (ops.ts).
 import { attrInt, emit, values, type OnnxCtx, type Translate } from './ctx.js';
+import { attr } from '../../export/onnx/proto.js';
+import type { Emit } from '../../export/onnx/writer.js';
+import type { OpType } from '../../ir/registry.js';
 
 function topK(c: OnnxCtx): void {
   let k = attrInt(c, 'k', -1);
@@ -18,3 +21,8 @@ function topK(c: OnnxCtx): void {
 }
 
 export const TOPK_OPS: Record<string, Translate> = { TopK: topK };
+
+// ─── ONNX writer: IR sort ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+export const SORT_EMIT: Partial<Record<OpType, Emit>> = {
+  topK: (w, n, a) => void w.b.node('TopK', [n.inputs[0]!, w.ints('k', [a.k as number])], n.outputs, { axis: attr.i(a.axis as number), largest: attr.i(a.largest ? 1 : 0), sorted: attr.i(1) }, n.name),
+};

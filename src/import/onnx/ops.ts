@@ -1,14 +1,13 @@
 // ONNX op → IR, one entry per ONNX op type. Shape arithmetic is folded before these run
 // (shapes.ts); constants (Constant nodes, casts and transposes of constants) fold here, so the IR
-// only holds real computation.
+// only holds real computation. The structure and nn families' readers are in ops-structure.ts and
+// ops-nn.ts; this file keeps the elementwise family's (reader and writer) and the quantized graphs'.
 import { EdgelmError } from '../../errors.js';
 import type { GraphBuilder } from '../../ir/builder.js';
 import { DTYPES, dtypeFromOnnx, type DType } from '../../ir/dtype.js';
 import type { Attrs } from '../../ir/graph.js';
-import { sliceBounds } from '../../ir/ops/structure.js';
 import type { OpType } from '../../ir/registry.js';
-import { sizeOf, transposeData, type Dim, type QuantParams, type Tensor } from '../../ir/tensor.js';
-import { requiredDims, runTimeValues } from './shapes.js';
+import { sizeOf, type QuantParams, type Tensor } from '../../ir/tensor.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
 import { REDUCE_OPS } from './ops-reduce.js';
 import { RESAMPLE_OPS } from './ops-resample.js';
@@ -19,162 +18,19 @@ import { EINSUM_OPS } from './ops-einsum.js';
 import { TOPK_OPS } from './ops-topk.js';
 import { INDEXING_OPS } from './ops-indexing.js';
 import { SCATTER_OPS } from './ops-scatter.js';
-import { CONV_OPS, permutedQuant } from './ops-conv.js';
+import { CONV_OPS } from './ops-conv.js';
 import { QLINEAR_OPS } from './ops-qlinear.js';
-import { allConst, attrFloat, binary, unary, attrInt, attrInts, attrStr, bindConst, constInts, constScalar, constTensor, emit, requiredInts, values, type OnnxCtx, type Translate } from './ctx.js';
+import { STRUCTURE_OPS } from './ops-structure.js';
+import { NN_OPS } from './ops-nn.js';
+import { attr } from '../../export/onnx/proto.js';
+import { simple, type Emit } from '../../export/onnx/writer.js';
+import { attrFloat, binary, unary, attrInt, attrStr, bindConst, constScalar, emit, values, type OnnxCtx, type Translate } from './ctx.js';
 
 
 const mul = binary('mul');
 
 export const ONNX_OPS: Record<string, Translate> = {
-  Identity: (c) => c.bind(0, c.input(0)),
-  Dropout: (c) => {
-    // Inference is the identity; training mode (opset 12's input 2) drops at random unless the ratio is 0.
-    if (c.input(2)) {
-      const training = c.konst(2);
-      const ratio = c.input(1) ? c.konst(1) : undefined;
-      const on = !training || values(training)[0] !== 0;
-      if (on && !(ratio && values(ratio)[0] === 0)) throw c.fail('training mode (random dropout) is not supported; export the model for inference');
-    }
-    c.bind(0, c.input(0));
-  },
-  Constant: (c) => {
-    const t = c.attrs.get('value');
-    if (t && typeof t === 'object' && !Array.isArray(t) && 'dtype' in t) return bindConst(c, 0, t);
-    const f = c.attrs.get('value_float');
-    if (typeof f === 'number') return bindConst(c, 0, constTensor(c, 'float32', [], [f]));
-    const fs = c.attrs.get('value_floats');
-    if (Array.isArray(fs)) return bindConst(c, 0, constTensor(c, 'float32', [fs.length], fs));
-    const i = c.attrs.get('value_int');
-    if (typeof i === 'number') return bindConst(c, 0, constTensor(c, 'int64', [], [i]));
-    const is = c.attrs.get('value_ints');
-    if (Array.isArray(is)) return bindConst(c, 0, constTensor(c, 'int64', [is.length], is));
-    throw c.fail('Constant without a supported value attribute');
-  },
-  Cast: (c) => {
-    const to = dtypeFromOnnx(attrInt(c, 'to', 1));
-    if (!to) throw c.fail(`Cast to ONNX type ${attrInt(c, 'to', 1)} is not supported`);
-    const k = c.konst(0);
-    // A value already of the type (MatMulInteger's int32 sum, which the IR holds in float32) is itself.
-    if (!k && c.typeOf(c.input(0)).dtype === to) return c.bind(0, c.input(0));
-    if (k) {
-      const v = values(k);
-      return bindConst(c, 0, constTensor(c, to, k.shape, to === 'float32' || to === 'float64' ? v : v.map(Math.trunc)));
-    }
-    emit(c, 'cast', [c.input(0)], { to });
-  },
-  Gather: (c) => {
-    const axis = attrInt(c, 'axis', 0);
-    const data = c.konst(0);
-    const idx = c.konst(1);
-    if (data && idx && data.shape.length === 1 && sizeOf(data.shape) <= 65536) {
-      // Shape arithmetic: pick entries of a constant vector.
-      const v = values(data);
-      const picked = values(idx).map((i) => {
-        const j = i < 0 ? i + v.length : i;
-        if (!Number.isInteger(j) || j < 0 || j >= v.length) throw c.fail(`index ${i} is out of range for a constant of ${v.length} values`);
-        return v[j]!;
-      });
-      return bindConst(c, 0, constTensor(c, data.dtype, idx.shape, picked));
-    }
-    emit(c, 'gather', [c.input(0), c.input(1)], { axis });
-  },
-  Unsqueeze: (c) => {
-    const axes = c.opset >= 13 ? requiredInts(c, 1, 'axes') : attrInts(c, 'axes', []);
-    const k = c.konst(0);
-    if (k) {
-      const rank = k.shape.length + axes.length;
-      const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
-      const shape: number[] = [];
-      let j = 0;
-      for (let i = 0; i < rank; i++) shape.push(at.has(i) ? 1 : k.shape[j++]!);
-      return bindConst(c, 0, { ...k, shape });
-    }
-    emit(c, 'unsqueeze', [c.input(0)], { axes });
-  },
-  Squeeze: (c) => {
-    const axes = c.opset >= 13 ? constInts(c, 1, 'axes') ?? [] : attrInts(c, 'axes', []);
-    const k = c.konst(0);
-    if (k) {
-      const norm = axes.map((a) => (a < 0 ? a + k.shape.length : a));
-      const shape = k.shape.filter((d, i) => (norm.length ? !norm.includes(i) : d !== 1));
-      return bindConst(c, 0, { ...k, shape });
-    }
-    emit(c, 'squeeze', [c.input(0)], { axes });
-  },
-  Concat: (c) => {
-    const axis = attrInt(c, 'axis', 0);
-    // konst(i)?: allConst counts an empty (omitted) input as constant; and a Concat without inputs has no parts[0].
-    if (c.inputs.length > 0 && allConst(c) && c.inputs.every((_, i) => c.konst(i)?.shape.length === 1)) {
-      const parts = c.inputs.map((_, i) => c.konst(i)!);
-      const all = parts.flatMap(values);
-      return bindConst(c, 0, constTensor(c, parts[0]!.dtype, [all.length], all));
-    }
-    emit(c, 'concat', c.inputs.map((_, i) => c.input(i)), { axis });
-  },
-  Transpose: (c) => {
-    const rank = c.typeOf(c.input(0)).shape.length;
-    const perm = attrInts(c, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
-    // Checked before the constant fold below indexes shape and data with it.
-    if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
-      throw new EdgelmError('input', `${c.file}: node ${c.name} (Transpose): perm [${perm}] is not a permutation of the input's ${rank} axes`);
-    const k = c.konst(0);
-    if (k) return bindConst(c, 0, { ...k, shape: perm.map((p) => k.shape[p]!), data: transposeData(k.data, k.shape, perm) });
-    emit(c, 'transpose', [c.input(0)], { perm });
-  },
-  Slice: (c) => {
-    let starts: Dim[];
-    let ends: Dim[];
-    let axes: number[] | undefined;
-    let steps: number[] | undefined;
-    if (c.opset >= 10) {
-      // Bounds may be run-time dims (`mask[:, :, k − q : k]`) or run-time values; axes and steps must be constants.
-      const names = ['', 'starts', 'ends', 'axes', 'steps'];
-      const given = names.map((what, i) => (i ? runTimeValues(c, i, what) : undefined));
-      if (given.some(Boolean)) {
-        // A constant axes or steps stays an attribute; the bounds go as tensors together.
-        const n = Number(c.typeOf(c.input(1)).shape[0] ?? 1);
-        const ax = given[3] ? [] : constInts(c, 3, 'axes') ?? Array.from({ length: n }, (_, i) => i);
-        const st = given[4] ? [] : constInts(c, 4, 'steps') ?? Array.from({ length: n }, () => 1);
-        if (st.some((v) => v === 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
-        return void emit(c, 'slice', [c.input(0), c.input(1), c.input(2), given[3] ?? '', given[4] ?? ''], { axes: ax, steps: st });
-      }
-      starts = requiredDims(c, 1, 'starts');
-      ends = requiredDims(c, 2, 'ends');
-      axes = constInts(c, 3, 'axes');
-      steps = constInts(c, 4, 'steps');
-    } else {
-      starts = attrInts(c, 'starts', []);
-      ends = attrInts(c, 'ends', []);
-      axes = attrInts(c, 'axes', []);
-      if (!axes.length) axes = undefined;
-    }
-    const axesList = axes ?? starts.map((_, i) => i);
-    const stepList = steps ?? starts.map(() => 1);
-    // Ends past the int32 range mean "to the end"; clamp so TF.js and TFLite see int32.
-    const clampEnd = (e: Dim): Dim => (typeof e === 'number' ? Math.max(-2147483648, Math.min(2147483647, e)) : e);
-    // sliceBounds throws a ShapeError (not an EdgelmError) on step 0; the fold below calls it directly.
-    if (stepList.some((st) => st === 0)) throw new EdgelmError('input', `${c.file}: node ${c.name} (Slice): step 0`);
-    emit(c, 'slice', [c.input(0)], { starts, ends: ends.map(clampEnd), axes: axesList, steps: stepList });
-  },
-  Split: (c) => {
-    const x = c.typeOf(c.input(0));
-    const axis = attrInt(c, 'axis', 0);
-    const dim = x.shape[axis < 0 ? axis + x.shape.length : axis];
-    const given = c.opset >= 13 && c.input(1) && !c.konst(1) ? runTimeValues(c, 1, 'split') : undefined;
-    if (given) {
-      if (c.typeOf(given).shape[0] !== c.outputs.length) throw new EdgelmError('input', `${c.file}: node ${c.name} (Split): split holds ${c.typeOf(given).shape[0]} sizes for ${c.outputs.length} outputs`);
-      return void emit(c, 'split', [c.input(0), given], { axis });
-    }
-    let sizes = c.opset >= 13 ? constInts(c, 1, 'split') : attrInts(c, 'split', []);
-    if (!sizes || !sizes.length) {
-      if (typeof dim !== 'number') throw c.fail('Split of a run-time dim needs explicit sizes');
-      const parts = c.outputs.length;
-      const each = Math.ceil(dim / parts);
-      sizes = Array.from({ length: parts }, (_, i) => Math.min(each, dim - i * each));
-    }
-    emit(c, 'split', [c.input(0)], { axis, sizes });
-  },
+  ...STRUCTURE_OPS,
   Add: binary('add'),
   Sub: binary('sub'),
   Mul: (c) => void (dequantizeProduct(c) || mul(c)),
@@ -216,54 +72,7 @@ export const ONNX_OPS: Record<string, Translate> = {
     }
     emit(c, 'clip', [c.input(0)], { min, max });
   },
-  Softmax: (c) => {
-    const rank = c.typeOf(c.input(0)).shape.length;
-    const axis = attrInt(c, 'axis', c.opset >= 13 ? -1 : 1);
-    // Before opset 13 Softmax flattened from `axis` on; equal to a per-axis softmax only on the last axis.
-    if (c.opset < 13 && (axis < 0 ? axis + rank : axis) !== rank - 1) throw c.fail(`opset-${c.opset} Softmax over axis ${axis} of a rank-${rank} input is not supported`);
-    emit(c, 'softmax', [c.input(0)], { axis });
-  },
-  BatchNormalization: (c) => {
-    if (attrInt(c, 'training_mode', 0) === 1) throw c.fail('training_mode=1 (batch statistics, running-mean outputs) is not supported; export the model for inference');
-    emit(c, 'batchNorm', [c.input(0), c.input(1), c.input(2), c.input(3), c.input(4)], { axis: 1, epsilon: attrFloat(c, 'epsilon', 1e-5) });
-  },
-  Gemm: (c) => {
-    const transA = attrInt(c, 'transA', 0) === 1;
-    const transB = attrInt(c, 'transB', 0) === 1;
-    const alpha = attrFloat(c, 'alpha', 1);
-    const beta = attrFloat(c, 'beta', 1);
-    let a = c.input(0);
-    if (transA) a = c.b.add1('transpose', [a], { perm: [1, 0] }, { name: `${c.name}/transA`, source: c.name });
-    const w = c.konst(1);
-    const bias = c.konst(2);
-    if (w && w.dtype === 'float32' && (!c.input(2) || (bias && sizeOf(bias.shape) === (transB ? w.shape[0] : w.shape[1])))) {
-      // A constant B is a dense layer: weights [K, N] (PyTorch's nn.Linear stores [N, K] with transB=1).
-      const [k, n] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-      let data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
-      if (alpha !== 1) data = data.map((v) => v * alpha);
-      // Named after the initializers they come from, so that messages and reports speak the user's names.
-      const quant = alpha === 1 ? permutedQuant(w, [1, 0]) : {};
-      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data, ...quant });
-      let bt = '';
-      if (bias) {
-        const bd = Float32Array.from(bias.data as Float32Array, (v) => v * beta);
-        bt = beta === 1 && bias.dtype === 'float32' && sizeOf(bias.shape) === n && bias.shape.length === 1 ? c.input(2) : c.b.addConstant({ name: `${c.input(2)}/scaled`, dtype: 'float32', shape: [n], data: bd });
-      }
-      emit(c, 'dense', [a, wt, bt]);
-      return;
-    }
-    const dtype = c.typeOf(c.input(0)).dtype;
-    if ((alpha !== 1 || beta !== 1) && dtype !== 'float32') throw c.fail(`Gemm with alpha/beta ≠ 1 on ${dtype} and a run-time B is not supported`);
-    // alpha · (A·B) + beta · C with the scalings as their own multiplications (beta 0 keeps C's NaNs, as the formula does).
-    const times = (v: string, k: number, what: string): string =>
-      k === 1 ? v : c.b.add1('mul', [v, c.b.addConstant({ name: `${c.name}/${what}`, dtype: 'float32', shape: [], data: Float32Array.of(k) })], {}, { name: `${c.name}/${what}_scaled`, source: c.name });
-    const y = times(c.b.add1('matMul', [a, c.input(1)], { transposeB: transB }, { name: `${c.name}/matmul`, source: c.name }), alpha, 'alpha');
-    if (!c.input(2)) return c.bind(0, y);
-    emit(c, 'add', [y, times(c.input(2), beta, 'beta')]);
-  },
-  MatMul: (c) => void emit(c, 'matMul', [c.input(0), c.input(1)]),
-  GlobalAveragePool: (c) => void emit(c, 'reduceMean', [c.input(0)], { axes: [2, 3], keepDims: true }),
-  GlobalMaxPool: (c) => void emit(c, 'reduceMax', [c.input(0)], { axes: [2, 3], keepDims: true }),
+  ...NN_OPS,
   DequantizeLinear: dequantizeLinear,
   QuantizeLinear: quantizeLinear,
   DynamicQuantizeLinear: dynamicQuantizeLinear,
@@ -280,6 +89,58 @@ export const ONNX_OPS: Record<string, Translate> = {
   ...SCATTER_OPS,
   ...CONV_OPS,
   ...QLINEAR_OPS,
+};
+
+
+// ─── ONNX writer: IR elementwise ops → opset 17 (run by exportOnnx, src/export/onnx/index.ts) ───
+export const ELEMENTWISE_EMIT: Partial<Record<OpType, Emit>> = {
+  relu: simple('Relu'),
+  sigmoid: simple('Sigmoid'),
+  tanh: simple('Tanh'),
+  erf: simple('Erf'),
+  abs: simple('Abs'),
+  neg: simple('Neg'),
+  round: simple('Round'),
+  exp: simple('Exp'),
+  log: simple('Log'),
+  sqrt: simple('Sqrt'),
+  reciprocal: simple('Reciprocal'),
+  softplus: simple('Softplus'),
+  identity: simple('Identity'),
+  elu: simple('Elu', (a) => ({ alpha: attr.f(a.alpha as number) })),
+  leakyRelu: simple('LeakyRelu', (a) => ({ alpha: attr.f(a.alpha as number) })),
+  prelu: simple('PRelu'),
+  relu6: (w, n) => void w.b.node('Clip', [n.inputs[0]!, w.scalar('zero', 0), w.scalar('six', 6)], n.outputs, {}, n.name),
+  clip: (w, n, a) => {
+    const lo = a.min === -Infinity ? '' : w.scalarLike('min', a.min as number, n.inputs[0]!);
+    const hi = a.max === Infinity ? '' : w.scalarLike('max', a.max as number, n.inputs[0]!);
+    w.b.node('Clip', hi ? [n.inputs[0]!, lo, hi] : lo ? [n.inputs[0]!, lo] : [n.inputs[0]!], n.outputs, {}, n.name);
+  },
+  rsqrt: (w, n) => void w.b.node('Reciprocal', [w.op('Sqrt', [n.inputs[0]!])], n.outputs, {}, n.name),
+  square: (w, n) => void w.b.node('Mul', [n.inputs[0]!, n.inputs[0]!], n.outputs, {}, n.name),
+  swish: (w, n) => void w.b.node('Mul', [n.inputs[0]!, w.op('Sigmoid', [n.inputs[0]!])], n.outputs, {}, n.name),
+  gelu: (w, n, a) => {
+    // Opset 17 has no Gelu: write PyTorch's decomposition.
+    const x = n.inputs[0]!;
+    let inner: string;
+    if (a.approximate === 'tanh') {
+      const cube = w.op('Mul', [w.op('Mul', [x, x]), x]);
+      const poly = w.op('Add', [x, w.op('Mul', [cube, w.scalar('c', 0.044715)])]);
+      inner = w.op('Tanh', [w.op('Mul', [poly, w.scalar('k', Math.sqrt(2 / Math.PI))])]);
+    } else inner = w.op('Erf', [w.op('Div', [x, w.scalar('sqrt2', Math.SQRT2)])]);
+    w.b.node('Mul', [w.op('Mul', [x, w.scalar('half', 0.5)]), w.op('Add', [inner, w.scalar('one', 1)])], n.outputs, {}, n.name);
+  },
+  add: simple('Add'),
+  sub: simple('Sub'),
+  mul: simple('Mul'),
+  div: simple('Div'),
+  pow: simple('Pow'),
+  maximum: simple('Max'),
+  minimum: simple('Min'),
+  equal: simple('Equal'),
+  less: simple('Less'),
+  greater: simple('Greater'),
+  where: simple('Where'),
 };
 
 function variadic(c: OnnxCtx, op: OpType): void {
