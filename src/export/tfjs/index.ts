@@ -161,6 +161,7 @@ const EMIT: Partial<Record<OpType, Emit>> = {
   log: unary('Log'),
   sqrt: unary('Sqrt'),
   rsqrt: unary('Rsqrt'),
+  reciprocal: unary('Reciprocal'),
   square: unary('Square'),
   round: unary('Round'),
   elu: (w, n, a) => {
@@ -305,6 +306,23 @@ const EMIT: Partial<Record<OpType, Emit>> = {
     const shape = Array.from({ length: rank - axis }, (_, i) => (i === 0 ? c : 1));
     const m = w.node(w.fresh(`${n.name}/mul`), 'Mul', [w.input(n.inputs[0]!), w.floats('k', k, shape)]);
     w.node(out0(n), 'AddV2', [m, w.floats('b', b, shape)]);
+  },
+  layerNorm: (w, n, a) => {
+    // The converter has no layer norm op; this is TF's own (tf.nn.moments, then normalize) in ops it runs:
+    // (x − mean)·rsqrt(mean((x − mean)²) + ε)·gamma (+ beta) over the axes from `axis` to the last.
+    const rank = w.rank(n.inputs[0]!);
+    const start = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
+    const axes = w.ints('axes', Array.from({ length: rank - start }, (_, i) => start + i));
+    const keep = { keep_dims: A.b(true), Tidx: A.type('int32') };
+    const x = w.input(n.inputs[0]!);
+    const mean = w.node(w.fresh(`${n.name}/mean`), 'Mean', [x, axes], keep);
+    const centred = w.node(w.fresh(`${n.name}/centred`), 'Sub', [x, mean]);
+    const variance = w.node(w.fresh(`${n.name}/variance`), 'Mean', [w.node(w.fresh(`${n.name}/squared`), 'Square', [centred]), axes], keep);
+    const inv = w.node(w.fresh(`${n.name}/rsqrt`), 'Rsqrt', [w.node(w.fresh(`${n.name}/var_eps`), 'AddV2', [variance, w.floats('eps', Float32Array.of(a.epsilon as number), [])])]);
+    const normed = w.node(w.fresh(`${n.name}/normed`), 'Mul', [centred, inv]);
+    const beta = n.inputs[2];
+    const scaled = w.node(beta ? w.fresh(`${n.name}/scaled`) : out0(n), 'Mul', [normed, w.input(n.inputs[1]!)]);
+    if (beta) w.node(out0(n), 'AddV2', [scaled, w.input(beta)]);
   },
   reshape: (w, n) => {
     const shape = w.types.get(out0(n))!.shape;
