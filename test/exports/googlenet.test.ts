@@ -19,7 +19,7 @@ import { cliAsync, fixture, tempDir, type CliResult } from '../helpers.js';
 import { cosine, makeFeeds, runOrt, type Feed, type ManifestEntry } from './inputs.js';
 
 const { onnx } = onnxProto;
-const MANIFEST = JSON.parse(readFileSync(fixture('exports', 'googlenet.json'), 'utf8')) as Record<string, ManifestEntry & { stripped_floats: number }>;
+const MANIFEST = JSON.parse(readFileSync(fixture('exports', 'googlenet.json'), 'utf8')) as Record<string, ManifestEntry & { stripped_floats: number; ceil_mode_overhang: string[] }>;
 const dir = tempDir();
 
 /**
@@ -142,6 +142,10 @@ describe.each(Object.keys(MANIFEST))('%s', (name) => {
     expect(cosine(got, want)).toBeGreaterThanOrEqual(min);
     rows(got).forEach((g, b) => expect(norm(minus(g, rows(want)[b]!)) / apart, `image ${b}`).toBeLessThanOrEqual(share));
   }
+
+  it('the fixture has ceil_mode MaxPools whose last window hangs over the input (where ceil_mode matters)', () => {
+    expect(m.ceil_mode_overhang.length).toBeGreaterThanOrEqual(3);
+  });
 
   it('the filled source is not degenerate: finite logits that spread over the classes and differ between images', () => {
     expect(want.every(Number.isFinite)).toBe(true);
