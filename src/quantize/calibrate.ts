@@ -1,5 +1,6 @@
 // Observes activation ranges: runs the float graph with TF.js on calibration data and records, for
 // every float value, its min and max (or the 0.01/99.99 percentiles, which ignore rare outliers).
+// observeBatches is the one batch loop for every calibration statistic (ranges, GPTQ's XᵀX, AWQ's).
 import { fitToModel, type Dataset } from '../data/index.js';
 import { EdgelmError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
@@ -30,12 +31,6 @@ const CALIBRATION_BYTES = 32 * 2 ** 20;
 /** Values kept per tensor for percentiles: a deterministic stride sample bounds memory. */
 const PERCENTILE_SAMPLE = 1 << 20;
 
-class NonFinite extends EdgelmError {
-  constructor(message: string) {
-    super('input', message);
-  }
-}
-
 /** Every `stride`-th element: a deterministic sample for percentiles. */
 function strided(d: Float32Array, stride: number): Float32Array {
   const kept = new Float32Array(Math.ceil(d.length / stride));
@@ -43,63 +38,54 @@ function strided(d: Float32Array, stride: number): Float32Array {
   return kept;
 }
 
-export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
+export interface ObserveOptions {
+  /** Samples used at most (default 1000). */
+  limit?: number;
+  /** Samples per batch wanted (a model with a static batch takes its own). */
+  batchSize?: number;
+  backend?: Backend;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One batch's statistics: `observe` sees its watched values, `commit` merges them once the whole batch ran. */
+export interface BatchObserver {
+  observe(name: string, t: TfTensor): void;
+  commit(): void;
+}
+
+/**
+ * Runs the float graph with TF.js on calibration samples batch by batch and shows each watched value
+ * to the batch's observer (GraphExecutor.observe frees each activation after its last reader, so
+ * memory holds the live activations only). A graph whose Reshape/Flatten fixes the batch at 1 under a
+ * dynamic input fails on a batch of several: the helper then goes on one sample at a time, and since
+ * a batch commits only when it ran whole, nothing is counted twice. Returns the samples run.
+ */
+export async function observeBatches(graph: Graph, data: Dataset, watch: ReadonlySet<string>, opts: ObserveOptions, batch: (rows: number) => BatchObserver): Promise<number> {
   const tf = await loadTf(opts.backend ?? 'wasm');
-  const types = inferTypes(graph, graph.name);
   const fitted = fitToModel(data, graph.inputs[0]?.shape);
   const n = Math.min(fitted.shape[0]!, opts.limit ?? 1000);
-  const values = [...graph.inputs.map((i) => i.name), ...graph.nodes.flatMap((node) => node.outputs)].filter((v) => {
-    const t = types.get(v);
-    return t && isFloatDType(t.dtype) && !graph.constants.has(v);
-  });
-  const ranges = new Map<string, Range>(values.map((v) => [v, { min: Infinity, max: -Infinity }]));
-  const samples = new Map<string, Float32Array[]>();
+  const input = graph.inputs[0]!;
+  const staticBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
+  let batchSize = staticBatch ?? Math.max(1, opts.batchSize ?? 64);
+  const per = fitted.x.length / fitted.shape[0]!;
   const exec = new GraphExecutor(tf, graph);
-  const method = opts.method ?? 'minmax';
+  let start = 0;
   try {
-    const input = graph.inputs[0]!;
-    const watch = new Set(values);
-    // Batches small enough that one sample's activations times the batch stay within the budget.
-    const bytesPerSample = (v: string): number => {
-      const d = productDims(types.get(v)!.shape.slice(1));
-      return typeof d === 'number' ? 4 * d : 0;
-    };
-    const perSample = values.reduce((s, v) => s + bytesPerSample(v), 0);
-    const staticBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
-    let batchSize = staticBatch ?? Math.max(1, Math.min(opts.batchSize ?? 64, Math.floor(CALIBRATION_BYTES / Math.max(1, perSample))));
-    // One batch's statistics, merged only when the whole batch ran (a retry must not count values twice).
-    const run = (x: TfTensor, rows: number): void => {
-      const local = new Map<string, Range>();
-      const kept = new Map<string, Float32Array>();
-      exec.observe({ [input.name]: x }, watch, (name, t) => {
-        const [lo, hi] = [tf.min(t).dataSync()[0]!, tf.max(t).dataSync()[0]!];
-        local.set(name, { min: lo, max: hi });
-        if (method === 'percentile') kept.set(name, strided(t.dataSync() as Float32Array, Math.max(1, Math.ceil((t.size * n) / rows / PERCENTILE_SAMPLE))));
-      });
-      for (const [name, r] of local) {
-        if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new NonFinite(`calibration: value '${name}' is NaN or infinite on the calibration data`);
-        const all = ranges.get(name)!;
-        all.min = Math.min(all.min, r.min);
-        all.max = Math.max(all.max, r.max);
-      }
-      for (const [name, k] of kept) (samples.get(name) ?? samples.set(name, []).get(name)!).push(k);
-    };
-    for (let start = 0; start < n; ) {
+    while (start < n) {
       const rows = Math.min(batchSize, n - start);
       if (staticBatch && rows !== staticBatch) break; // a fixed-batch model takes whole batches only
-      const per = fitted.x.length / fitted.shape[0]!;
       const x = tf.tensor(fitted.x.subarray(start * per, (start + rows) * per), [rows, ...fitted.shape.slice(1)], fitted.x instanceof Int32Array ? 'int32' : 'float32');
+      const b = batch(rows);
       try {
-        run(x, rows);
+        exec.observe({ [input.name]: x }, watch, (name, t) => b.observe(name, t));
       } catch (e) {
-        // A graph whose Reshape/Flatten fixes the batch at 1 under a dynamic input fails on a batch of
-        // several; min and max do not depend on the batching, so go on one sample at a time.
-        if (rows === 1 || staticBatch || e instanceof NonFinite) throw e;
+        if (rows === 1 || staticBatch) throw e;
         batchSize = 1;
         continue;
       } finally {
         x.dispose();
       }
+      b.commit();
       start += rows;
       opts.onProgress?.(start, n);
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
@@ -107,6 +93,46 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
   } finally {
     exec.dispose();
   }
+  return start;
+}
+
+export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
+  const types = inferTypes(graph, graph.name);
+  const n = Math.min(data.shape[0]!, opts.limit ?? 1000);
+  const values = [...graph.inputs.map((i) => i.name), ...graph.nodes.flatMap((node) => node.outputs)].filter((v) => {
+    const t = types.get(v);
+    return t && isFloatDType(t.dtype) && !graph.constants.has(v);
+  });
+  const ranges = new Map<string, Range>(values.map((v) => [v, { min: Infinity, max: -Infinity }]));
+  const samples = new Map<string, Float32Array[]>();
+  const method = opts.method ?? 'minmax';
+  const tf = await loadTf(opts.backend ?? 'wasm');
+  // Batches small enough that one sample's activations times the batch stay within the budget.
+  const bytesPerSample = (v: string): number => {
+    const d = productDims(types.get(v)!.shape.slice(1));
+    return typeof d === 'number' ? 4 * d : 0;
+  };
+  const perSample = values.reduce((s, v) => s + bytesPerSample(v), 0);
+  const batchSize = Math.max(1, Math.min(opts.batchSize ?? 64, Math.floor(CALIBRATION_BYTES / Math.max(1, perSample))));
+  await observeBatches(graph, data, new Set(values), { ...opts, batchSize }, (rows) => {
+    const local = new Map<string, Range>();
+    const kept = new Map<string, Float32Array>();
+    return {
+      observe: (name, t) => {
+        local.set(name, { min: tf.min(t).dataSync()[0]!, max: tf.max(t).dataSync()[0]! });
+        if (method === 'percentile') kept.set(name, strided(t.dataSync() as Float32Array, Math.max(1, Math.ceil((t.size * n) / rows / PERCENTILE_SAMPLE))));
+      },
+      commit: () => {
+        for (const [name, r] of local) {
+          if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new EdgelmError('input', `calibration: value '${name}' is NaN or infinite on the calibration data`);
+          const all = ranges.get(name)!;
+          all.min = Math.min(all.min, r.min);
+          all.max = Math.max(all.max, r.max);
+        }
+        for (const [name, k] of kept) (samples.get(name) ?? samples.set(name, []).get(name)!).push(k);
+      },
+    };
+  });
   if (method === 'percentile') {
     const p = opts.percentile ?? 99.99;
     for (const [v, parts] of samples) {

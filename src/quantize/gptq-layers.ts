@@ -49,7 +49,7 @@ export interface GptqReport {
   seconds: number;
 }
 
-interface Target {
+export interface Target {
   weight: string;
   nodes: Node[];
   /** The layers' input values (one per node). */
@@ -60,7 +60,7 @@ interface Target {
 }
 
 /** The weights the ONNX writer packs block-wise (MatMulNBits), grouped by constant. */
-function targets(graph: Graph, plan: QuantPlan): Target[] {
+export function targets(graph: Graph, plan: QuantPlan): Target[] {
   const byWeight = new Map<string, Target>();
   for (const n of quantizableLayers(graph, plan)) {
     if ((n.op !== 'dense' && n.op !== 'matMul') || weightGranularity(plan, n.op, 'onnx') !== 'block') continue;

@@ -13,6 +13,7 @@ import { foldBatchNorm } from '../ir/passes/fold-batchnorm.js';
 import { evaluate, type EvalResult } from '../report/eval.js';
 import { fraction } from '../report/format.js';
 import { calibrate } from './calibrate.js';
+import { awqPlan, type AwqReport } from './awq-layers.js';
 import { gptqPlan, type GptqReport } from './gptq-layers.js';
 import { layerErrors } from './layer-error.js';
 import { mixedPrecision, type MixedReport } from './mixed.js';
@@ -21,13 +22,14 @@ import { defaultPlan, excludeFilter, type QuantPlan } from './plan.js';
 
 export type { QuantizeOptions } from './options.js';
 export type { GptqReport } from './gptq-layers.js';
+export type { AwqReport } from './awq-layers.js';
 export type { MixedReport } from './mixed.js';
 
 /**
  * Folds batch norms (int8), checks the options (see resolveQuantizeOptions) and that each exclude pattern
  * names a node, and calibrates activation ranges in int8 mode. Options not given get the CLI's defaults.
  */
-export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan; gptq?: GptqReport; mixed?: MixedReport }> {
+export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): Promise<{ graph: Graph; plan: QuantPlan; gptq?: GptqReport; awq?: AwqReport; mixed?: MixedReport }> {
   const o = resolveQuantizeOptions(opts);
   // Calibration needs the ranges of the folded graph the writers emit; weight-only modes leave folding to
   // each writer, which knows how its format stores weights (TF.js: one uint8 scale per tensor).
@@ -54,6 +56,11 @@ export async function quantizeModel(source: Graph, opts: QuantizeOptions = {}): 
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
     return { graph, plan, gptq, ...extra };
+  }
+  if (o.method === 'awq') {
+    // The scales are folded into a copy of the graph; the writers round its weights to nearest.
+    const awq = await awqPlan(graph, plan, o.calibration!, { limit: o.calibrationLimit, backend: o.backend, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    return { graph: awq.graph, plan, awq: awq.report, ...extra };
   }
   return { graph, plan, ...extra };
 }

@@ -32,7 +32,7 @@ export interface QuantizeOptions {
   /** Calibration samples used at most. */
   calibrationLimit?: number;
   backend?: Backend;
-  /** Block weights by round-to-nearest, or by GPTQ on the calibration data (see gptq-layers.ts). */
+  /** Block weights by round-to-nearest, or by GPTQ or AWQ on the calibration data (see gptq-layers.ts, awq-layers.ts). */
   method?: QuantMethod;
   /** GPTQ: damping added to H's diagonal, as a fraction of its mean. */
   damp?: number;
@@ -45,7 +45,7 @@ export interface QuantizeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export const QUANT_METHODS = ['rtn', 'gptq'] as const;
+export const QUANT_METHODS = ['rtn', 'gptq', 'awq'] as const;
 export type QuantMethod = (typeof QUANT_METHODS)[number];
 
 
@@ -69,6 +69,7 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   const mode = oneOf('--mode', o.mode, QUANT_MODES);
   const method = oneOf('--method', o.method, QUANT_METHODS);
   if (method === 'gptq' && o.calibration === undefined) throw usageError('--method gptq needs --calibration DATA: each layer\'s rounding is fitted to its inputs on real samples');
+  if (method === 'awq' && o.calibration === undefined) throw usageError('--method awq needs --calibration DATA: each layer\'s scales come from its inputs on real samples');
   if (!(Number.isInteger(o.bits) && o.bits >= 2 && o.bits <= 8)) throw rangeError('--bits', 'an integer from 2 to 8', o.bits);
   const granularity = oneOf('--granularity', o.granularity, GRANULARITIES);
   checkInteger('--block-size', o.blockSize, 1);
@@ -87,7 +88,7 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   if (granularity === 'block' && mode !== 'dynamic') throw usageError('--granularity block is weight-only: use it with --mode dynamic');
   if (granularity === 'block' && ![2, 4, 8].includes(o.bits)) throw usageError(`--granularity block packs 2, 4 or 8 bits per code (onnxruntime MatMulNBits); got --bits ${o.bits}`);
   if (granularity !== 'block' && o.blockSize !== QUANTIZE_DEFAULTS.blockSize) throw usageError(`--block-size ${o.blockSize} has no effect without --granularity block`);
-  if (method === 'gptq' && (mode !== 'dynamic' || granularity !== 'block')) throw usageError('--method gptq applies to block-wise weights: use --mode dynamic --granularity block (ONNX MatMulNBits)');
+  if (method !== 'rtn' && (mode !== 'dynamic' || granularity !== 'block')) throw usageError(`--method ${method} applies to block-wise weights: use --mode dynamic --granularity block (ONNX MatMulNBits)`);
   if (!(typeof o.damp === 'number' && o.damp >= 0 && o.damp <= 1)) throw rangeError('--damp', 'a fraction of the mean diagonal from 0 to 1', o.damp);
   if (method !== 'gptq' && o.damp !== QUANTIZE_DEFAULTS.damp) throw usageError(`--damp ${o.damp} has no effect without --method gptq`);
   if (method !== 'gptq' && o.actOrder) throw usageError('--act-order has no effect without --method gptq');
@@ -97,7 +98,7 @@ export function resolveQuantizeOptions(opts: Omit<QuantizeOptions, 'calibration'
   if (o.int8Only && o.exclude.length) throw usageError('--int8-only keeps no layer in float: drop --exclude, or drop --int8-only');
   if (mode !== 'int8') {
     if (o.calibrationMethod !== QUANTIZE_DEFAULTS.calibrationMethod) throw usageError(`--calibration-method ${o.calibrationMethod} has no effect without --mode int8 (only int8 calibrates activation ranges)`);
-    if (o.calibrationLimit !== QUANTIZE_DEFAULTS.calibrationLimit && method !== 'gptq' && o.targetBits === undefined) throw usageError(`--calibration-limit ${o.calibrationLimit} has no effect without --mode int8, --method gptq or --target-bits`);
+    if (o.calibrationLimit !== QUANTIZE_DEFAULTS.calibrationLimit && method === 'rtn' && o.targetBits === undefined) throw usageError(`--calibration-limit ${o.calibrationLimit} has no effect without --mode int8, --method gptq|awq or --target-bits`);
   }
   return o as ResolvedQuantizeOptions;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Node } from '../../ir/graph.js';
 import type { LayerError } from '../../quantize/layer-error.js';
 import type { GptqReport } from '../../quantize/gptq-layers.js';
+import type { AwqReport } from '../../quantize/awq-layers.js';
 import type { MixedReport } from '../../quantize/mixed.js';
 import { EXPORT_DEFAULTS, QUANTIZE_DEFAULTS } from '../../defaults.js';
 import type { EvalResult } from '../../report/eval.js';
@@ -52,10 +53,10 @@ export function registerQuantize(program: Command): void {
     .option('-o, --output <file>', 'output file (.tflite, .onnx, or model.json / a folder for TF.js); required')
     .option('--format <format>', 'tflite, onnx or tfjs (default: from the output extension)')
     .option('--mode <mode>', withDefault('dynamic (int8 weights, float activations), int8 (full integer; needs --calibration) or float16', D.mode))
-    .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters, or that --method gptq fits to (.npz, .npy, .jsonl; .txt text for language models)')
+    .option('--calibration <data>', 'samples whose activation ranges set the int8 parameters, or that --method gptq|awq fits to (.npz, .npy, .jsonl; .txt text for language models)')
     .option('--calibration-method <method>', withDefault('--mode int8: minmax, or percentile (99.99th, ignores outliers)', D.calibrationMethod))
-    .option('--calibration-limit <n>', withDefault('--mode int8 or --method gptq: calibration samples used at most', D.calibrationLimit))
-    .option('--method <m>', withDefault('block weights (--granularity block): rtn (round to nearest) or gptq (GPTQ: each layer\'s rounding error spread over its other inputs, fitted on --calibration data; text with --vocab for language models)', D.method))
+    .option('--calibration-limit <n>', withDefault('--mode int8 or --method gptq|awq: calibration samples used at most', D.calibrationLimit))
+    .option('--method <m>', withDefault('block weights (--granularity block): rtn (round to nearest), gptq (GPTQ: each layer\'s rounding error spread over its other inputs) or awq (AWQ: input channels scaled by their mean activation^α before rounding, the inverse folded into the norm or layer before), fitted on --calibration data (text with --vocab for language models)', D.method))
     .option('--damp <f>', withDefault('--method gptq: damping added to the Hessian\'s diagonal, as a fraction of its mean', D.damp))
     .option('--act-order', '--method gptq: quantize input columns by decreasing activation energy')
     .option('--target-bits <b>', 'block weights: average stored bits per weight (scales and zero points counted), e.g. 4.5; the weights whose --bits codes move the next-token distribution most (KL divergence on --calibration text) stay at 8 bits')
@@ -126,7 +127,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   if (maxDrop !== undefined && !flags.data) throw usageError('--max-accuracy-drop needs --data DATA (labelled evaluation samples)');
   if (flags.perLayerReport && !flags.calibration && !flags.data) throw usageError('--per-layer-report needs --calibration DATA or --data DATA');
   if (flags.data && q.io === 'int8') throw usageError("--data cannot measure a --io int8 file: LiteRT's JS API passes no int8 tensors in or out", 'measure the same quantization written with --io float or uint8, whose integer kernels are the same');
-  if (flags.calibration && q.mode !== 'int8' && q.method !== 'gptq' && q.targetBits === undefined && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
+  if (flags.calibration && q.mode !== 'int8' && q.method === 'rtn' && q.targetBits === undefined && !flags.perLayerReport && maxDrop === undefined) throw usageError(`--calibration has no effect with --mode ${q.mode}: it calibrates --mode int8 (and feeds --per-layer-report and --max-accuracy-drop)`);
   checkDataFlags(flags, [flags.calibration, flags.data]);
   requireFiles({ '--calibration': flags.calibration, '--data': flags.data, '--labels': flags.labels, '--vocab': flags.vocab });
   // Fixed inputs need the IR: the in-place and streaming rewriters keep the graph as it is.
@@ -135,7 +136,7 @@ async function checkFlags(model: string, flags: QuantizeFlags) {
   const { modelFiles } = await import('../../import/index.js');
   const sourceBytes = modelFiles(src.file, src.format).reduce((s, f) => s + f.bytes, 0);
   const stream = streamable && (flags.stream === true || sourceBytes > STREAM_BYTES);
-  if (stream && q.method === 'gptq') throw usageError('--method gptq runs the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
+  if (stream && q.method !== 'rtn') throw usageError(`--method ${q.method} runs the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)`);
   if (stream && q.targetBits !== undefined) throw usageError('--target-bits measures the whole model on the calibration data; it is not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   if (stream && (flags.perLayerReport || maxDrop !== undefined)) throw usageError('--per-layer-report and --max-accuracy-drop load the whole model; they are not available with streaming quantization (--stream, or ONNX sources past 1 GiB)');
   return { output, format, q, exportOptions, maxDrop, src, sourceBytes, stream, streamable, fixed };
@@ -154,7 +155,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   // ONNX → ONNX through the rewriter, which keeps every node it does not quantize: for large models
   // (or --stream), one tensor in memory at a time, and for models with ops edgelm's IR does not read.
   let passThrough: string | undefined;
-  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method !== 'gptq' && q.targetBits === undefined) {
+  if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method === 'rtn' && q.targetBits === undefined) {
     const { EdgelmError } = await import('../../errors.js');
     try {
       await loadModel(model);
@@ -205,13 +206,14 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   checkNotInput(output, inputs);
   const calibrationSource = flags.calibration ?? flags.data;
   const { loadDatasetFor } = await import('../../data/index.js');
-  const calibrationData = calibrationSource && (mode === 'int8' || q.method === 'gptq' || q.targetBits !== undefined || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
+  const calibrationData = calibrationSource && (mode === 'int8' || q.method !== 'rtn' || q.targetBits !== undefined || flags.perLayerReport || maxDrop !== undefined) ? await loadDatasetFor(calibrationSource, model, { ...dataFlags(flags.calibration ? { vocab: flags.vocab } : flags), graph: source, fit: true }) : undefined;
   const { quantizeModel, fitAccuracy } = await import('../../quantize/index.js');
   const bar = progress('calibrate', show);
-  let { graph, plan, gptq, mixed } = await quantizeModel(source, {
+  let { graph, plan, gptq, awq, mixed } = await quantizeModel(source, {
     mode, bits, granularity: q.granularity, blockSize: q.blockSize, exclude: q.exclude, io: q.io, int8Only: q.int8Only,
     ...(mode === 'int8' ? { calibration: calibrationData!, calibrationMethod: q.calibrationMethod, calibrationLimit: q.calibrationLimit } : {}),
     ...(q.method === 'gptq' ? { method: q.method, calibration: calibrationData!, calibrationLimit: q.calibrationLimit, damp: q.damp, actOrder: q.actOrder } : {}),
+    ...(q.method === 'awq' ? { method: q.method, calibration: calibrationData!, calibrationLimit: q.calibrationLimit } : {}),
     ...(q.targetBits !== undefined ? { targetBits: q.targetBits, lowBitHead: q.lowBitHead, calibration: calibrationData!, calibrationLimit: q.calibrationLimit } : {}),
     onProgress: (d, t) => bar.update(d, t),
   });
@@ -241,6 +243,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     const lines = [`wrote ${output} (${format}, ${mode}${mode === 'float16' ? '' : `, ${bits}-bit ${q.granularity} weights`}): ${formatBytes(written.bytes)}, ${((100 * written.bytes) / floatBytes).toFixed(1)}% of float ${format} (${formatBytes(floatBytes)}); ${quantized} layer${quantized === 1 ? '' : 's'} quantized${excluded.length ? `, kept in float: ${excluded.join(', ')}` : ''}`];
     if (mixed) lines.push(renderMixed(mixed));
     if (gptq) lines.push(renderGptq(gptq));
+    if (awq) lines.push(renderAwq(awq));
     // Measured (docs/benchmarks.md, figure 11): LiteRT's XNNPACK does not fold DEQUANTIZE(float16), so
     // every convolution then runs outside XNNPACK, 4–20× slower than float.
     if (format === 'tflite' && mode === 'float16') lines.push('note: LiteRT runs float16 weights slower than float32 (its XNNPACK does not fold float16 DEQUANTIZE); --mode dynamic is as fast as float at a quarter of its size');
@@ -260,6 +263,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       ...(mode === 'float16' ? {} : { bits, granularity: q.granularity }),
       ...(q.granularity === 'block' ? { method: q.method } : {}),
       ...(gptq ? { gptq } : {}),
+      ...(awq ? { awq } : {}),
       ...(mixed ? { mixed } : {}),
       bytes: written.bytes,
       floatBytes,
@@ -290,6 +294,17 @@ function renderGptq(r: GptqReport): string {
   const used = r.layers.length - kept.length;
   const head = `GPTQ (damp ${r.damp}${r.actOrder ? ', act-order' : ''}, ${r.samples} calibration samples, ${r.seconds.toFixed(1)} s): ${used} of ${r.layers.length} weights; calibration loss ${(100 * r.lossReduction).toFixed(1)}% below round-to-nearest`;
   return [head, ...kept.map((l) => `  ${l.weight} (${l.nodes.join(', ')}) kept round-to-nearest: ${l.fallback}`)].join('\n');
+}
+
+/** AWQ's outcome: the calibration loss against round-to-nearest, each weight's α, fold and clipping, and the weights that kept RTN and why. */
+function renderAwq(r: AwqReport): string {
+  const used = r.layers.filter((l) => l.method === 'awq');
+  const head = `AWQ (${r.samples} calibration samples, ${r.seconds.toFixed(1)} s): ${used.length} of ${r.layers.length} weights; calibration loss ${(100 * r.lossReduction).toFixed(1)}% below round-to-nearest`;
+  const clip = (l: AwqReport['layers'][number]): string => (l.clippedBlocks ? `, ${l.clippedBlocks} of ${l.blocks} blocks clipped` : '');
+  return [
+    head,
+    ...r.layers.map((l) => `  ${l.weight} (${l.nodes.join(', ')}): ${l.method === 'rtn' ? `kept round-to-nearest: ${l.fallback}` : l.foldedInto ? `α ${l.alpha.toFixed(2)}, scales folded into ${l.foldedInto}${clip(l)}` : `clipping only${clip(l)}; not scaled: ${l.unscaled}`}`),
+  ].join('\n');
 }
 
 export function renderLayerErrors(rows: LayerError[]): string {
