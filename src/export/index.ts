@@ -1,5 +1,5 @@
 // Writes a Graph in a target format. Each writer refuses (naming op and node) what it cannot express.
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
@@ -7,6 +7,7 @@ import { chooseDims, type DimChoice } from '../ir/passes/fix-dims.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import { checkQuantTarget } from '../quantize/options.js';
 import { checkInteger } from '../train/options.js';
+import { partsSize } from './onnx/parts.js';
 import { checkNotInput, staging } from './write.js';
 
 export const EXPORT_FORMATS = ['tflite', 'onnx', 'tfjs'] as const;
@@ -46,6 +47,22 @@ export function checkExportOptions(format: string, options: ExportOptions): Expo
 export interface ExportedFile {
   path: string;
   bytes: Uint8Array;
+  /** The same bytes as parts, where the writer has them so (ONNX): written one after another, never joined. */
+  parts?: readonly Uint8Array[];
+}
+
+/** A file's size without joining its parts. */
+export const fileSize = (f: ExportedFile): number => (f.parts ? partsSize(f.parts) : f.bytes.length);
+
+/** Writes a file's bytes, part after part when it has parts. */
+export function writeExported(path: string, f: ExportedFile): void {
+  if (!f.parts) return writeFileSync(path, f.bytes);
+  const fd = openSync(path, 'w');
+  try {
+    for (const p of f.parts) for (let done = 0; done < p.length; ) done += writeSync(fd, p, done, p.length - done);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function parseFormat(s: string): ExportFormat {
@@ -84,7 +101,7 @@ export async function exportFiles(graph: Graph, format: ExportFormat, out: strin
     case 'onnx': {
       const r = (await import('./onnx/index.js')).exportOnnx(graph, out, options.quant, { externalData: options.externalData === true });
       // The model file first (the one to open), its external data beside it.
-      return [{ path: out, bytes: r.model }, ...(r.data ? [{ path: join(dirname(out), r.data.location), bytes: r.data.bytes }] : [])];
+      return [{ path: out, parts: r.modelParts, get bytes() { return r.model; } }, ...(r.data ? [{ path: join(dirname(out), r.data.location), bytes: r.data.bytes }] : [])];
     }
     case 'tfjs': {
       const modelJson = tfjsModelPath(out);
@@ -123,7 +140,7 @@ export async function stageExport(graph: Graph, format: ExportFormat, out: strin
   for (const f of files) checkNotInput(f.path, inputs);
   const st = staging(dirname(files[0]!.path));
   try {
-    for (const f of files) writeFileSync(st.path(f.path), f.bytes);
+    for (const f of files) writeExported(st.path(f.path), f);
   } catch (e) {
     st.discard();
     throw e;
@@ -133,7 +150,7 @@ export async function stageExport(graph: Graph, format: ExportFormat, out: strin
     files: finals,
     fixedDims,
     staged: finals.map(st.path),
-    bytes: files.reduce((s, f) => s + f.bytes.length, 0),
+    bytes: files.reduce((s, f) => s + fileSize(f), 0),
     commit: () => st.commit([...finals.slice(1), finals[0]!]),
     discard: () => st.discard(),
   };

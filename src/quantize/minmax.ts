@@ -500,23 +500,46 @@ function* pieces(t: Task): Generator<Task> {
 }
 
 /** Throws for the first NaN or ±Infinity in data (called once a scan has seen one). */
-function nonFinite(name: string, data: Float32Array): never {
+function nonFinite(name: string, data: Float32Array, at = 0): never {
   for (let i = 0; i < data.length; i++) {
     const x = data[i]!;
-    if (!Number.isFinite(x)) throw new EdgelmError('input', `${name}: element ${i} is ${x}; cannot quantize NaN or Inf`);
+    if (!Number.isFinite(x)) throw new EdgelmError('input', `${name}: element ${at + i} is ${x}; cannot quantize NaN or Inf`);
   }
   throw new Error(`${name}: a kernel reported a non-finite value that is not there`);
+}
+
+/** Float32 values quantizeTensor reads a piece at a time: elements [start, start + into.length) into `into`. */
+export interface FloatSource {
+  readonly length: number;
+  read(start: number, into: Float32Array): void;
+}
+
+/** Every value of a source (for messages about one of them). */
+export function allOf(data: Float32Array | FloatSource): Float32Array {
+  if (data instanceof Float32Array) return data;
+  const all = new Float32Array(data.length);
+  data.read(0, all);
+  return all;
+}
+
+/** Where quantizeTensor writes: `into`, codes of its container type and length, instead of a new array; `at`, the element of the whole tensor `data` starts at (for messages). */
+export interface QuantizeInto {
+  into?: Int8Array | Uint8Array | Int32Array;
+  at?: number;
 }
 
 /**
  * Quantizes a float tensor. Refuses NaN/Inf naming the tensor. Per-channel parameters follow
  * `axis`; per-block parameters are laid out [outer..., blocks, inner...] (axis replaced by blocks).
  */
-export function quantizeTensor(name: string, data: Float32Array, shape: readonly number[], s: QuantScheme): Quantized {
+export function quantizeTensor(name: string, data: Float32Array | FloatSource, shape: readonly number[], s: QuantScheme, opts: QuantizeInto = {}): Quantized {
   const n = data.length;
   qrange(s); // validates bits first
   const kind: CodeKind = s.bits > 8 ? 'i32' : s.signed ? 'i8' : 'u8';
-  const codes = kind === 'i32' ? new Int32Array(n) : kind === 'i8' ? new Int8Array(n) : new Uint8Array(n);
+  const Codes = kind === 'i32' ? Int32Array : kind === 'i8' ? Int8Array : Uint8Array;
+  if (opts.into && (!(opts.into instanceof Codes) || opts.into.length !== n)) throw new Error(`${name}: codes buffer of the wrong type or length`);
+  const codes = opts.into ?? new Codes(n);
+  const at = opts.at ?? 0;
 
   // The tensor as tasks; `fused` when every group is one run of one task, whole in a chunk.
   const tasks: Task[] = [];
@@ -567,7 +590,13 @@ export function quantizeTensor(name: string, data: Float32Array, shape: readonly
   const [qmin, qmax] = qrange(s);
   const divisor = s.narrow ? qmax : f32((qmax - qmin) / 2);
   const setParams = (g0: number, m: number): void => {
-    if (k.params(G(0, g0), stride, m, qmin, qmax, s.symmetric ? 1 : 0, s.symmetric ? symmetricZero(s) : qmin, divisor)) nonFinite(name, data);
+    if (k.params(G(0, g0), stride, m, qmin, qmax, s.symmetric ? 1 : 0, s.symmetric ? symmetricZero(s) : qmin, divisor)) nonFinite(name, allOf(data), at);
+  };
+  // Each piece straight into the kernels' memory: from the array, or read from the model file.
+  const load = (t: Task): void => {
+    const m = t.len * t.count;
+    if (data instanceof Float32Array) src.set(data.subarray(t.start, t.start + m));
+    else data.read(t.start, src.subarray(0, m));
   };
   const quant = (t: Task): void => {
     (t.rows ? k.quantRows : k.quantRuns)[kind](SRC, t.len, t.count, DST, G(2, t.g0), G(3, t.g0), G(4, t.g0), G(5, t.g0));
@@ -576,8 +605,8 @@ export function quantizeTensor(name: string, data: Float32Array, shape: readonly
 
   for (const task of tasks)
     for (const t of pieces(task)) {
-      src.set(data.subarray(t.start, t.start + t.len * t.count));
-      if ((t.rows ? k.rangeRows : k.rangeRuns)(SRC, t.len, t.count, G(0, t.g0), G(1, t.g0))) nonFinite(name, data);
+      load(t);
+      if ((t.rows ? k.rangeRows : k.rangeRuns)(SRC, t.len, t.count, G(0, t.g0), G(1, t.g0))) nonFinite(name, allOf(data), at);
       if (!fused) continue;
       setParams(t.g0, t.count);
       quant(t);
@@ -586,7 +615,7 @@ export function quantizeTensor(name: string, data: Float32Array, shape: readonly
     setParams(0, count);
     for (const task of tasks)
       for (const t of pieces(task)) {
-        src.set(data.subarray(t.start, t.start + t.len * t.count));
+        load(t);
         quant(t);
       }
   }

@@ -4,7 +4,8 @@
 import { EdgelmError } from '../errors.js';
 import type { Node } from '../ir/graph.js';
 import type { QuantParams, Tensor } from '../ir/tensor.js';
-import { chooseParams, qrange, quantizeTensor, quantizeValue, type QuantScheme } from './minmax.js';
+import { allOf, chooseParams, qrange, quantizeTensor, quantizeValue, type FloatSource, type QuantScheme } from './minmax.js';
+import { quantizeRows } from './rows.js';
 
 export const QUANT_MODES = ['dynamic', 'int8', 'float16'] as const;
 export type QuantMode = (typeof QUANT_MODES)[number];
@@ -62,13 +63,13 @@ export function defaultPlan(mode: QuantMode, over: Partial<QuantPlan> = {}): Qua
  * kernels prefer, per tensor or per channel; `channelAxis` is where output channels lie in the
  * written layout.
  */
-export function quantizeWeights(name: string, data: Float32Array, shape: readonly number[], plan: QuantPlan, granularity: 'tensor' | 'channel', channelAxis: number, minScales?: Float32Array): { codes: Int8Array; params: QuantParams } {
+export function quantizeWeights(name: string, data: Float32Array | FloatSource, shape: readonly number[], plan: QuantPlan, granularity: 'tensor' | 'channel', channelAxis: number, minScales?: Float32Array): { codes: Int8Array; params: QuantParams } {
   const scheme: QuantScheme = { bits: plan.bits, signed: true, symmetric: true, narrow: true, granularity };
   if (granularity === 'channel') scheme.axis = channelAxis;
   const q = quantizeTensor(name, data, shape, scheme);
   // Signed codes of at most 8 bits come as an Int8Array already.
   const codes = q.codes instanceof Int8Array ? q.codes : Int8Array.from(q.codes);
-  if (minScales) raiseScales(data, shape, channelAxis, codes, q.params, minScales, qrange(scheme)[1]);
+  if (minScales) raiseScales(allOf(data), shape, channelAxis, codes, q.params, minScales, qrange(scheme)[1]);
   return { codes, params: q.params };
 }
 
@@ -106,7 +107,8 @@ function raiseScales(data: Float32Array, shape: readonly number[], axis: number,
  */
 export function quantizeEmbedding(plan: QuantPlan | undefined, node: Node, axis: number, table: Tensor | undefined): { codes: Int8Array; params: QuantParams } | undefined {
   if (plan?.mode !== 'dynamic' || plan.exclude(node) || axis !== 0 || !table || table.dtype !== 'float32' || table.shape.length !== 2) return undefined;
-  return quantizeWeights(node.inputs[0]!, table.data as Float32Array, table.shape, { ...plan, bits: 8 }, 'channel', 0);
+  // Rows a few MB at a time: the same codes as quantizeWeights on the whole table, without its floats in memory.
+  return quantizeRows(node.inputs[0]!, table, { ...plan, bits: 8 });
 }
 
 /**

@@ -155,10 +155,11 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
   // ONNX → ONNX through the rewriter, which keeps every node it does not quantize: for large models
   // (or --stream), one tensor in memory at a time, and for models with ops edgelm's IR does not read.
   let passThrough: string | undefined;
+  let loaded: Awaited<ReturnType<typeof loadModel>> | undefined; // read once: reading a large model costs seconds
   if (!stream && streamable && !flags.perLayerReport && maxDrop === undefined && q.method === 'rtn' && q.targetBits === undefined) {
     const { EdgelmError } = await import('../../errors.js');
     try {
-      await loadModel(model);
+      loaded = await loadModel(model);
     } catch (e) {
       if (!(e instanceof EdgelmError) || e.code !== 'unsupported') throw e;
       passThrough = e.message.replace(/ \(supported: .*\)$/, '');
@@ -200,7 +201,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
       throw e;
     }
   }
-  const source = await loadModel(model, fixed);
+  const source = loaded ?? (await loadModel(model, fixed));
   const sourceFiles = modelFiles(src.file, src.format);
   const inputs = sourceFiles.map((f) => f.path);
   checkNotInput(output, inputs);

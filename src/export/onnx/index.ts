@@ -15,6 +15,7 @@ import { floatToHalf } from '../../ir/float16.js';
 import { foldBatchNorm } from '../../ir/passes/fold-batchnorm.js';
 import type { QuantPlan } from '../../quantize/plan.js';
 import { ONNX_OPSET, Writer, type Emit } from './writer.js';
+import { joined } from './parts.js';
 import { ELEMENTWISE_EMIT } from '../../import/onnx/ops.js';
 import { NN_EMIT } from '../../import/onnx/ops-nn.js';
 import { STRUCTURE_EMIT } from '../../import/onnx/ops-structure.js';
@@ -71,7 +72,7 @@ const EXTERNAL_AUTO_BYTES = 1.8 * 2 ** 30;
  * Writes a Graph as ONNX; inputs and outputs keep their names, shapes and dtypes. Weights go to an
  * external data file (`<model>.data` beside it) when asked or when the model would pass 2 GiB.
  */
-export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: { externalData?: boolean } = {}): { model: Uint8Array; data?: { location: string; bytes: Uint8Array } } {
+export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: { externalData?: boolean } = {}): { model: Uint8Array; modelParts: readonly Uint8Array[]; data?: { location: string; bytes: Uint8Array } } {
   const graph = plan ? foldBatchNorm(source) : source;
   requireOps(graph, file, 'the ONNX writer', EMIT);
   const w = new Writer(graph, file, plan);
@@ -102,5 +103,7 @@ export function exportOnnx(source: Graph, file: string, plan?: QuantPlan, opts: 
     data = { location, bytes: w.b.moveToExternal(location) };
   }
   const extraOpsets: [string, number][] = w.usesMs ? [[MS_DOMAIN, 1]] : [];
-  return { model: w.b.encode({ opset: ONNX_OPSET, irVersion: 8, producer: 'edgelm', producerVersion: VERSION, metadata, extraOpsets }), ...(data ? { data } : {}) };
+  // As parts (large weights not copied into one buffer), joined only for callers that ask for `model`.
+  const out = joined(w.b.encodeParts({ opset: ONNX_OPSET, irVersion: 8, producer: 'edgelm', producerVersion: VERSION, metadata, extraOpsets }));
+  return data ? Object.assign(out, { data }) : out;
 }

@@ -2,6 +2,7 @@
 // rewriter (src/quantize/stream-onnx.ts): B [N, k_blocks, blob] of `bits`-bit codes packed from the
 // lowest bits, a float scale and a packed zero point per block of block_size along K.
 import { EdgelmError } from '../../errors.js';
+import type { QuantParams } from '../../ir/tensor.js';
 import { planForWeight, quantizeBlockWeights, type QuantPlan } from '../../quantize/plan.js';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -36,18 +37,23 @@ export interface NBitsWeight {
   attrs: { K: number; N: number; bits: number; block_size: number };
 }
 
-/** `rows` is the weight as [N, K] (one row per output feature, K along the reduction). */
-export function nbitsWeight(base: string, rows: Float32Array, n: number, k: number, whole: QuantPlan): NBitsWeight {
+/**
+ * `rows` is the weight as [N, K] (one row per output feature, K along the reduction), or a function
+ * giving the block codes quantizeBlockWeights would give for those rows under the weight's plan.
+ */
+export function nbitsWeight(base: string, rows: Float32Array | ((plan: QuantPlan) => { codes: Uint8Array; params: QuantParams }), n: number, k: number, whole: QuantPlan): NBitsWeight {
   const plan = planForWeight(whole, base);
   const bs = plan.blockSize;
-  const q = plan.blockWeights?.get(base) ?? quantizeBlockWeights(base, rows, [n, k], plan, 1);
+  const q = plan.blockWeights?.get(base) ?? (rows instanceof Float32Array ? quantizeBlockWeights(base, rows, [n, k], plan, 1) : rows(plan));
   if (q.codes.length !== n * k || q.params.scale.length !== n * Math.ceil(k / bs)) throw new EdgelmError('input', `${base}: the calibrated block codes do not fit the weight's [${n}, ${k}] layout`);
   const block = blockAttr(bs, k);
   const kBlocks = Math.ceil(k / bs);
   const blob = (block * plan.bits) / 8;
   // Each block's codes from the lowest bits, the last block zero-padded.
-  const codes = new Uint8Array(n * kBlocks * block);
-  for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) codes[(r * kBlocks + Math.floor(j / bs)) * block + (j % bs)] = q.codes[r * k + j]!;
+  // Whole blocks of block_size: already in that layout.
+  const padded = block !== bs || k % bs !== 0;
+  const codes = padded ? new Uint8Array(n * kBlocks * block) : q.codes;
+  if (padded) for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) codes[(r * kBlocks + Math.floor(j / bs)) * block + (j % bs)] = q.codes[r * k + j]!;
   const zpBytes = Math.ceil((kBlocks * plan.bits) / 8);
   return {
     codes: { shape: [n, kBlocks, blob], data: packCodes(codes, n * kBlocks, block, plan.bits, blob) },

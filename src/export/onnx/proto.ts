@@ -5,6 +5,7 @@ import type * as P from 'onnx-proto';
 // onnx-proto is CommonJS: Node's ESM loader only sees its default export.
 const { onnx } = onnxProto;
 import { DTYPES, type DType, type TypedArray } from '../../ir/dtype.js';
+import { PART_BYTES, spliceRawData, stub } from './parts.js';
 
 export type OnnxAttr =
   | { i: number }
@@ -40,6 +41,15 @@ function attributeProto(name: string, a: OnnxAttr): P.onnx.IAttributeProto {
   if ('ints' in a) return { name, type: T.INTS, ints: a.ints };
   if ('floats' in a) return { name, type: T.FLOATS, floats: a.floats };
   return { name, type: T.TENSOR, t: tensorProto('', a.t.dtype, a.t.shape, a.t.data) };
+}
+
+export interface EncodeOptions {
+  opset: number;
+  irVersion?: number;
+  producer?: string;
+  producerVersion?: string;
+  extraOpsets?: [string, number][];
+  metadata?: Record<string, string>;
 }
 
 /** Dims: a number, or a string naming a run-time dim (dim_param). */
@@ -141,8 +151,27 @@ export class OnnxGraphBuilder {
     return new Set(this.nodes.flatMap((n) => n.input ?? []));
   }
 
-  encode(opts: { opset: number; irVersion?: number; producer?: string; producerVersion?: string; extraOpsets?: [string, number][]; metadata?: Record<string, string> }): Uint8Array {
-    const model = onnx.ModelProto.create({
+  encode(opts: EncodeOptions): Uint8Array {
+    return onnx.ModelProto.encode(this.model(opts)).finish();
+  }
+
+  /** The encoding as parts that concatenate to encode(opts), large raw_data left as parts of their own (see parts.ts). */
+  encodeParts(opts: EncodeOptions): Uint8Array[] {
+    const big = new Map<number, Uint8Array>();
+    this.initializers.forEach((t, i) => {
+      const raw = t.rawData as Uint8Array | null | undefined;
+      if (raw && raw.length >= PART_BYTES) big.set(i, raw);
+    });
+    for (const i of big.keys()) this.initializers[i]!.rawData = stub(i);
+    try {
+      return spliceRawData(this.encode(opts), big);
+    } finally {
+      for (const [i, raw] of big) this.initializers[i]!.rawData = raw;
+    }
+  }
+
+  private model(opts: EncodeOptions): P.onnx.ModelProto {
+    return onnx.ModelProto.create({
       irVersion: opts.irVersion ?? (opts.opset >= 21 ? 10 : opts.opset >= 15 ? 8 : 7),
       producerName: opts.producer ?? 'edgelm',
       producerVersion: opts.producerVersion ?? '',
@@ -152,6 +181,5 @@ export class OnnxGraphBuilder {
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([key, value]) => ({ key, value })),
     });
-    return onnx.ModelProto.encode(model).finish();
   }
 }

@@ -8,7 +8,9 @@ import { inferTypes } from '../../ir/infer.js';
 import type { ValueType } from '../../ir/op.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import { attrsOf, type OpType } from '../../ir/registry.js';
-import type { QuantParams, Tensor } from '../../ir/tensor.js';
+import { transposeData, type QuantParams, type Tensor } from '../../ir/tensor.js';
+import type { FloatSource } from '../../quantize/minmax.js';
+import { quantizeRowsTransposed } from '../../quantize/rows.js';
 import { DimWriter } from './dims.js';
 import { MS_DOMAIN, nbitsWeight } from './nbits.js';
 import { attr, OnnxGraphBuilder, type OnnxAttr } from './proto.js';
@@ -124,7 +126,7 @@ export class Writer {
    * per output feature, K along the reduction). Returns the output. In onnxruntime-node 1.30 it ran
    * a MatMul-heavy stack ~25% faster than DequantizeLinear-21 (block_size) → MatMul, and keeps opset 17.
    */
-  blockMatMul(node: Node, x: string, base: string, rows: Float32Array, n: number, k: number, output?: string): string {
+  blockMatMul(node: Node, x: string, base: string, rows: Parameters<typeof nbitsWeight>[1], n: number, k: number, output?: string): string {
     const wq = nbitsWeight(base, rows, n, k, this.plan!);
     const ins = [
       x,
@@ -160,10 +162,11 @@ export class Writer {
    * agreement with the float char transformer 98.2% against 99.7% for u8·u8, within 5–8% of its
    * speed). Scales per output column or one (--granularity).
    */
-  dynamicMatMul(node: Node, x: string, base: string, kn: Float32Array, k: number, n: number, bias: string | undefined, output: string): void {
+  dynamicMatMul(node: Node, x: string, base: string, kn: Float32Array | FloatSource | { nk: Tensor }, k: number, n: number, bias: string | undefined, output: string): void {
     const plan = this.plan!;
     const granularity = weightGranularity(plan, node.op, 'onnx') as 'tensor' | 'channel';
-    const q = quantizeWeights(base, kn, [k, n], plan, granularity, 1);
+    // W given as [N, K] (a transposed operand): per column, its rows a few at a time (the same codes).
+    const q = !('nk' in kn) ? quantizeWeights(base, kn, [k, n], plan, granularity, 1) : granularity === 'channel' ? quantizeRowsTransposed(base, kn.nk, plan) : quantizeWeights(base, transposeData(kn.nk.data as Float32Array, [n, k], [1, 0]), [k, n], plan, granularity, 1);
     const perColumn = q.params.scale.length > 1;
     const codes = this.init(`${base}.q`, 'uint8', [k, n], toUint8Codes(q.codes));
     const scale = this.init(`${base}.scale`, 'float32', perColumn ? [n] : [], q.params.scale);

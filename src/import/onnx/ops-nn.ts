@@ -5,6 +5,9 @@ import type { OpType } from '../../ir/registry.js';
 import { sizeOf, transposeData } from '../../ir/tensor.js';
 import type { Layout } from '../../ir/ops/nn.js';
 import { permutedQuant } from './ops-conv.js';
+import { borrowData, floatSource } from '../../ir/lazy-data.js';
+import { quantizeColumnBlocks } from '../../quantize/rows.js';
+import type { QuantPlan } from '../../quantize/plan.js';
 import { attrFloat, attrInt, emit, type Translate } from './ctx.js';
 import { attr } from '../../export/onnx/proto.js';
 import { out0, simple, spatialAttrs, convLike, weightOf, type Emit } from '../../export/onnx/writer.js';
@@ -33,11 +36,14 @@ export const NN_OPS: Record<string, Translate> = {
     if (w && w.dtype === 'float32' && (!c.input(2) || (bias && sizeOf(bias.shape) === (transB ? w.shape[0] : w.shape[1])))) {
       // A constant B is a dense layer: weights [K, N] (PyTorch's nn.Linear stores [N, K] with transB=1).
       const [k, n] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-      let data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
-      if (alpha !== 1) data = data.map((v) => v * alpha);
+      // B's values only when they change (a weight's data may still be in the file: src/ir/lazy-data.ts).
+      const changed = (): Float32Array => {
+        const data = transB ? transposeData(w.data as Float32Array, w.shape, [1, 0]) : (w.data as Float32Array);
+        return alpha !== 1 ? data.map((v) => v * alpha) : data;
+      };
       // Named after the initializers they come from, so that messages and reports speak the user's names.
       const quant = alpha === 1 ? permutedQuant(w, [1, 0]) : {};
-      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data, ...quant });
+      const wt = !transB && alpha === 1 ? c.input(1) : c.b.addConstant({ name: `${c.input(1)}${transB ? '/T' : ''}${alpha !== 1 ? '/scaled' : ''}`, dtype: 'float32', shape: [k, n], data: changed(), ...quant });
       let bt = '';
       if (bias) {
         const bd = Float32Array.from(bias.data as Float32Array, (v) => v * beta);
@@ -82,11 +88,11 @@ export const NN_EMIT: Partial<Record<OpType, Emit>> = {
     const [kIn, nOut] = k.shape as [number, number];
     const bias0 = n.inputs[2];
     if (w.blocks(n)) {
-      const y = w.blockMatMul(n, x, n.inputs[1]!, transposeData(k.data as Float32Array, [kIn, nOut], [1, 0]), nOut, kIn, bias0 ? undefined : out0(n));
+      const y = w.blockMatMul(n, x, n.inputs[1]!, (p) => quantizeColumnBlocks(n.inputs[1]!, k, p), nOut, kIn, bias0 ? undefined : out0(n));
       if (bias0) w.b.node('Add', [y, bias0], n.outputs, {}, n.name);
       return;
     }
-    if (w.dynamic(n)) return w.dynamicMatMul(n, x, n.inputs[1]!, k.data as Float32Array, kIn, nOut, bias0, out0(n));
+    if (w.dynamic(n)) return w.dynamicMatMul(n, x, n.inputs[1]!, floatSource(k), kIn, nOut, bias0, out0(n));
     const ins = [x, w.plan ? w.weight(n, n.inputs[1]!, k.shape, k.data as Float32Array, 1, n.inputs[2]) : n.inputs[1]!];
     const bias = w.bias(n, 2);
     if (w.rank(x) === 2) {
@@ -111,11 +117,11 @@ export const NN_EMIT: Partial<Record<OpType, Emit>> = {
       const [r, c] = k.shape as [number, number];
       if (w.blocks(n)) {
         // MatMulNBits takes W as [N, K]: a transposed operand already is.
-        const rows = a.transposeB ? (k.data as Float32Array) : transposeData(k.data as Float32Array, [r, c], [1, 0]);
+        const rows = a.transposeB ? (borrowData(k) as Float32Array) : (p: QuantPlan) => quantizeColumnBlocks(n.inputs[1]!, k, p);
         return void w.blockMatMul(n, lhs, n.inputs[1]!, rows, a.transposeB ? r : c, a.transposeB ? c : r, out0(n));
       }
+      if (w.dynamic(n)) return w.dynamicMatMul(n, lhs, n.inputs[1]!, a.transposeB ? { nk: k } : floatSource(k), a.transposeB ? c : r, a.transposeB ? r : c, undefined, out0(n));
       const data = a.transposeB ? transposeData(k.data as Float32Array, [r, c], [1, 0]) : (k.data as Float32Array);
-      if (w.dynamic(n)) return w.dynamicMatMul(n, lhs, n.inputs[1]!, data, a.transposeB ? c : r, a.transposeB ? r : c, undefined, out0(n));
       const rhs = w.weight(n, n.inputs[1]!, a.transposeB ? [c, r] : [r, c], data, 1);
       return void w.b.node('MatMul', [lhs, rhs], n.outputs, {}, n.name);
     }

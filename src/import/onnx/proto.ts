@@ -7,6 +7,7 @@ import type * as P from 'onnx-proto';
 const { onnx } = onnxProto;
 import { EdgelmError, inputError } from '../../errors.js';
 import { DTYPES, dtypeFromOnnx, type DType, type TypedArray } from '../../ir/dtype.js';
+import { lazyTensor } from '../../ir/lazy-data.js';
 import { sizeOf, type Tensor } from '../../ir/tensor.js';
 import { resolveInside } from '../files.js';
 import { decodeModelLazily } from './scan.js';
@@ -35,8 +36,11 @@ export function decodeModel(file: string, bytes: Uint8Array): ModelProto {
   return model;
 }
 
-/** Reads `length` bytes at `offset` of an external-data file, checking the range first. */
-function readExternal(modelFile: string, tensor: string, entries: Record<string, string>, expected: number): Uint8Array {
+/**
+ * Where an external-data tensor's `length` bytes lie, the range checked against the file; `read`
+ * reads them (or those from byte `at` on) into a buffer.
+ */
+function externalRange(modelFile: string, tensor: string, entries: Record<string, string>, expected: number): { length: number; read(into: Uint8Array, at?: number): void } {
   const location = entries.location;
   if (location === undefined) throw inputError(modelFile, `tensor '${tensor}': external data without a location`);
   const path = resolveInside(modelFile, location, `tensor '${tensor}' external data location`);
@@ -45,22 +49,34 @@ function readExternal(modelFile: string, tensor: string, entries: Record<string,
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
     throw inputError(modelFile, `tensor '${tensor}': invalid external data offset/length`);
   if (length !== expected) throw inputError(modelFile, `tensor '${tensor}': external data length ${length} but its shape needs ${expected} bytes`);
-  const fd = openSync(path, 'r');
-  try {
+  const withFile = <T>(f: (fd: number) => T): T => {
+    const fd = openSync(path, 'r');
+    try {
+      return f(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  withFile((fd) => {
     const size = fstatSync(fd).size;
     if (offset + length > size) throw inputError(modelFile, `tensor '${tensor}': external data ${location} holds ${size} bytes, needs ${offset + length}`);
-    const buf = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buf, done, length - done, offset + done);
-      if (n <= 0) throw inputError(modelFile, `tensor '${tensor}': external data ${location} ended early`);
-      done += n;
-    }
-    return buf;
-  } finally {
-    closeSync(fd);
-  }
+  });
+  /** into.length bytes from byte `at` of the tensor. */
+  const read = (buf: Uint8Array, at = 0): void =>
+    withFile((fd) => {
+      if (at + buf.length > length) throw new Error(`tensor '${tensor}': read past its ${length} bytes`);
+      let done = 0;
+      while (done < buf.length) {
+        const n = readSync(fd, buf, done, buf.length - done, offset + at + done);
+        if (n <= 0) throw inputError(modelFile, `tensor '${tensor}': external data ${location} ended early`);
+        done += n;
+      }
+    });
+  return { length, read };
 }
+
+/** External data at least this large stays in its file until read (see src/ir/lazy-data.ts). */
+const LAZY_BYTES = 1 << 20;
 
 const ONNX_TYPE_NAMES: Record<number, string> = { 8: 'string', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
 export const onnxTypeName = (code: number): string => ONNX_TYPE_NAMES[code] ?? `#${code}`;
@@ -87,7 +103,10 @@ export function tensorFromProto(modelFile: string, t: TensorProto, name = t.name
   let raw: Uint8Array | undefined;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     const entries = Object.fromEntries((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-    raw = readExternal(modelFile, name, entries, byteLength);
+    const ext = externalRange(modelFile, name, entries, byteLength);
+    if (byteLength >= LAZY_BYTES) return lazyTensor(name, dtype, shape, n, ext.read);
+    raw = new Uint8Array(byteLength);
+    ext.read(raw);
   } else if (t.rawData && t.rawData.length) {
     raw = t.rawData;
   }

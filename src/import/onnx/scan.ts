@@ -13,6 +13,8 @@ const { onnx } = onnxProto;
 
 /** raw_data at least this large stays in the file. */
 const LAZY_BYTES = 4096;
+/** Bytes read at once while walking fields. */
+const WINDOW = 1 << 16;
 // Field numbers (onnx.proto): ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.raw_data = 9.
 const MODEL_GRAPH = 7;
 const GRAPH_INITIALIZER = 5;
@@ -25,15 +27,31 @@ class FileReader {
     this.fd = openSync(file, 'r');
     this.size = fstatSync(this.fd).size;
   }
+  // Fields are walked with reads of a few bytes: they come from a window of the file read at once.
+  private readonly buffer = new Uint8Array(WINDOW);
+  private window = this.buffer.subarray(0, 0);
+  private windowAt = 0;
+  /** Bytes [offset, offset + length): a view that the next call may overwrite, or a new array when large. */
   bytes(offset: number, length: number): Uint8Array {
     if (offset + length > this.size) throw inputError(this.file, `not a valid ONNX model (a field runs past the end of the file at byte ${offset})`);
+    if (offset >= this.windowAt && offset + length <= this.windowAt + this.window.length) return this.window.subarray(offset - this.windowAt, offset - this.windowAt + length);
+    if (length <= WINDOW / 2) {
+      this.window = this.buffer.subarray(0, Math.min(WINDOW, this.size - offset));
+      this.windowAt = offset;
+      this.fill(this.window, offset);
+      return this.window.subarray(0, length);
+    }
     const buf = new Uint8Array(length);
+    this.fill(buf, offset);
+    return buf;
+  }
+  private fill(buf: Uint8Array, offset: number): void {
+    const length = buf.length;
     for (let done = 0; done < length; ) {
       const n = readSync(this.fd, buf, done, length - done, offset + done);
       if (n <= 0) throw inputError(this.file, 'not a valid ONNX model (the file ended early)');
       done += n;
     }
-    return buf;
   }
   /** A varint at `pos`: [value, position after it]. */
   varint(pos: number): [number, number] {
@@ -86,12 +104,11 @@ function fields(r: FileReader, start: number, end: number): Field[] {
 
 /** Concatenates the bytes of the given fields (a message with the others left out). */
 function join(r: FileReader, fs: Field[]): Uint8Array {
-  const parts = fs.map((f) => r.bytes(f.start, f.end - f.start));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  const out = new Uint8Array(fs.reduce((s, f) => s + f.end - f.start, 0));
   let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  for (const f of fs) {
+    out.set(r.bytes(f.start, f.end - f.start), o); // copied before the next read
+    o += f.end - f.start;
   }
   return out;
 }
