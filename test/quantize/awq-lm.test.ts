@@ -6,8 +6,8 @@
 // scaled ones with the node their scales folded into, fc2 (after gelu) unscaled with the reason.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliAsync, fixture, tempDir } from '../helpers.js';
-import { evalMeasured } from '../lm/measure.js';
+import { cli, fixture, tempDir } from '../helpers.js';
+import { againstRtn } from '../lm/measure.js';
 
 const model = fixture('lm', 'char-transformer.onnx');
 const train = fixture('lm', 'moby-train.txt');
@@ -32,27 +32,12 @@ describe('quantize --method awq', () => {
   });
 
   it('char transformer, 4-bit blocks of 128 and 2-bit blocks of 32: perplexity below RTN\'s (onnxruntime, held-out text)', async () => {
-    const configs = [{ bits: 4, block: 128 }, { bits: 2, block: 32 }];
-    const files: string[] = [];
-    const reports: Report[] = [];
-    for (const c of configs)
-      for (const method of ['rtn', 'awq']) {
-        const out = join(dir, `${method}-${c.bits}.onnx`);
-        const calib = method === 'awq' ? ['--calibration', train, '--calibration-limit', '32'] : [];
-        const r = await cliAsync(['quantize', model, '-o', out, '--bits', String(c.bits), '--granularity', 'block', '--block-size', String(c.block), '--method', method, ...calib, '--json']);
-        expect(r.code, r.stderr).toBe(0);
-        const j = JSON.parse(r.stdout) as Report;
-        expect(j.method).toBe(method);
-        if (method === 'awq') reports.push(j);
-        files.push(out);
-      }
-    const [float, ...q] = await evalMeasured([model, ...files], heldOut);
-    configs.forEach((_, i) => {
-      const [rtn, awq] = [q[2 * i]!, q[2 * i + 1]!];
+    const runs = await againstRtn<Report>('awq', model, dir, [{ bits: 4, block: 128 }, { bits: 2, block: 32 }], train, 32, heldOut);
+    runs.forEach(({ float, rtn, quantized: awq, report }) => {
       expect(awq.runtime).toBe('onnxruntime');
-      expect(rtn.perplexity - float!.perplexity).toBeGreaterThan(0.05); // RTN does lose something to improve on
+      expect(rtn.perplexity - float.perplexity).toBeGreaterThan(0.05); // RTN does lose something to improve on
       expect(awq.perplexity).toBeLessThan(rtn.perplexity);
-      const a = reports[i]!.awq;
+      const a = report.awq;
       expect(a.samples).toBe(32);
       expect(a.layers).toHaveLength(9);
       expect(a.loss).toBeLessThan(a.rtnLoss);

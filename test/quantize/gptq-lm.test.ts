@@ -13,8 +13,8 @@ import { collectHessians } from '../../src/quantize/hessian.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { layerErrors } from '../../src/quantize/layer-error.js';
 import { prng } from '../../src/train/loop.js';
-import { cli, cliAsync, fixture, tempDir } from '../helpers.js';
-import { evalMeasured } from '../lm/measure.js';
+import { cli, fixture, tempDir } from '../helpers.js';
+import { againstRtn } from '../lm/measure.js';
 
 const model = fixture('lm', 'char-transformer.onnx');
 const train = fixture('lm', 'moby-train.txt');
@@ -42,27 +42,13 @@ describe('quantize --method gptq', () => {
   });
 
   it('char transformer, 2-bit blocks of 32: perplexity increase ≤ 0.5× RTN\'s (onnxruntime, held-out text)', async () => {
-    const configs = [{ bits: 2, block: 32, bound: 0.5 }];
-    const files: string[] = [];
-    const reports: Report[] = [];
-    for (const c of configs)
-      for (const method of ['rtn', 'gptq']) {
-        const out = join(dir, `${method}-${c.bits}.onnx`);
-        const calib = method === 'gptq' ? ['--calibration', train, '--calibration-limit', '32'] : [];
-        const r = await cliAsync(['quantize', model, '-o', out, '--bits', String(c.bits), '--granularity', 'block', '--block-size', String(c.block), '--method', method, ...calib, '--json']);
-        expect(r.code, r.stderr).toBe(0);
-        const j = JSON.parse(r.stdout) as Report;
-        expect(j.method).toBe(method);
-        if (method === 'gptq') reports.push(j);
-        files.push(out);
-      }
-    const [float, ...q] = await evalMeasured([model, ...files], heldOut);
-    configs.forEach((c, i) => {
-      const [rtn, gptq] = [q[2 * i]!, q[2 * i + 1]!];
+    const bound = 0.5;
+    const runs = await againstRtn<Report>('gptq', model, dir, [{ bits: 2, block: 32 }], train, 32, heldOut);
+    runs.forEach(({ float, rtn, quantized: gptq, report }) => {
       expect(gptq.runtime).toBe('onnxruntime');
-      expect(rtn.perplexity - float!.perplexity).toBeGreaterThan(0.05); // RTN does lose something to improve on
-      expect(gptq.perplexity - float!.perplexity).toBeLessThanOrEqual(c.bound * (rtn.perplexity - float!.perplexity));
-      const g = reports[i]!.gptq;
+      expect(rtn.perplexity - float.perplexity).toBeGreaterThan(0.05); // RTN does lose something to improve on
+      expect(gptq.perplexity - float.perplexity).toBeLessThanOrEqual(bound * (rtn.perplexity - float.perplexity));
+      const g = report.gptq;
       expect(g.samples).toBe(32);
       expect(g.layers).toHaveLength(9); // qkv, proj, fc1, fc2 of two blocks, and the head
       for (const l of g.layers) expect(l.method === 'gptq' ? l.gptqLoss! < l.rtnLoss : l.fallback).toBeTruthy();
