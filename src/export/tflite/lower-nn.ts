@@ -56,16 +56,9 @@ export const NN_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   conv2d: (l, n, a) => {
     const w = l.constant(n.inputs[1]!);
     const [kh, kw, cin, cout] = (w ? weight(l, n, 1).shape : runtimeWeight(l, n)) as [number, number, number, number];
-    const layout = a.layout as Layout;
-    let x = l.nhwc(n.inputs[0]!, layout);
-    const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
-    const pad = padding(a, inShape, [kh, kw]);
-    if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
-    const fused = l.fuse(n);
+    const { x, pad, fused } = convInput(l, n, a, kh, kw);
     const wOhwi = w ? l.weights(n, n.inputs[1]!, [cout, kh, kw, cin], transposeData(w.data as Float32Array, w.shape, [3, 0, 1, 2]), 0, { index: 2, x }) : l.get(n.inputs[1]!, [3, 0, 1, 2]);
-    const logical = l.shapeOf(n.outputs[0]!);
-    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
-    const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
+    const { t, perm } = convOutput(l, n, a, fused.value);
     const [sh, sw] = a.strides as [number, number];
     const [dh, dw] = a.dilations as [number, number];
     l.emit('CONV_2D', [x, wOhwi, l.biasFor(n, 2, cout, x, wOhwi)], [t], opts(OPTIONS.Conv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i8', fused.code], [4, 'i32', dw], [5, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
@@ -74,17 +67,10 @@ export const NN_LOWERINGS: Partial<Record<OpType, Lowering>> = {
   depthwiseConv2d: (l, n, a) => {
     const w = weight(l, n, 1);
     const [kh, kw, cin, mult] = w.shape as [number, number, number, number];
-    const layout = a.layout as Layout;
-    let x = l.nhwc(n.inputs[0]!, layout);
-    const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
-    const pad = padding(a, inShape, [kh, kw]);
-    if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
-    const fused = l.fuse(n);
+    const { x, pad, fused } = convInput(l, n, a, kh, kw);
     // [kh, kw, in, mult] → [1, kh, kw, in·mult]: the same bytes, channel c·mult + m last.
     const wt = l.weights(n, n.inputs[1]!, [1, kh, kw, cin * mult], w.data as Float32Array, 3, { index: 2, x });
-    const logical = l.shapeOf(n.outputs[0]!);
-    const perm = layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
-    const t = l.activation(fused.value, perm.map((d) => logical[d]!), 'float32');
+    const { t, perm } = convOutput(l, n, a, fused.value);
     const [sh, sw] = a.strides as [number, number];
     const [dh, dw] = a.dilations as [number, number];
     l.emit('DEPTHWISE_CONV_2D', [x, wt, l.biasFor(n, 2, cin * mult, x, wt)], [t], opts(OPTIONS.DepthwiseConv2DOptions, [[0, 'i8', pad.code], [1, 'i32', sw], [2, 'i32', sh], [3, 'i32', mult], [4, 'i8', fused.code], [5, 'i32', dw], [6, 'i32', dh]]), dh > 1 || dw > 1 ? 2 : 1);
@@ -183,6 +169,23 @@ export const NN_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.place(n.outputs[0]!, t);
   },
 };
+
+/** A convolution's NHWC input, padded explicitly where TFLite's SAME/VALID cannot say it, and its fused activation. */
+function convInput(l: Lowerer, n: Node, a: Record<string, unknown>, kh: number, kw: number) {
+  const layout = a.layout as Layout;
+  let x = l.nhwc(n.inputs[0]!, layout);
+  const inShape = NHWC(l.shapeOf(n.inputs[0]!), layout);
+  const pad = padding(a, inShape, [kh, kw]);
+  if (pad.pads) x = padNhwc(l, n.name, x, inShape, pad.pads).tensor;
+  return { x, pad, fused: l.fuse(n) };
+}
+
+/** The NHWC output tensor of a convolution writing `value`, and the permutation back to its layout. */
+function convOutput(l: Lowerer, n: Node, a: Record<string, unknown>, value: string) {
+  const logical = l.shapeOf(n.outputs[0]!);
+  const perm = a.layout === 'NCHW' ? NHWC_OF_NCHW : identity(4);
+  return { t: l.activation(value, perm.map((d) => logical[d]!), 'float32'), perm };
+}
 
 function pool(l: Lowerer, n: Node, a: Record<string, unknown>, op: 'MAX_POOL_2D' | 'AVERAGE_POOL_2D'): void {
   const layout = a.layout as Layout;
