@@ -117,19 +117,24 @@ export function emit(rows) {
 
 /**
  * Median single-call latency of each file in its runtime (src/runtime), 5 warm-up calls, then `runs`
- * rounds that call every file in turn, so that load on the machine falls on all of them alike.
+ * rounds that call every file in turn, so that load on the machine falls on all of them alike. An entry
+ * may also be an open session ({ run(x, shape), dispose() }). `clock: 'cpu'` times the process's CPU
+ * (user + system, process.cpuUsage) instead of wall time: on a shared machine a call's wall time also
+ * holds the time it waited for a core, which grows with the call's length (single-threaded runtimes only:
+ * a runtime's idle worker threads would count too).
  */
-export async function interleavedLatency(files, shape, x, runs) {
+export async function interleavedLatency(files, shape, x, runs, { clock = 'wall' } = {}) {
   const { openRuntime } = await import('../dist/runtime/index.js');
   const sessions = [];
-  for (const f of files) sessions.push(await openRuntime(f));
+  for (const f of files) sessions.push(typeof f === 'string' ? await openRuntime(f) : f);
+  const now = clock === 'cpu' ? () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; } : () => performance.now();
   const times = files.map(() => []);
   for (let i = 0; i < 5; i++) for (const s of sessions) await s.run(x, shape);
   for (let i = 0; i < runs; i++)
     for (let k = 0; k < sessions.length; k++) {
-      const t0 = performance.now();
+      const t0 = now();
       await sessions[k].run(x, shape);
-      times[k].push(performance.now() - t0);
+      times[k].push(now() - t0);
     }
   sessions.forEach((s) => s.dispose());
   return times.map(median);

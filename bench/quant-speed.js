@@ -5,7 +5,8 @@
 //  b) the same for the committed fixture fixtures/exports/mobilenet-17.onnx (width 0.35, 64×64).
 //  c) the fixture character LM (fixtures/lm/char-transformer.onnx, 64 tokens) in onnxruntime (float,
 //     dynamic int8, 4-bit blocks) and LiteRT (float export, dynamic int8), and LiteRT's float against
-//     onnxruntime's on the same model.
+//     onnxruntime's on the same model: in wall time, and in CPU time on one thread each (also for the
+//     TF.js-trained LM, fixtures/lm/tfjs-teacher.onnx).
 // Files from the CLI (`export`, `quantize --mode …`); timed through src/runtime (openRuntime): batch 1,
 // 5 warm-up runs, then the files of one group interleaved, median of RUNS.
 import { existsSync, writeFileSync } from 'node:fs';
@@ -76,5 +77,32 @@ const note = `median of ${RUNS * 2}, 64 tokens, batch 1`;
 versus('11c', 'onnxruntime char LM', 'int8', od, of, '≥ 0.97× (not slower, 3% noise)', 0.97, `${note}; dynamic int8 (DynamicQuantizeMatMul)`);
 versus('11c', 'onnxruntime char LM', '4-bit', o4, of, '≥ 0.97× (not slower, 3% noise)', 0.97, `${note}; MatMulNBits, blocks of 32`);
 versus('11c', 'LiteRT char LM', 'int8', td, tf, '≥ 0.97× (not slower, 3% noise)', 0.97, `${note}; hybrid FULLY_CONNECTED (int8 weights, float activations)`);
-rows.push(row('11c LiteRT float vs onnxruntime float, char LM', `LiteRT ${fmt.ms(tf)}`, `onnxruntime ${fmt.ms(of)}`, fmt.x(of / tf), '≥ 0.67× (within 1.5×)', of / tf >= 1 / 1.5, note));
+rows.push(row('11c LiteRT float vs onnxruntime float, char LM', `LiteRT ${fmt.ms(tf)}`, `onnxruntime ${fmt.ms(of)}`, fmt.x(of / tf), '≥ 0.67× (within 1.5×)', of / tf >= 1 / 1.5, `${note}; wall time, onnxruntime on its default threads`));
+
+/**
+ * onnxruntime-node on one intra-op thread, the peer of LiteRT's single-threaded wasm build; undefined
+ * when onnxruntime-node is not installed (the web build is wasm too: no native peer).
+ */
+async function ortOneThread(file) {
+  const ort = await import('onnxruntime-node').catch(() => undefined);
+  if (!ort) return undefined;
+  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const { name, type } = s.inputMetadata[0];
+  const tensor = (x, shape) => (type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), shape) : new ort.Tensor(type, x, shape));
+  return { run: (x, shape) => s.run({ [name]: tensor(x, shape) }), dispose: () => s.release() };
+}
+
+// The same comparison in CPU time, one thread each, for the PyTorch and the TF.js-trained LM: on a shared
+// machine a call's wall time includes its waits for a core, which grow faster than the call (figure 11).
+const teacher = join(ROOT, 'fixtures', 'lm', 'tfjs-teacher.onnx');
+cli(['export', teacher, '-o', lmF('teacher-float', 'tflite')]);
+for (const [label, onnx, tflite] of [['char LM', lm, lmF('float', 'tflite')], ['TF.js LM', teacher, lmF('teacher-float', 'tflite')]]) {
+  const peer = await ortOneThread(onnx);
+  if (!peer) {
+    rows.push(row(`11c LiteRT float vs onnxruntime float, ${label}, CPU time`, 'skipped', '—', '—', '—', null, 'onnxruntime-node is not installed'));
+    continue;
+  }
+  const [o1, t1] = await latency([peer, tflite], [1, 64], ids, RUNS * 2, { clock: 'cpu' });
+  rows.push(row(`11c LiteRT float vs onnxruntime float, ${label}, CPU time`, `LiteRT ${fmt.ms(t1)}`, `onnxruntime ${fmt.ms(o1)}`, fmt.x(o1 / t1), '≥ 0.67× (within 1.5×)', o1 / t1 >= 1 / 1.5, `${note}; CPU time per call, one thread each (onnxruntime-node intra-op threads 1, LiteRT wasm)`));
+}
 emit(rows);

@@ -63,6 +63,13 @@ export const STRUCTURE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
       strides[axis] = s;
       if (e < 0) endMask |= 1 << axis; // "through index 0" for negative steps
     });
+    // A slice that keeps everything (PyTorch's `pos[:, :T]` with T the full length) is no op at all:
+    // STRIDED_SLICE would copy a constant on every call. A graph output keeps its own tensor.
+    const out = n.outputs[0]!;
+    if (begin.every((b, i) => b === 0 && end[i] === shape[i] && strides[i] === 1) && !l.graph.outputs.some((o) => o.name === out)) {
+      const x = l.placement(n.inputs[0]!);
+      return l.place(out, x.tensor, x.perm);
+    }
     l.plain(n, 'STRIDED_SLICE', [l.int32Const(`${n.name}/begin`, begin), l.int32Const(`${n.name}/end`, end), l.int32Const(`${n.name}/strides`, strides)], opts(OPTIONS.StridedSliceOptions, [[1, 'i32', endMask]]));
   },
   gather: (l, n, a) => {

@@ -414,6 +414,12 @@ export class Lowerer {
     return { code: ACTIVATION.NONE, value: out };
   }
 
+  /** The one node that reads `value`, when exactly one does and the value is no graph output. */
+  soleUser(value: string): Node | undefined {
+    const users = this.users.get(value) ?? [];
+    return users.length === 1 && !this.outputNames.has(value) ? users[0] : undefined;
+  }
+
   /** Emits a same-shape op on one input, keeping the input's physical order. */
   elementwise(node: Node, op: BuiltinOp, options?: { type: number; fields: OptionField[] }, version = 1): void {
     const x = this.placement(node.inputs[0]!);
