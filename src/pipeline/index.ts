@@ -11,10 +11,10 @@ import { detectFormat, loadModel, modelFiles } from '../import/index.js';
 import { weightLayers, type Graph } from '../ir/graph.js';
 import { sparsityReport } from '../prune/index.js';
 import { pruneModel } from '../prune/run.js';
-import { fitAccuracy, quantizeModel } from '../quantize/index.js';
+import { fitAccuracy, quantizeModel, type KeptFloat } from '../quantize/index.js';
 import type { QuantPlan } from '../quantize/plan.js';
 import type { TrainOptions } from '../train/loop.js';
-import { layerErrors, type LayerError } from '../quantize/layer-error.js';
+import { layerErrors, outlierWarning, type LayerError } from '../quantize/layer-error.js';
 import { evaluate, latencyOf, measureLatency, type EvalResult } from '../report/eval.js';
 import { fraction, significant } from '../report/format.js';
 import { inspectGraph } from '../report/inspect.js';
@@ -67,7 +67,7 @@ export interface PipelineReport {
   evalData?: string;
   samples?: number;
   variants: Variant[];
-  keptFloat?: { node: string; sqnrDb: number; dropBefore: number }[];
+  keptFloat?: KeptFloat[];
   gates: GateResult[];
   passed: boolean;
   /** Findings a person should see (a quantized export slower than its float export); empty when none. */
@@ -140,6 +140,8 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<P
         plan = q.plan;
         const firstFormat = p.export[0]?.format ?? 'onnx';
         if (calibration) perLayer = await layerErrors(graph, plan, firstFormat, calibration);
+        const outliers = perLayer && outlierWarning(perLayer);
+        if (outliers) warnings.push(outliers); // printed with the report's other warnings
         if (s.maxAccuracyDrop !== undefined && evalData && reference) {
           const fit = await fitAccuracy(graph, plan, firstFormat, evalData, reference, s.maxAccuracyDrop, { ...(calibration ? { calibration } : {}) });
           plan = fit.plan;

@@ -71,12 +71,15 @@ export interface KeptFloat {
   sqnrDb: number;
   /** Accuracy drop measured before this layer was kept in float. */
   dropBefore: number;
+  /** An SQNR outlier (sqnrOutliers): kept in float with the other outliers in the first step. */
+  outlier?: boolean;
 }
 
 /**
  * Accuracy-aware quantization: while the artifact's accuracy (in its runtime, on `data`) is more than
- * `maxDrop` below the source's, keep the most sensitive remaining layer (lowest SQNR in the per-layer
- * report) in float and measure again.
+ * `maxDrop` below the source's, keep layers in float and measure again: first every SQNR outlier at
+ * once (a layer far below the others is the likely cause, and one measurement tries them all), then the
+ * most sensitive remaining layer (lowest SQNR in the per-layer report) one at a time.
  */
 export async function fitAccuracy(graph: Graph, plan: QuantPlan, format: ExportFormat, data: Dataset, source: EvalResult, maxDrop: number, opts: { batchSize?: number; calibration?: Dataset } = {}): Promise<{ plan: QuantPlan; kept: KeptFloat[]; result: EvalResult }> {
   if (source.accuracy === undefined) throw usageError(`${data.source}: an accuracy bound needs labelled data`);
@@ -94,10 +97,14 @@ export async function fitAccuracy(graph: Graph, plan: QuantPlan, format: ExportF
       for (const f of files) writeAtomic(f.path, f.bytes);
       const result = await evaluate(files[0]!.path, data, { reference: source, latencyRuns: 10 });
       const drop = source.accuracy - (result.accuracy ?? 0);
-      const next = errors.filter((e) => !excluded.has(e.node)).sort((a, b) => a.sqnrDb - b.sqnrDb)[0];
-      if (drop <= maxDrop || !next) return { plan: current, kept, result };
-      excluded.add(next.node);
-      kept.push({ node: next.node, sqnrDb: next.sqnrDb, dropBefore: fraction(drop) });
+      const rest = errors.filter((e) => !excluded.has(e.node));
+      const outliers = rest.filter((e) => e.outlier);
+      const next = outliers.length ? outliers : rest.sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 1);
+      if (drop <= maxDrop || !next.length) return { plan: current, kept, result };
+      for (const e of next) {
+        excluded.add(e.node);
+        kept.push({ node: e.node, sqnrDb: e.sqnrDb, dropBefore: fraction(drop), ...(e.outlier ? { outlier: true } : {}) });
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,33 @@ export interface LayerError {
   cosine: number;
   /** Signal-to-quantization-noise ratio of the output, in dB. */
   sqnrDb: number;
+  /** Its SQNR is more than OUTLIER_DB below the median of the model's layers (see sqnrOutliers). */
+  outlier?: boolean;
+}
+
+/**
+ * A layer quantizes far worse than the rest when its SQNR is this many dB below the median layer's:
+ * 15 dB is a noise power 30× the typical layer's, which per-tensor weights with one outlier channel or
+ * an activation range stretched by a rare value give, and ordinary depth-to-depth spread (a few dB) does not.
+ */
+export const OUTLIER_DB = 15;
+
+/** The median SQNR of the layers measured (exact ones left out), and the names of the layers far below it. */
+export function sqnrOutliers(rows: readonly Pick<LayerError, 'node' | 'sqnrDb'>[]): { medianDb: number; nodes: Set<string> } {
+  const finite = rows.map((r) => r.sqnrDb).filter(Number.isFinite).sort((a, b) => a - b);
+  // With fewer than three layers a median says nothing about "the rest".
+  if (finite.length < 3) return { medianDb: NaN, nodes: new Set() };
+  const mid = finite.length >> 1;
+  const medianDb = finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
+  return { medianDb, nodes: new Set(rows.filter((r) => r.sqnrDb < medianDb - OUTLIER_DB).map((r) => r.node)) };
+}
+
+/** One line naming the outlier layers, or undefined when there are none. */
+export function outlierWarning(rows: readonly LayerError[]): string | undefined {
+  const { medianDb, nodes } = sqnrOutliers(rows);
+  const flagged = rows.filter((r) => nodes.has(r.node));
+  if (!flagged.length) return undefined;
+  return `${flagged.length} layer${flagged.length === 1 ? '' : 's'} quantize${flagged.length === 1 ? 's' : ''} far worse than the rest (SQNR more than ${OUTLIER_DB} dB below the median ${medianDb.toFixed(1)} dB): ${flagged.map((r) => `${r.node} (${r.sqnrDb.toFixed(1)} dB)`).join(', ')}; keep ${flagged.length === 1 ? 'it' : 'them'} in float (--exclude) or try --granularity channel`;
 }
 
 /** Layers whose weights a plan quantizes: the weight layers it does not exclude. */
@@ -124,7 +151,7 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
     exec.dispose();
   }
   if (typeof staticBatch === 'number' && n < staticBatch) throw new EdgelmError('input', `${graph.name}: the per-layer report needs at least one batch of ${staticBatch} samples (the model's fixed batch); got ${n}`);
-  const results: LayerError[] = layers.map((node, i) => {
+  const results = layers.map((node, i) => {
     const { dot, ny, nq, noise } = sums[i]!;
     return {
       node: node.name,
@@ -135,5 +162,6 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
       sqnrDb: noise === 0 ? Infinity : Number((10 * Math.log10(ny / noise)).toFixed(3)),
     };
   });
-  return results;
+  const { nodes } = sqnrOutliers(results);
+  return results.map((r) => ({ ...r, outlier: nodes.has(r.node) }));
 }

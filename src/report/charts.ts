@@ -207,7 +207,7 @@ export function layerErrorChart(layers: LayerError[] | undefined): string {
   const bars = layers.map((l): Bar => {
     const value = Number.isFinite(l.sqnrDb) ? l.sqnrDb : exact;
     const valueLabel = Number.isFinite(l.sqnrDb) ? `${l.sqnrDb.toFixed(1)} dB` : 'exact';
-    return { label: l.node, value, valueLabel, colour: '#8250df', tip: `${l.node} (${l.op}): ${valueLabel}, cosine ${l.cosine.toFixed(6)}` };
+    return { label: l.node, value, valueLabel, colour: l.outlier ? '#cf222e' : '#8250df', tip: `${l.node} (${l.op}): ${valueLabel}, cosine ${l.cosine.toFixed(6)}${l.outlier ? ', an outlier: far below the other layers' : ''}` };
   });
   return barChart('layer-error', 'per-layer SQNR', bars, "SQNR of each layer's output when it alone is quantized (dB; longer is better)", (v) => String(v), []);
 }

@@ -67,10 +67,10 @@ export function renderMarkdown(r: PipelineReport): string {
   const layers = r.variants.find((v) => v.perLayer?.length)?.perLayer;
   if (layers) {
     lines.push('', '<details><summary>Per-layer quantization error</summary>', '', '| layer | op | weights | cosine | SQNR |', '|---|---|---:|---:|---:|');
-    for (const l of layers) lines.push(`| ${l.node} | ${l.op} | ${l.params} | ${l.cosine.toFixed(6)} | ${Number.isFinite(l.sqnrDb) ? `${l.sqnrDb.toFixed(1)} dB` : 'exact'} |`);
+    for (const l of layers) lines.push(`| ${l.node}${l.outlier ? ' ⚠️ outlier' : ''} | ${l.op} | ${l.params} | ${l.cosine.toFixed(6)} | ${Number.isFinite(l.sqnrDb) ? `${l.sqnrDb.toFixed(1)} dB` : 'exact'} |`);
     lines.push('', '</details>');
   }
-  if (r.keptFloat?.length) lines.push('', `Kept in float to meet the accuracy bound: ${r.keptFloat.map((k) => `\`${k.node}\` (SQNR ${k.sqnrDb.toFixed(1)} dB)`).join(', ')}.`);
+  if (r.keptFloat?.length) lines.push('', `Kept in float to meet the accuracy bound: ${r.keptFloat.map((k) => `\`${k.node}\` (SQNR ${k.sqnrDb.toFixed(1)} dB${k.outlier ? ', an outlier' : ''})`).join(', ')}.`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,6 @@
 // --int8-only (the TFLite converter's TFLITE_BUILTINS_INT8): an int8 TFLite file where every op on
 // activations runs on int8 tensors, or a refusal naming each op that would run in float between
-// DEQUANTIZE and QUANTIZE (here a Concat, whose int8 kernel needs one scale on every input).
+// DEQUANTIZE and QUANTIZE (here a PRelu, which has no int8 lowering).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -37,14 +37,20 @@ it('a conv → relu → conv model: every operator between the input QUANTIZE an
   expect(await worstOfRange(bytes, exportTflite(graph, 'allint8.tflite', { quant: plan }), calibration.x.subarray(0, 192), 3)).toBeLessThan(0.05);
 });
 
-it('a Concat that would run in float is refused, naming it', async () => {
-  const bytes = convModel('concat', 3, 2, [floats('w1', [1, 3, 3, 3], noise(27, 1)), floats('w2', [1, 3, 3, 3], noise(27, 2).map((v) => v * 4))], [
+it('a PRelu that would run in float is refused, naming it; a Concat of two ranges runs in int8 (its inputs requantized)', async () => {
+  const bytes = convModel('prelu', 3, 2, [floats('w1', [2, 3, 3, 3], noise(54, 1)), floats('slope', [2, 1, 1], [0.25, 0.5])], [
+    conv3x3('conv1', 'x', 'w1', undefined, 'a'),
+    { opType: 'PRelu', name: 'prelu', input: ['a', 'slope'], output: ['y'] },
+  ]);
+  const { graph, plan } = await quantized('prelu', bytes);
+  expect(() => lowerToTflite(graph, 'prelu.tflite', { quant: plan })).toThrow(/--int8-only: 1 op would run in float: y \(prelu: no int8 lowering\)/);
+  const cat = convModel('concat', 3, 2, [floats('w1', [1, 3, 3, 3], noise(27, 1)), floats('w2', [1, 3, 3, 3], noise(27, 2).map((v) => v * 4))], [
     conv3x3('conv1', 'x', 'w1', undefined, 'a'),
     conv3x3('conv2', 'x', 'w2', undefined, 'b'),
     { opType: 'Concat', name: 'cat', input: ['a', 'b'], output: ['y'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
   ]);
-  const { graph, plan } = await quantized('concat', bytes);
-  expect(() => lowerToTflite(graph, 'concat.tflite', { quant: plan })).toThrow(/--int8-only: 1 op would run in float: y \(concat: no int8 lowering\)/);
+  const c = await quantized('concat', cat);
+  expect(await worstOfRange(cat, exportTflite(c.graph, 'concat.tflite', { quant: c.plan }), calibration.x.subarray(0, 192), 3)).toBeLessThan(0.05);
 });
 
 it('the CLI refuses --int8-only outside int8 TFLite before any work', () => {

@@ -2,6 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Node } from '../../ir/graph.js';
 import type { LayerError } from '../../quantize/layer-error.js';
+import type { KeptFloat } from '../../quantize/index.js';
 import type { GptqReport } from '../../quantize/gptq-layers.js';
 import type { AwqReport } from '../../quantize/awq-layers.js';
 import type { MixedReport } from '../../quantize/mixed.js';
@@ -219,7 +220,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.stop();
-  let keptFloat: { node: string; sqnrDb: number; dropBefore: number }[] | undefined;
+  let keptFloat: KeptFloat[] | undefined;
   if (maxDrop !== undefined) {
     const { evaluate } = await import('../../report/eval.js');
     const evalData = await loadDatasetFor(flags.data!, model, { ...dataFlags(flags), graph: source });
@@ -234,7 +235,7 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     // The float size to compare with: the source itself when it is already in this format (writing a
     // second float copy of a large model only to measure it would double the work), else a float export.
     const floatBytes = formatOf(src.format) === format ? sourceFiles.reduce((s, f) => s + f.bytes, 0) : (await exportFiles(graph, format, output, defined({ batchSize: exportOptions.batchSize }))).reduce((s, f) => s + f.bytes.length, 0);
-    const { layerErrors, quantizableLayers } = await import('../../quantize/layer-error.js');
+    const { layerErrors, outlierWarning, quantizableLayers } = await import('../../quantize/layer-error.js');
     const perLayer = flags.perLayerReport ? await layerErrors(graph, plan, format, calibrationData!) : undefined;
     const evaluation = flags.data ? await measure(written.staged[0]!, written.files[0]!) : undefined;
     written.commit();
@@ -248,9 +249,11 @@ async function runQuantize(model: string, flags: QuantizeFlags): Promise<Summary
     // Measured (docs/benchmarks.md, figure 11): LiteRT's XNNPACK does not fold DEQUANTIZE(float16), so
     // every convolution then runs outside XNNPACK, 4–20× slower than float.
     if (format === 'tflite' && mode === 'float16') lines.push('note: LiteRT runs float16 weights slower than float32 (its XNNPACK does not fold float16 DEQUANTIZE); --mode dynamic is as fast as float at a quarter of its size');
-    if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
+    if (keptFloat?.length) lines.push(`kept in float to meet --max-accuracy-drop: ${keptFloat.map((k) => `${k.node} (SQNR ${k.sqnrDb.toFixed(1)} dB${k.outlier ? ', an outlier' : ''}; drop was ${(100 * k.dropBefore).toFixed(2)} points)`).join(', ')}`);
     else if (keptFloat) lines.push('--max-accuracy-drop met with every layer quantized');
     if (perLayer) lines.push('', renderLayerErrors(perLayer));
+    const outliers = perLayer && outlierWarning(perLayer);
+    if (outliers) lines.push(colours().yellow(`warning: ${outliers}`));
     if (evaluation) lines.push('', renderEval(evaluation));
     const { slowerThanSource } = await import('../../report/warnings.js');
     const slow = evaluation && slowerThanSource(evaluation[0]!, evaluation[1]!);
@@ -316,5 +319,6 @@ export function renderLayerErrors(rows: LayerError[]): string {
     { header: 'weights', value: (r) => String(r.params), align: 'right' },
     { header: 'cosine', value: (r) => r.cosine.toFixed(6), align: 'right' },
     { header: 'SQNR', value: (r) => (Number.isFinite(r.sqnrDb) ? `${r.sqnrDb.toFixed(1)} dB` : 'exact'), align: 'right' },
+    ...(rows.some((r) => r.outlier) ? [{ header: '', value: (r: LayerError) => (r.outlier ? 'outlier' : '') }] : []),
   ], c);
 }

@@ -34,7 +34,7 @@ export const STRUCTURE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     const rank = first.perm.length;
     const axis = (a.axis as number) < 0 ? (a.axis as number) + rank : (a.axis as number);
     const perm = first.perm;
-    const ins = n.inputs.map((i) => l.get(i, perm));
+    const ins = n.inputs.map((i) => l.requantized(l.get(i, perm)));
     const out = n.outputs[0]!;
     const t = l.activation(out, perm.map((d) => l.shapeOf(out)[d]!), l.dtypeOf(out));
     l.emit('CONCATENATION', ins, [t], opts(OPTIONS.ConcatenationOptions, [[0, 'i32', perm.indexOf(axis)], [1, 'i8', 0]]));
@@ -88,7 +88,8 @@ export const STRUCTURE_LOWERINGS: Partial<Record<OpType, Lowering>> = {
     l.place(out, t);
   },
   pad: (l, n, a) => {
-    const x = l.placement(n.inputs[0]!);
+    const placed = l.placement(n.inputs[0]!);
+    const x = { ...placed, tensor: l.requantized(placed.tensor) };
     const rank = x.perm.length;
     const pads = a.pads as number[];
     const phys = x.perm.flatMap((d) => [pads[d]!, pads[d + rank]!]);

@@ -23,7 +23,7 @@ import { fusedActivation, identity, isIdentity, NHWC_OF_NCHW, T_FLOAT16, T_FLOAT
 const INT8_OPS = new Set<OpType>([
   'dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'sub', 'mul', 'maximum', 'minimum', 'relu', 'relu6',
   'sigmoid', 'tanh', 'softmax', 'maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose',
-  'pad', 'slice', 'identity', 'reduceMean', 'hardSwish',
+  'pad', 'slice', 'identity', 'reduceMean', 'hardSwish', 'concat', 'leakyRelu',
 ]);
 /** int8 ops whose output must carry its input's scale and zero point. */
 const SAME_SCALE = new Set<OpType>(['maxPool2d', 'avgPool2d', 'reshape', 'squeeze', 'unsqueeze', 'transpose', 'pad', 'slice', 'identity']);
@@ -35,8 +35,7 @@ const FIXED_OUTPUT: Partial<Record<OpType, TflQuant>> = {
 };
 /**
  * Lowest op versions for int8 inputs (tensorflow/lite/tools/versioning/op_version.cc; the runtime only
- * requires a registered version). CONCATENATION is not here: its int8 kernel needs every input at the
- * output's exact scale, so concatenations run in float.
+ * requires a registered version).
  */
 const INT8_VERSION: Partial<Record<BuiltinOp, number>> = {
   FULLY_CONNECTED: 4, CONV_2D: 3, DEPTHWISE_CONV_2D: 3, ADD: 2, SUB: 2, MUL: 2, MAXIMUM: 2, MINIMUM: 2, RELU: 2,
@@ -56,6 +55,12 @@ const HYBRID_VERSION: Partial<Record<BuiltinOp, { tensor: number; channel: numbe
  * measured faster in LiteRT (figure 11). FULLY_CONNECTED stays hybrid, which LiteRT runs faster than float.
  */
 const DEQUANTIZED_IN_DYNAMIC = new Set(['conv2d', 'depthwiseConv2d']);
+
+/** Whether int8 parameters `q` hold `value` within half a step (it is not clamped). */
+function representable(value: number, q: TflQuant): boolean {
+  const code = Math.round(value / q.scale[0]!) + q.zeroPoint[0]!;
+  return code >= -128 && code <= 127;
+}
 
 function toTflQuant(q: { scale: Float32Array | number[]; zeroPoint: Int32Array | number[]; axis?: number }): TflQuant {
   return { scale: [...q.scale], zeroPoint: [...q.zeroPoint], axis: q.axis ?? 0 };
@@ -201,8 +206,13 @@ export class Lowerer {
     this.q8 = true;
     this.outQuant = FIXED_OUTPUT[node.op];
     if (SAME_SCALE.has(node.op)) this.outQuant = this.tensors[this.placement(node.inputs[0]!).tensor]!.quant;
-    // int8 MAXIMUM/MINIMUM compare raw codes: inputs are brought to the output's parameters (see binary).
-    if (node.op === 'maximum' || node.op === 'minimum') this.outQuant = this.rangeQuant(node.outputs[0]!);
+    // PADV2 writes its fill as a code at the input's parameters: a fill outside their range needs the
+    // output's range, the input requantized to it (see requantized).
+    const fill = node.op === 'pad' ? (attrsOf(node).value as number) : 0;
+    if (fill !== 0 && !representable(fill, this.outQuant!)) this.outQuant = this.rangeQuant(node.outputs[0]!);
+    // int8 MAXIMUM/MINIMUM compare raw codes and CONCATENATION copies them: inputs are brought to the
+    // output's parameters (see binary, and concat's requantized).
+    if (node.op === 'maximum' || node.op === 'minimum' || node.op === 'concat') this.outQuant = this.rangeQuant(node.outputs[0]!);
   }
 
   /**
@@ -223,6 +233,11 @@ export class Lowerer {
     const t = this.addTensor(name, src.shape, T_INT8, undefined, q);
     this.emit('QUANTIZE', [tensor], [t]);
     return t;
+  }
+
+  /** An int8 node's operand at the node's fixed output parameters (requantized where they differ); else itself. */
+  requantized(tensor: number): number {
+    return this.q8 && this.outQuant ? this.withQuant(tensor, this.outQuant) : tensor;
   }
 
   /** The value a node's result will carry if its activation is fused (without absorbing it). */
