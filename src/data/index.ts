@@ -16,6 +16,8 @@ export interface Dataset {
   shape: number[];
   /** Class labels when the data has them: one per sample, or one per position ([N, T] next-token labels, flattened). */
   y?: Int32Array;
+  /** Arrays for a model's other inputs, by input name, each [N, ...] (an .npz's arrays besides x and y; see feeds.ts). */
+  others?: Record<string, { data: Float32Array | Int32Array; shape: number[] }>;
   source: string;
 }
 
@@ -26,18 +28,26 @@ export interface LoadOptions {
   inputShape?: readonly Dim[];
   /** A language model's vocabulary, for .txt data (one token per character). */
   vocab?: readonly string[];
+  /** The model's first input, whose array an .npz may name instead of 'x'. */
+  firstInput?: string;
 }
 
 export async function loadDataset(path: string, opts: LoadOptions = {}): Promise<Dataset> {
   const ext = extname(path).toLowerCase();
   let x: NdArray;
   let y: NdArray | undefined;
+  const others: NonNullable<Dataset['others']> = {};
   if (ext === '.npz') {
     const arrays = parseNpz(path, readInputFile(path));
-    const xa = arrays.get('x');
+    const xName = arrays.has('x') || !opts.firstInput || !arrays.has(opts.firstInput) ? 'x' : opts.firstInput;
+    const xa = arrays.get(xName);
     if (!xa) throw inputError(path, `no array named 'x' (found: ${[...arrays.keys()].join(', ') || 'none'})`);
     x = xa;
     y = arrays.get('y');
+    for (const [name, a] of arrays) {
+      if (name === xName || name === 'y') continue;
+      others[name] = { data: asSamples(`${path} (${name})`, a), shape: a.shape };
+    }
   } else if (ext === '.npy') {
     x = parseNpy(path, readInputFile(path));
   } else if (ext === '.jsonl') {
@@ -56,6 +66,7 @@ export async function loadDataset(path: string, opts: LoadOptions = {}): Promise
   // Zero samples would reach the runtimes as empty batches (an internal error there), as .jsonl already refuses.
   if (x.shape[0] === 0) throw inputError(path, 'no samples (x has 0 rows)');
   const ds: Dataset = { x: asSamples(path, x), shape: x.shape, source: path };
+  if (Object.keys(others).length) ds.others = others;
   if (y) ds.y = asLabels(opts.labels ?? path, y, x.shape[0]!);
   return fitToModel(ds, opts.inputShape);
 }
@@ -182,6 +193,7 @@ export async function loadDatasetFor(path: string, model: string, opts: { graph?
     return loadDataset(path, {
       ...(opts.labels ? { labels: opts.labels } : {}),
       ...(opts.fit && opts.graph ? { inputShape: opts.graph.inputs[0]!.shape } : {}),
+      ...(opts.graph?.inputs[0] ? { firstInput: opts.graph.inputs[0].name } : {}),
     });
   }
   const m = opts.graph ? { metadata: opts.graph.metadata, inputShape: opts.graph.inputs[0]?.shape } : await describe(model);

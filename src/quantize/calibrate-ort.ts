@@ -11,8 +11,11 @@ import { batches, type Dataset } from '../data/index.js';
 import { EdgelmError } from '../errors.js';
 import { decodeModel } from '../import/onnx/proto.js';
 import { readInputFile } from '../import/files.js';
-import { loadOnnxRuntime, type OrtSession } from '../runtime/onnxruntime.js';
-import type { Range } from './plan.js';
+import { loadOnnxRuntime, ortTensor, type OrtSession } from '../runtime/onnxruntime.js';
+import { planInputs, type InputSpec } from '../data/feeds.js';
+import { isStaticShape, symbolicDim, unnamedDim } from '../ir/dim.js';
+import { dtypeFromOnnx } from '../ir/dtype.js';
+import { withoutUnquantizable, type Range } from './plan.js';
 
 const { onnx } = onnxProto;
 
@@ -27,12 +30,16 @@ export async function calibrateOnnx(file: string, data: Dataset, names: readonly
   const g = model.graph!;
   const have = new Set((g.output ?? []).map((o) => o.name));
   for (const name of names) if (!have.has(name)) g.output = [...(g.output ?? []), { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }];
-  const input = (g.input ?? []).find((i) => !(g.initializer ?? []).some((t) => t.name === i.name));
-  if (!input?.name) throw new EdgelmError('input', `${file}: the model has no input to feed calibration data to`);
-  const dims = input.type?.tensorType?.shape?.dim ?? [];
-  const first = dims[0];
-  const staticBatch = first?.dimValue !== undefined && first.dimValue !== null && Number(first.dimValue) > 0 ? Number(first.dimValue) : undefined;
-  const elem = input.type?.tensorType?.elemType;
+  const initialized = new Set((g.initializer ?? []).map((t) => t.name));
+  const specs: InputSpec[] = (g.input ?? []).filter((i) => i.name && !initialized.has(i.name)).map((i) => ({
+    name: i.name!,
+    shape: (i.type?.tensorType?.shape?.dim ?? []).map((d, k) => (Number(d.dimValue ?? 0) > 0 ? Number(d.dimValue) : d.dimParam ? symbolicDim(d.dimParam) : unnamedDim(i.name!, k))),
+    dtype: dtypeFromOnnx(i.type?.tensorType?.elemType ?? 1) ?? 'float32',
+  }));
+  const input = specs[0];
+  if (!input) throw new EdgelmError('input', `${file}: the model has no input to feed calibration data to`);
+  const others = planInputs(data, specs);
+  const staticBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
   // With external data the copy goes beside the source, so that its data files resolve; otherwise to
   // the temp folder. Removed whatever happens.
   const external = (g.initializer ?? []).some((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
@@ -46,22 +53,21 @@ export async function calibrateOnnx(file: string, data: Dataset, names: readonly
     session = await rt.open(tmp);
     const n = Math.min(data.shape[0]!, opts.limit ?? 1000);
     const per = data.x.length / data.shape[0]!;
-    const sample = dims.slice(1).map((d) => Number(d.dimValue ?? 0));
-    const shapeOf = (rows: number): number[] => (sample.every((d) => d > 0) && sample.reduce((p, d) => p * d, 1) === per ? [rows, ...sample] : [rows, ...data.shape.slice(1)]);
+    const sample = input.shape.slice(1);
+    const shapeOf = (rows: number): number[] => (isStaticShape(sample) && sample.reduce((p, d) => p * d, 1) === per ? [rows, ...sample] : [rows, ...data.shape.slice(1)]);
     for (const b of batches(data, staticBatch ?? opts.batchSize ?? 16)) {
       if (b.start >= n) break;
       const rows = Math.min(b.shape[0]!, n - b.start);
       if (staticBatch && rows !== staticBatch) break; // a fixed-batch model takes whole batches only
       const x = b.x.subarray(0, rows * per);
-      const feed =
-        elem === onnx.TensorProto.DataType.INT64 ? new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), shapeOf(rows))
-        : elem === onnx.TensorProto.DataType.INT32 ? new ort.Tensor('int32', Int32Array.from(x), shapeOf(rows))
-        : new ort.Tensor('float32', x instanceof Float32Array ? x : Float32Array.from(x), shapeOf(rows));
-      const out = await session.run({ [input.name]: feed }, [...names]);
+      const shape = shapeOf(rows);
+      const feeds = { [input.name]: ortTensor(ort, input.dtype, x, shape) };
+      for (const a of others.batch(b.start, shape)) feeds[a.name] = ortTensor(ort, specs.find((i) => i.name === a.name)!.dtype, a.data, a.shape);
+      const out = await session.run(feeds, [...names]);
       for (const name of names) {
         const d = out[name]!.data as Float32Array;
         const r = ranges.get(name)!;
-        for (let i = 0; i < d.length; i++) {
+        for (let i = 0; i < d.length; i++) { // an empty tensor leaves the range unobserved (dropped at the end)
           const v = d[i]!;
           if (v < r.min) r.min = v;
           if (v > r.max) r.max = v;
@@ -74,5 +80,5 @@ export async function calibrateOnnx(file: string, data: Dataset, names: readonly
     await session?.release();
     rmSync(tmp, { force: true });
   }
-  return ranges;
+  return withoutUnquantizable(ranges);
 }

@@ -2,15 +2,16 @@
 // every float value, its min and max (or the 0.01/99.99 percentiles, which ignore rare outliers).
 // observeBatches is the one batch loop for every calibration statistic (ranges, GPTQ's XᵀX, AWQ's).
 import { fitToModel, type Dataset } from '../data/index.js';
+import { planInputs, type InputPlan } from '../data/feeds.js';
 import { EdgelmError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
-import type { TfTensor } from '../ir/op.js';
+import type { Tf, TfTensor } from '../ir/op.js';
 import { inferTypes } from '../ir/infer.js';
 import { isFloatDType } from '../ir/dtype.js';
 import { productDims } from '../ir/dim.js';
 import { loadTf, type Backend } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
-import type { Range } from './plan.js';
+import { withoutUnquantizable, type Range } from './plan.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile';
 
@@ -68,22 +69,23 @@ export async function observeBatches(graph: Graph, data: Dataset, watch: Readonl
   const staticBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
   let batchSize = staticBatch ?? Math.max(1, opts.batchSize ?? 64);
   const per = fitted.x.length / fitted.shape[0]!;
+  const others = planInputs(fitted, graph.inputs);
   const exec = new GraphExecutor(tf, graph);
   let start = 0;
   try {
     while (start < n) {
       const rows = Math.min(batchSize, n - start);
       if (staticBatch && rows !== staticBatch) break; // a fixed-batch model takes whole batches only
-      const x = tf.tensor(fitted.x.subarray(start * per, (start + rows) * per), [rows, ...fitted.shape.slice(1)], fitted.x instanceof Int32Array ? 'int32' : 'float32');
+      const feeds = batchFeeds(tf, fitted, others, input.name, start, rows);
       const b = batch(rows);
       try {
-        exec.observe({ [input.name]: x }, watch, (name, t) => b.observe(name, t));
+        exec.observe(feeds, watch, (name, t) => b.observe(name, t));
       } catch (e) {
         if (rows === 1 || staticBatch) throw e;
         batchSize = 1;
         continue;
       } finally {
-        x.dispose();
+        tf.dispose(Object.values(feeds));
       }
       b.commit();
       start += rows;
@@ -94,6 +96,15 @@ export async function observeBatches(graph: Graph, data: Dataset, watch: Readonl
     exec.dispose();
   }
   return start;
+}
+
+/** TF.js tensors for rows [start, start + rows) of the data: the samples for `first`, the plan's arrays for the rest. */
+export function batchFeeds(tf: Tf, data: Dataset, others: InputPlan, first: string, start: number, rows: number): Record<string, TfTensor> {
+  const per = data.x.length / data.shape[0]!;
+  const shape = [rows, ...data.shape.slice(1)];
+  const feeds: Record<string, TfTensor> = { [first]: tf.tensor(data.x.subarray(start * per, (start + rows) * per), shape, data.x instanceof Int32Array ? 'int32' : 'float32') };
+  for (const a of others.batch(start, shape)) feeds[a.name] = tf.tensor(a.data, a.shape, a.data instanceof Int32Array ? 'int32' : 'float32');
+  return feeds;
 }
 
 export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
@@ -119,6 +130,7 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
     const kept = new Map<string, Float32Array>();
     return {
       observe: (name, t) => {
+        if (t.size === 0) return; // an empty past (KV cache of length 0) says nothing about its range
         local.set(name, { min: tf.min(t).dataSync()[0]!, max: tf.max(t).dataSync()[0]! });
         if (method === 'percentile') kept.set(name, strided(t.dataSync() as Float32Array, Math.max(1, Math.ceil((t.size * n) / rows / PERCENTILE_SAMPLE))));
       },
@@ -146,6 +158,32 @@ export async function calibrate(graph: Graph, data: Dataset, opts: CalibrateOpti
       const at = (q: number): number => all[Math.min(all.length - 1, Math.max(0, Math.round((q / 100) * (all.length - 1))))]!;
       ranges.set(v, { min: at(100 - p), max: at(p) });
     }
+  }
+  return withoutLogDomain(graph, withoutUnquantizable(ranges));
+}
+
+/** Ops whose result follows the relative, not the absolute, error of an input (the divisor of a div). */
+const RELATIVE: Partial<Record<string, number[]>> = { log: [0], sqrt: [0], rsqrt: [0], reciprocal: [0], div: [1] };
+/** Ops that pass a relative-precision need on to their float inputs (elementwise arithmetic, reshapes). */
+const CARRIES = new Set(['add', 'sub', 'mul', 'neg', 'abs', 'square', 'pow', 'sqrt', 'rsqrt', 'reciprocal', 'div', 'identity', 'reshape', 'squeeze', 'unsqueeze', 'transpose', 'reduceSum', 'reduceMean']);
+
+/**
+ * Drops the ranges of values that feed a log, square root or divisor, and of the arithmetic before them:
+ * an int8 step is absolute, so a spectrum spanning four decades (Silero's STFT power before its log) loses
+ * every small value to code 0 and the log is wrong by orders of magnitude. They stay in float; the walk
+ * stops at products (convolutions, matmuls), whose inputs still quantize.
+ */
+function withoutLogDomain(graph: Graph, ranges: Map<string, Range>): Map<string, Range> {
+  const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const pending = graph.nodes.flatMap((n) => (RELATIVE[n.op] ?? []).map((i) => n.inputs[i]).filter((v): v is string => !!v));
+  const seen = new Set<string>();
+  while (pending.length) {
+    const v = pending.pop()!;
+    if (seen.has(v) || graph.constants.has(v)) continue;
+    seen.add(v);
+    ranges.delete(v);
+    const p = producer.get(v);
+    if (p && CARRIES.has(p.op)) pending.push(...p.inputs.filter(Boolean));
   }
   return ranges;
 }

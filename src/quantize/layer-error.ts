@@ -2,15 +2,15 @@
 // Its float inputs come from a float run on calibration data; the layer is then run once with its
 // weights (and, in int8 mode, its input) passed through Q(x) and x̂, and its output compared with the
 // float output. Weight codes are the ones the writers emit (same scheme, same channel groups).
-import type { Dataset } from '../data/index.js';
-import { fitToModel } from '../data/index.js';
-import { decodeHalfs } from '../ir/float16.js';
-import { floatToHalf } from '../ir/float16.js';
+import { fitToModel, type Dataset } from '../data/index.js';
+import { planInputs } from '../data/feeds.js';
+import { decodeHalfs, floatToHalf } from '../ir/float16.js';
 import { weightLayers, type Graph, type Node } from '../ir/graph.js';
 import { attrsOf, opDef } from '../ir/registry.js';
 import type { Tf, TfTensor } from '../ir/op.js';
 import { loadTf } from '../runtime/tfjs/backend.js';
 import { GraphExecutor } from '../runtime/tfjs/executor.js';
+import { batchFeeds } from './calibrate.js';
 import { dequantizeTensor } from './minmax.js';
 import { EdgelmError, usageError } from '../errors.js';
 import { activationParams, planForWeight, quantizeBlockWeights, quantizeWeights, reductionAxisOf, weightGranularity, type QuantPlan } from './plan.js';
@@ -118,6 +118,7 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
   const n = Math.min(limit, fitted.shape[0]!);
   const staticBatch = graph.inputs[0]?.shape[0];
   const sums = layers.map(() => ({ dot: 0, ny: 0, nq: 0, noise: 0 }));
+  const others = planInputs(fitted, graph.inputs);
   const exec = new GraphExecutor(tf, graph);
   const fetch = layers.flatMap((node) => [node.inputs[0]!, node.outputs[0]!]);
   const quantized = layers.map((node) => {
@@ -128,13 +129,12 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
     let step = typeof staticBatch === 'number' ? staticBatch : n;
     for (let start = 0; start + (typeof staticBatch === 'number' ? staticBatch : 1) <= n; ) {
       const rows = Math.min(step, n - start);
-      const per = fitted.x.length / fitted.shape[0]!;
-      const input = tf.tensor(fitted.x.subarray(start * per, (start + rows) * per), [rows, ...fitted.shape.slice(1)], fitted.x instanceof Int32Array ? 'int32' : 'float32');
+      const feeds = batchFeeds(tf, fitted, others, graph.inputs[0]!.name, start, rows);
       let values: TfTensor[];
       try {
-        values = exec.run({ [graph.inputs[0]!.name]: input }, fetch);
+        values = exec.run(feeds, fetch);
       } catch (e) {
-        input.dispose();
+        tf.dispose(Object.values(feeds));
         // A Reshape that fixes the batch at 1 under a dynamic input (see calibrate): one sample at a time.
         if (rows === 1 || typeof staticBatch === 'number') throw e;
         step = 1;
@@ -143,7 +143,7 @@ export async function layerErrors(graph: Graph, plan: QuantPlan, format: 'tflite
       try {
         for (let i = 0; i < layers.length; i++) await accumulate(tf, graph, plan, layers[i]!, quantized[i]!, values[2 * i]!, values[2 * i + 1]!, sums[i]!);
       } finally {
-        for (const t of new Set([...values, input])) t.dispose();
+        for (const t of new Set([...values, ...Object.values(feeds)])) t.dispose();
       }
       start += rows;
     }

@@ -144,6 +144,21 @@ export function toUint8Codes(codes: Int8Array): Uint8Array {
 }
 
 /** int8 activation parameters for a calibrated range: asymmetric over [−128, 127], zero exact. */
+/** Magnitudes no int8 scale can hold beside ordinary values: float32 masking constants (finfo.min, -inf). */
+const MASKING_MAGNITUDE = 1e30;
+
+/**
+ * Drops the ranges int8 would get wrong, so those values stay in float: one never observed (only empty
+ * tensors), one of zero width (constant on the calibration data, as `(1 - mask) * min` is with a mask of
+ * ones: one code would erase the padding a real mask adds), and one reaching a masking constant (a
+ * causal mask's finfo.min would make every score one code).
+ */
+export function withoutUnquantizable(ranges: Map<string, Range>): Map<string, Range> {
+  for (const [v, r] of ranges)
+    if (!(r.max > r.min) || Math.max(Math.abs(r.min), Math.abs(r.max)) >= MASKING_MAGNITUDE) ranges.delete(v);
+  return ranges;
+}
+
 export function activationParams(range: Range): { scale: number; zeroPoint: number } {
   return chooseParams(range.min, range.max, { bits: 8, signed: true, symmetric: false, narrow: false, granularity: 'tensor' });
 }

@@ -2,6 +2,7 @@
 // reference model's predictions, file size (raw and gzip) and median single-sample latency.
 import { gzipSync } from 'node:zlib';
 import { batches, fitToModel, type Dataset } from '../data/index.js';
+import { planInputs, type InputPlan } from '../data/feeds.js';
 import { detectFormat, modelFiles } from '../import/index.js';
 import { readInputFile } from '../import/files.js';
 import { openRuntime, type RuntimeSession } from '../runtime/index.js';
@@ -74,6 +75,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
   try {
     // Each model sees the samples in its own input shape (NCHW and NHWC digits hold the same values).
     const data = fitToModel(dataset, session.inputs[0]?.shape);
+    const others = planInputs(data, session.inputs);
     const n = data.shape[0]!;
     const batch = Math.max(1, Math.min(opts.batchSize ?? 64, session.maxBatch));
     // Labels per sample: 1 for classifiers, T for next-token labels of a sequence model.
@@ -98,7 +100,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
         x = padded;
         shape = [batch, ...b.shape.slice(1)];
       }
-      const outs = await session.run(x, shape);
+      const outs = await session.run(x, shape, others.batch(b.start, shape));
       const out = outs[0]!;
       if (raw && outs.some((o, i) => o.length !== shape[0]! * perSample[i]!)) raw = undefined; // a dim the metadata did not tell
       raw?.set(outs, b.start, rows);
@@ -113,7 +115,7 @@ export async function evaluate(path: string, dataset: Dataset, opts: EvalOptions
       await new Promise((resolve) => setImmediate(resolve)); // let signals through between batches
     }
     const runs = opts.latencyRuns ?? 30;
-    const latencyMs = runs > 0 ? await medianLatency(session, data, runs) : undefined;
+    const latencyMs = runs > 0 ? await medianLatency(session, data, others, runs) : undefined;
     const files = modelFiles(file, format);
     const result: EvalResult = {
       file,
@@ -155,20 +157,21 @@ const MAX_LATENCY_RUNS = 5000;
  * Median wall time of one inference, after 3 warm-up runs, over at least `runs` runs and 100 ms: one sample at a time, the way an edge
  * device serves requests (a static-batch model is timed on one full batch).
  */
-async function medianLatency(session: RuntimeSession, data: Dataset, runs: number): Promise<number> {
+async function medianLatency(session: RuntimeSession, data: Dataset, others: InputPlan, runs: number): Promise<number> {
   const n = data.shape[0]!;
   const rows = Number.isFinite(session.maxBatch) ? session.maxBatch : 1;
   const per = data.x.length / n;
   const one = new (data.x.constructor as Float32ArrayConstructor)(rows * per);
   one.set(data.x.subarray(0, Math.min(rows, n) * per));
   const shape = [rows, ...data.shape.slice(1)];
+  const rest = others.batch(0, shape);
   const times: number[] = [];
   const start = performance.now();
   // At least `runs` runs and MIN_LATENCY_MS of them: a median of 30 sub-0.1 ms runs moved by half
   // between two measurements of one model on a busy machine.
   for (let i = 0; i < runs + 3 || (performance.now() - start < MIN_LATENCY_MS && i < MAX_LATENCY_RUNS); i++) {
     const t0 = performance.now();
-    await session.run(one, shape);
+    await session.run(one, shape, rest);
     if (i >= 3) times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -179,7 +182,8 @@ async function medianLatency(session: RuntimeSession, data: Dataset, runs: numbe
 export async function measureLatency(path: string, dataset: Dataset, opts: { latencyRuns?: number; backend?: Backend } = {}): Promise<number> {
   const session = await openRuntime(path, { backend: opts.backend ?? 'wasm' });
   try {
-    return significant(await medianLatency(session, fitToModel(dataset, session.inputs[0]?.shape), opts.latencyRuns ?? 30), 4);
+    const data = fitToModel(dataset, session.inputs[0]?.shape);
+    return significant(await medianLatency(session, data, planInputs(data, session.inputs), opts.latencyRuns ?? 30), 4);
   } finally {
     session.dispose();
   }

@@ -7,6 +7,7 @@ import { readInputFile } from '../import/files.js';
 import type { DType } from '../ir/dtype.js';
 import { symbolicDim, unnamedDim, type Dim } from '../ir/dim.js';
 import type { TfTensor } from '../ir/op.js';
+import type { InputArray } from '../data/feeds.js';
 import type { OrtBackend } from './onnxruntime.js';
 import { packageVersion } from './package-version.js';
 import type { Backend } from './tfjs/backend.js';
@@ -28,8 +29,11 @@ export interface RuntimeSession {
   outputs: RuntimeIO[];
   /** Largest batch the model accepts (TFLite files have a static batch). */
   maxBatch: number;
-  /** Runs one batch on the first input; returns every output (in `outputs` order), flattened, as float. */
-  run(x: Float32Array | Int32Array, shape: number[]): Promise<Float32Array[]>;
+  /**
+   * Runs one batch: `x` feeds the first input, `others` the rest by name (see data/feeds.ts); returns
+   * every output (in `outputs` order), flattened, as float.
+   */
+  run(x: Float32Array | Int32Array, shape: number[], others?: readonly InputArray[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -63,13 +67,18 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
     inputs: s.inputs,
     outputs: s.outputs,
     maxBatch: input.shape[0] ?? 1,
-    async run(x, shape) {
+    async run(x, shape, others = []) {
       let want: Float32Array | Int32Array | Uint8Array;
       if (input.dtype === 'uint8' && inQuant) {
         const [sc, zp] = [inQuant.scale[0]!, inQuant.zeroPoint[0]!];
         want = Uint8Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / sc) + zp)));
       } else want = input.dtype === 'int32' ? Int32Array.from(x) : x instanceof Float32Array ? x : Float32Array.from(x);
-      const outs = await s.run([{ data: want, shape }]);
+      const rest = s.inputs.slice(1).map((io) => {
+        const a = others.find((o) => o.name === io.name);
+        if (!a) throw new EdgelmError('input', `${file}: no data for input '${io.name}'`);
+        return { data: io.dtype === 'int32' ? Int32Array.from(a.data) : Float32Array.from(a.data), shape: a.shape };
+      });
+      const outs = await s.run([{ data: want, shape }, ...rest]);
       return outs.map(({ data: d }, i) => {
         const q = outQuant[i];
         if (d instanceof Uint8Array && q) return Float32Array.from(d, (v) => q.scale[0]! * (v - q.zeroPoint[0]!));
@@ -81,7 +90,7 @@ async function openLiteRtSession(file: string): Promise<RuntimeSession> {
 }
 
 async function openOrtSession(file: string, prefer: OrtBackend | undefined): Promise<RuntimeSession> {
-  const { loadOnnxRuntime } = await import('./onnxruntime.js');
+  const { loadOnnxRuntime, ortTensor } = await import('./onnxruntime.js');
   const runtime = await loadOnnxRuntime(prefer);
   const ort = runtime.api;
   let s: Awaited<ReturnType<typeof runtime.open>>;
@@ -104,13 +113,10 @@ async function openOrtSession(file: string, prefer: OrtBackend | undefined): Pro
     inputs,
     outputs,
     maxBatch: staticOr(inputs[0]?.shape[0], Number.POSITIVE_INFINITY),
-    async run(x, shape) {
-      const type = inputs[0]!.dtype;
-      const t =
-        type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), shape)
-        : type === 'int32' ? new ort.Tensor('int32', Int32Array.from(x), shape)
-        : new ort.Tensor('float32', x instanceof Float32Array ? x : Float32Array.from(x), shape);
-      const out = await s.run({ [s.inputNames[0]!]: t });
+    async run(x, shape, others = []) {
+      const feeds = { [inputs[0]!.name]: ortTensor(ort, String(inputs[0]!.dtype), x, shape) };
+      for (const a of others) feeds[a.name] = ortTensor(ort, String(inputs.find((i) => i.name === a.name)?.dtype ?? 'float32'), a.data, a.shape);
+      const out = await s.run(feeds);
       return s.outputNames.map((name) => {
         const y = out[name]!.data;
         return y instanceof Float32Array ? y : Float32Array.from(y as ArrayLike<number | bigint>, Number);
@@ -154,7 +160,8 @@ async function openTfjsSession(file: string, format: ModelFormat, backend: Backe
     inputs,
     outputs,
     maxBatch: Number.POSITIVE_INFINITY,
-    async run(x, shape) {
+    async run(x, shape, others = []) {
+      if (others.length) throw new EdgelmError('unsupported', `${file}: edgelm runs TF.js models on one input; this one has ${inputs.length}`);
       const input = tf.tensor(x, shape, inputs[0]!.dtype === 'int32' ? 'int32' : 'float32');
       const raw = forward(input);
       const all = Array.isArray(raw) ? raw : [raw];

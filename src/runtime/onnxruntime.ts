@@ -18,6 +18,14 @@ export type OrtBackend = (typeof ORT_BACKENDS)[number];
 type OrtApi = Pick<typeof import('onnxruntime-web'), 'InferenceSession' | 'Tensor'>;
 export type OrtSession = import('onnxruntime-web').InferenceSession;
 
+/** An onnxruntime tensor of the input's type (`dtype` as the session metadata names it) from edgelm's int32/float32 arrays. */
+export function ortTensor(ort: OrtApi, dtype: string, x: Float32Array | Int32Array, shape: readonly number[]): import('onnxruntime-web').Tensor {
+  if (dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), shape);
+  if (dtype === 'int32') return new ort.Tensor('int32', x instanceof Int32Array ? x : Int32Array.from(x), shape);
+  if (dtype === 'bool') return new ort.Tensor('bool', Uint8Array.from(x, (v) => (v ? 1 : 0)), shape);
+  return new ort.Tensor('float32', x instanceof Float32Array ? x : Float32Array.from(x), shape);
+}
+
 export interface OnnxRuntime {
   backend: OrtBackend;
   /** The package's version, e.g. 1.30.0. */

@@ -24,6 +24,9 @@ import { activationParams, biasScaleFloor, quantizeBias, quantizeEmbedding, quan
  */
 const QDQ_OPS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d', 'add', 'mul', 'maxPool2d', 'avgPool2d', 'reshape', 'transpose', 'concat', 'relu', 'sigmoid', 'softmax', 'reduceMean', 'squeeze', 'unsqueeze', 'pad', 'clip', 'relu6']);
 
+/** Ops whose int8 kernels read quantized inputs whatever happens to their result. */
+const PRODUCTS = new Set<OpType>(['dense', 'matMul', 'conv2d', 'depthwiseConv2d']);
+
 /** Convolutions, whose dynamic-mode weights are written as Cast · scale (see Writer.castScaled). */
 const CONVS = new Set<OpType>(['conv2d', 'depthwiseConv2d', 'conv2dTranspose']);
 
@@ -257,6 +260,9 @@ export class Writer {
     if (plan?.mode !== 'int8' || !QDQ_OPS.has(node.op) || plan.exclude(node)) return node;
     const act = node.inputs.filter((v) => v && !this.konst(v) && this.types.get(v)?.dtype === 'float32');
     if (!act.length || act.some((v) => !plan.ranges.has(v))) return node;
+    // Elementwise and structural ops gain nothing from quantized inputs unless their result is quantized
+    // too (onnxruntime fuses DQ → op → Q only); products still run integer kernels on their inputs.
+    if (!PRODUCTS.has(node.op) && node.outputs.some((o) => !plan.ranges.has(o))) return node;
     this.q8 = true;
     this.inputScale = activationParams(plan.ranges.get(act[0]!)!).scale;
     return { ...node, inputs: node.inputs.map((v) => (act.includes(v) ? this.qdq(v) : v)) };
